@@ -1,0 +1,46 @@
+# greenpoll — one boring Makefile.
+#   make          build/libgreenpoll.so and the launcher
+#   make test     install missing build deps, build everything, run every test; ends "N passed, N failed"
+#   make demo     install missing deps, run the demo (native vs shimmed, side by side)
+#   make bench    the benchmarks (not timed tests)
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror
+STD     := -std=gnu11
+B       := build
+
+LIB_SRC := $(wildcard runtime/*.c) $(wildcard shim/*.c)
+LIB_ASM := $(wildcard runtime/arch/x86_64/*.S)
+LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
+RT_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard runtime/*.c)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
+
+LIB_CFLAGS := $(STD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread -iquote runtime -iquote shim \
+              -fno-omit-frame-pointer -MMD -MP
+
+.PHONY: all test demo bench deps clean unit integration
+all: $(B)/libgreenpoll.so $(B)/greenpoll
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+$(B)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(B)/libgreenpoll.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ -pthread -ldl -Wl,-z,now -Wl,--no-undefined
+
+$(B)/greenpoll: scripts/greenpoll
+	@mkdir -p $(B)
+	cp $< $@ && chmod +x $@
+
+deps:
+	@scripts/deps.sh
+
+-include tests/unit.mk
+-include tests/fixtures.mk
+-include scripts/bench.mk
+-include $(LIB_OBJ:.o=.d)
+
+clean:
+	rm -rf $(B)

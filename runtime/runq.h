@@ -1,0 +1,62 @@
+/*
+ * runq.h — a processor's local run queue (after Go's runqput/runqget/runqsteal).
+ *
+ * A fixed ring of GR_RUNQ_SIZE task pointers. Only the owning processor puts (it alone stores
+ * tail); anyone takes from the head with a compare-and-swap: the owner popping, or an idle
+ * carrier stealing half the queue in one CAS. A task is in at most one queue at a time.
+ *
+ * The global queue (gr_globq) is an intrusive FIFO under a lock, for overflow and for tasks
+ * made ready where no processor is at hand; its length is readable without the lock.
+ */
+#ifndef GR_RUNQ_H
+#define GR_RUNQ_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lock.h"
+
+#define GR_RUNQ_SIZE 256
+
+struct gr_task;
+
+struct gr_runq {
+	_Atomic uint32_t head; /* next slot to take; CAS by any taker */
+	_Atomic uint32_t tail; /* next slot to fill; stored by the owner only */
+	struct gr_task *_Atomic slot[GR_RUNQ_SIZE];
+};
+
+/* Owner only. False when the queue is full. */
+bool gr_runq_put(struct gr_runq *q, struct gr_task *t);
+
+/* Any thread. NULL when empty. */
+struct gr_task *gr_runq_get(struct gr_runq *q);
+
+/*
+ * Owner only, on a full queue: take half of it (oldest first) into out[] for the global queue.
+ * Returns how many were taken (0 if a concurrent taker won; the caller retries the put).
+ */
+uint32_t gr_runq_take_half(struct gr_runq *q, struct gr_task **out);
+
+/* Any thread: move half of victim's tasks into dst (whose owner must be the caller). */
+uint32_t gr_runq_steal(struct gr_runq *dst, struct gr_runq *victim);
+
+static inline uint32_t gr_runq_len(struct gr_runq *q)
+{
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+
+	return t - h;
+}
+
+struct gr_globq {
+	gr_lock_t lock;
+	struct gr_task *head, *tail; /* protected by lock; linked through gr_task.next */
+	_Atomic uint32_t len;
+};
+
+void gr_globq_put(struct gr_globq *g, struct gr_task **tasks, uint32_t n);
+struct gr_task *gr_globq_get(struct gr_globq *g);
+
+#endif

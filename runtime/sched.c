@@ -1,0 +1,507 @@
+/*
+ * sched.c — carriers, processors, switching, parking and idling (see sched.h, task.h).
+ *
+ * Lock order: a timer heap lock, then the idle lock (a timer firing readies a task, which may
+ * wake a carrier). The global queue lock is a leaf.
+ *
+ * Which stack: gr_yield, gr_park and gr_sched_exit_switch run on the calling task's stack up
+ * to the context switch; carrier_loop runs on the carrier's own stack with the carrier's TCB.
+ * Neither may touch errno (see sys.h).
+ */
+#define _GNU_SOURCE
+#include "sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "stack.h"
+#include "sys.h"
+#include "throw.h"
+#include "tls.h"
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+#define SPIN_ROUNDS 64
+#define GLOBQ_EVERY 61 /* ticks between looks at the global queue while the local one is busy */
+#define CARRIER0_STACK (256 * 1024)
+
+gr_ctx_switch_fn *gr_ctx_switch;
+
+static struct {
+	int nprocs;
+	struct gr_proc *procs;
+	struct gr_carrier *carriers;
+	struct gr_globq globq;
+	gr_lock_t idle_lock;
+	struct gr_carrier *idle_head; /* protected by idle_lock */
+	_Atomic int nidle, nspinning;
+	atomic_bool started;
+	gr_lock_t start_lock;
+	struct gr_sched_hooks hooks;
+} sched;
+
+/* ---- wake tokens ---- */
+
+enum { PHASE_ARMED = 1, PHASE_PARKED = 2, PHASE_DONE = 3 };
+#define TOKEN(seq, why, phase) (((uint64_t)(seq) << 8) | ((uint64_t)(why) << 2) | (phase))
+#define TOKEN_SEQ(tok) ((uint32_t)((tok) >> 8))
+#define TOKEN_WHY(tok) ((enum gr_wake_reason)(((tok) >> 2) & 0x3f))
+#define TOKEN_PHASE(tok) ((int)((tok)&3))
+
+struct gr_carrier *gr_here(void)
+{
+	struct gr_task *t = gr_current_task();
+
+	return t ? t->carrier : gr_tcb_current_carrier();
+}
+
+int gr_sched_nprocs(void) { return sched.nprocs; }
+
+/* ---- making tasks runnable ---- */
+
+static bool work_visible(void)
+{
+	if (atomic_load(&sched.globq.len))
+		return true;
+	for (int i = 0; i < sched.nprocs; i++)
+		if (gr_runq_len(&sched.procs[i].runq))
+			return true;
+	return false;
+}
+
+static void wakep(void)
+{
+	struct gr_carrier *c;
+	int zero = 0;
+
+	if (!atomic_load_explicit(&sched.started, memory_order_relaxed))
+		return;
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with carrier_sleep's publication */
+	if (atomic_load(&sched.nspinning) || !atomic_load(&sched.nidle))
+		return;
+	if (!atomic_compare_exchange_strong(&sched.nspinning, &zero, 1))
+		return; /* someone else is waking a spinner */
+	gr_lock(&sched.idle_lock);
+	c = sched.idle_head;
+	if (c) {
+		sched.idle_head = c->idle_next;
+		c->idle = false;
+		atomic_fetch_sub(&sched.nidle, 1);
+	}
+	gr_unlock(&sched.idle_lock);
+	if (!c) {
+		atomic_fetch_sub(&sched.nspinning, 1);
+		return;
+	}
+	/* c counts as spinning from now on (it learns so in unidle) */
+	atomic_store(&c->wake_word, 1);
+	gr_futex_wake((uint32_t *)&c->wake_word, 1);
+}
+
+static void runq_put(struct gr_proc *p, struct gr_task *t)
+{
+	while (!gr_runq_put(&p->runq, t)) {
+		struct gr_task *batch[GR_RUNQ_SIZE / 2 + 1];
+		uint32_t n = gr_runq_take_half(&p->runq, batch);
+
+		if (n) {
+			batch[n++] = t;
+			gr_globq_put(&sched.globq, batch, n);
+			return;
+		}
+	}
+}
+
+void gr_sched_ready(struct gr_task *t)
+{
+	struct gr_carrier *c = gr_here();
+
+	atomic_store_explicit(&t->state, GR_TASK_RUNNABLE, memory_order_relaxed);
+	if (c)
+		runq_put(c->p, t);
+	else
+		gr_globq_put(&sched.globq, &t, 1);
+	wakep();
+}
+
+/* ---- finding work ---- */
+
+static uint32_t next_rand(struct gr_carrier *c)
+{
+	c->rand ^= c->rand << 13;
+	c->rand ^= c->rand >> 7;
+	c->rand ^= c->rand << 17;
+	return (uint32_t)c->rand;
+}
+
+static bool run_timers(struct gr_proc *p)
+{
+	int64_t next = gr_timers_next(&p->timers);
+
+	return next != GR_NEVER && gr_timers_run(&p->timers, gr_nanotime(), NULL) > 0;
+}
+
+static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
+{
+	struct gr_proc *p = c->p;
+	struct gr_task *t;
+
+	if (++p->schedtick % GLOBQ_EVERY == 0) {
+		run_timers(p);
+		if ((t = gr_globq_get(&sched.globq)))
+			return t;
+	}
+	if ((t = gr_runq_get(&p->runq)))
+		return t;
+	if ((t = gr_globq_get(&sched.globq)))
+		return t;
+	if (run_timers(p) && (t = gr_runq_get(&p->runq)))
+		return t;
+	if (!steal)
+		return NULL;
+	for (int i = 0, start = (int)(next_rand(c) % (uint32_t)sched.nprocs); i < sched.nprocs; i++) {
+		struct gr_proc *v = &sched.procs[(start + i) % sched.nprocs];
+
+		if (v == p)
+			continue;
+		run_timers(v); /* its carrier may be busy: fire its due timers here */
+		if ((t = gr_runq_get(&p->runq)))
+			return t;
+		if (gr_runq_steal(&p->runq, &v->runq) && (t = gr_runq_get(&p->runq)))
+			return t;
+	}
+	return NULL;
+}
+
+static int64_t earliest_timer(void)
+{
+	int64_t next = GR_NEVER;
+
+	for (int i = 0; i < sched.nprocs; i++) {
+		int64_t n = gr_timers_next(&sched.procs[i].timers);
+
+		if (n < next)
+			next = n;
+	}
+	return next;
+}
+
+/* ---- idling ---- */
+
+static void stop_spinning(struct gr_carrier *c, bool found_work)
+{
+	if (!c->spinning)
+		return;
+	c->spinning = false;
+	/* the last spinner found work: there may be more, let another carrier look */
+	if (atomic_fetch_sub(&sched.nspinning, 1) == 1 && found_work)
+		wakep();
+}
+
+static void unidle(struct gr_carrier *c)
+{
+	gr_lock(&sched.idle_lock);
+	if (c->idle) {
+		struct gr_carrier **pp = &sched.idle_head;
+
+		while (*pp != c)
+			pp = &(*pp)->idle_next;
+		*pp = c->idle_next;
+		c->idle = false;
+		atomic_fetch_sub(&sched.nidle, 1);
+	} else {
+		c->spinning = true; /* wakep took it off the list and counted it spinning */
+	}
+	gr_unlock(&sched.idle_lock);
+}
+
+static void carrier_sleep(struct gr_carrier *c)
+{
+	int64_t next, now;
+	struct timespec rel;
+
+	atomic_store(&c->wake_word, 0);
+	gr_lock(&sched.idle_lock);
+	c->idle = true;
+	c->idle_next = sched.idle_head;
+	sched.idle_head = c;
+	atomic_fetch_add(&sched.nidle, 1);
+	gr_unlock(&sched.idle_lock);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with wakep's fence */
+
+	next = earliest_timer();
+	now = gr_nanotime();
+	if (!work_visible() && next > now) {
+		if (next == GR_NEVER) {
+			gr_futex_wait((uint32_t *)&c->wake_word, 0, NULL);
+		} else {
+			rel.tv_sec = (next - now) / 1000000000;
+			rel.tv_nsec = (next - now) % 1000000000;
+			gr_futex_wait((uint32_t *)&c->wake_word, 0, &rel);
+		}
+	}
+	unidle(c);
+}
+
+static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
+{
+	for (;;) {
+		for (int round = 0; round < SPIN_ROUNDS; round++) {
+			struct gr_task *t = find_runnable(c, true);
+
+			if (t) {
+				stop_spinning(c, true);
+				return t;
+			}
+			if (!atomic_load(&sched.started))
+				break; /* no other carrier can make work appear */
+			gr_cpu_relax();
+		}
+		stop_spinning(c, false);
+		carrier_sleep(c);
+	}
+}
+
+/* ---- switching ---- */
+
+static void switch_to(struct gr_carrier *c, struct gr_ctx *from, struct gr_task *next)
+{
+	next->carrier = c;
+	c->current = next;
+	atomic_store_explicit(&next->state, GR_TASK_RUNNING, memory_order_relaxed);
+	gr_ctx_switch(from, &next->ctx);
+}
+
+static void carrier_loop(void *arg)
+{
+	struct gr_carrier *c = arg;
+
+	for (;;) {
+		gr_sched_finish_switch(c);
+		c->current = NULL;
+		switch_to(c, &c->ctx, find_work_or_sleep(c));
+	}
+}
+
+/* the calling task t stops running; what for is in c->prev_action */
+static void switch_away(struct gr_task *t, struct gr_carrier *c)
+{
+	struct gr_task *next = find_runnable(c, false);
+
+	c->prev = t;
+	if (next) {
+		switch_to(c, &t->ctx, next);
+	} else {
+		c->current = NULL;
+		gr_ctx_switch(&t->ctx, &c->ctx);
+	}
+	gr_sched_finish_switch(t->carrier);
+}
+
+void gr_sched_finish_switch(struct gr_carrier *c)
+{
+	struct gr_task *prev = c->prev;
+	uint64_t armed;
+
+	if (!prev)
+		return;
+	c->prev = NULL;
+	switch (c->prev_action) {
+	case GR_SWITCH_YIELD:
+		atomic_store_explicit(&prev->state, GR_TASK_RUNNABLE, memory_order_relaxed);
+		runq_put(c->p, prev);
+		break;
+	case GR_SWITCH_PARK:
+		atomic_store_explicit(&prev->state, GR_TASK_PARKED, memory_order_relaxed);
+		armed = TOKEN(prev->wait_seq, 0, PHASE_ARMED);
+		if (!atomic_compare_exchange_strong(&prev->wait_token, &armed,
+						    TOKEN(prev->wait_seq, 0, PHASE_PARKED)))
+			gr_sched_ready(prev); /* woken before it was off its stack */
+		break;
+	case GR_SWITCH_EXIT:
+		gr_task_reap(prev);
+		break;
+	case GR_SWITCH_NONE:
+		break;
+	}
+}
+
+void gr_yield(void)
+{
+	struct gr_task *t = gr_current_task();
+	struct gr_carrier *c = t->carrier;
+	struct gr_task *next = find_runnable(c, false);
+
+	if (!next)
+		return;
+	c->prev = t;
+	c->prev_action = GR_SWITCH_YIELD;
+	switch_to(c, &t->ctx, next);
+	gr_sched_finish_switch(t->carrier);
+}
+
+/* ---- waiting ---- */
+
+static void wait_timer_fired(struct gr_timer *timer, void *arg)
+{
+	struct gr_task *t = (struct gr_task *)((char *)timer - offsetof(struct gr_task, wait_timer));
+	(void)arg;
+
+	gr_wake(t, t->wait_timer_seq, GR_WAKE_TIMEOUT);
+}
+
+uint32_t gr_wait_prepare(bool interruptible)
+{
+	struct gr_task *t = gr_current_task();
+	uint32_t seq = ++t->wait_seq;
+
+	t->wait_interruptible = interruptible;
+	atomic_store(&t->wait_token, TOKEN(seq, 0, PHASE_ARMED));
+	if (interruptible && atomic_load(&t->interrupted))
+		gr_wake(t, seq, GR_WAKE_INTERRUPT);
+	return seq;
+}
+
+enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on)
+{
+	struct gr_task *t = gr_current_task();
+	struct gr_carrier *c = t->carrier;
+	uint64_t tok;
+
+	t->wait_what = what;
+	t->wait_on = on;
+	if (deadline != GR_NEVER) {
+		if (!t->wait_timer.fire)
+			gr_timer_init(&t->wait_timer, wait_timer_fired);
+		t->wait_timer_seq = t->wait_seq;
+		gr_timer_add(&c->p->timers, &t->wait_timer, deadline);
+	}
+	tok = atomic_load(&t->wait_token);
+	if (TOKEN_PHASE(tok) == PHASE_ARMED) {
+		c->prev_action = GR_SWITCH_PARK;
+		switch_away(t, c);
+		tok = atomic_load(&t->wait_token);
+	}
+	if (deadline != GR_NEVER && TOKEN_WHY(tok) != GR_WAKE_TIMEOUT)
+		gr_timer_del(&t->wait_timer);
+	t->wait_what = NULL;
+	t->wait_on = NULL;
+	return TOKEN_WHY(tok);
+}
+
+bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why)
+{
+	uint64_t tok = atomic_load(&t->wait_token);
+
+	for (;;) {
+		if (TOKEN_SEQ(tok) != seq || TOKEN_PHASE(tok) == PHASE_DONE)
+			return false;
+		if (atomic_compare_exchange_weak(&t->wait_token, &tok, TOKEN(seq, why, PHASE_DONE))) {
+			if (TOKEN_PHASE(tok) == PHASE_PARKED)
+				gr_sched_ready(t);
+			return true;
+		}
+	}
+}
+
+void gr_interrupt(struct gr_task *t)
+{
+	uint64_t tok;
+
+	atomic_store(&t->interrupted, true);
+	tok = atomic_load(&t->wait_token);
+	if (TOKEN_PHASE(tok) != PHASE_DONE && t->wait_interruptible)
+		gr_wake(t, TOKEN_SEQ(tok), GR_WAKE_INTERRUPT);
+}
+
+_Noreturn void gr_sched_exit_switch(struct gr_task *t)
+{
+	struct gr_carrier *c = t->carrier;
+
+	c->prev_action = GR_SWITCH_EXIT;
+	switch_away(t, c);
+	gr_throw("runtime: an exited task was resumed");
+}
+
+/* ---- carriers ---- */
+
+static void *carrier_thread(void *arg)
+{
+	struct gr_carrier *c = arg;
+
+	gr_tcb_set_carrier(gr_tcb_self(), c);
+	c->ctx.fs = gr_tcb_self();
+	c->os_tid = (int32_t)gr_os_tid();
+	carrier_loop(c);
+	return NULL;
+}
+
+void gr_sched_start_carriers(void)
+{
+	if (atomic_load_explicit(&sched.started, memory_order_acquire))
+		return;
+	gr_lock(&sched.start_lock);
+	if (!atomic_load(&sched.started)) {
+		for (int i = 1; i < sched.nprocs; i++) {
+			int err = sched.hooks.start_os_thread(carrier_thread, &sched.carriers[i]);
+
+			if (err) {
+				gr_say("cannot start carrier thread %d (error %d); running on %d "
+				       "(lower GREENPOLL_PROCS or raise the thread limit)",
+				       i, err, i);
+				sched.nprocs = i;
+				break;
+			}
+		}
+		atomic_store_explicit(&sched.started, true, memory_order_release);
+	}
+	gr_unlock(&sched.start_lock);
+}
+
+void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_hooks *hooks)
+{
+	struct gr_carrier *c0;
+	void *top, *tcb;
+	bool reused;
+	int err;
+	size_t guard = gr_page_size();
+
+	gr_ctx_switch = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) ? gr_ctx_switch_wrfs
+								: gr_ctx_switch_prctl;
+	sched.hooks = *hooks;
+	sched.nprocs = nprocs;
+	sched.procs = calloc((size_t)nprocs, sizeof *sched.procs);
+	sched.carriers = calloc((size_t)nprocs, sizeof *sched.carriers);
+	if (!sched.procs || !sched.carriers)
+		gr_throw("runtime: out of memory at start-up");
+	for (int i = 0; i < nprocs; i++) {
+		sched.procs[i].id = i;
+		gr_timers_init(&sched.procs[i].timers);
+		sched.carriers[i].id = i;
+		sched.carriers[i].p = &sched.procs[i];
+		sched.carriers[i].rand = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+	}
+
+	/*
+	 * The initial OS thread is carrier 0, now running `initial` on glibc's own TCB; its idle
+	 * loop needs a stack and a TCB of its own.
+	 */
+	c0 = &sched.carriers[0];
+	top = gr_stack_get(CARRIER0_STACK, guard, &reused, &err);
+	if (!top)
+		gr_throw("runtime: cannot map the first carrier's stack");
+	tcb = gr_tcb_make((char *)top - GR_STACK_NODE_BYTES, (char *)top - CARRIER0_STACK,
+			  CARRIER0_STACK, guard, gr_task_fresh_tid(), NULL);
+	if (!tcb)
+		gr_throw("runtime: cannot make the first carrier's TCB");
+	gr_tcb_set_carrier(tcb, c0);
+	gr_ctx_make(&c0->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), tcb,
+		    carrier_loop, c0);
+	c0->os_tid = (int32_t)gr_os_tid();
+	c0->current = initial;
+	initial->carrier = c0;
+	atomic_store(&initial->state, GR_TASK_RUNNING);
+}

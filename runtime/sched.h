@@ -1,0 +1,113 @@
+/*
+ * sched.h — the M:N scheduler: carriers (OS threads, Go's M) run tasks from processors
+ * (run queue + timers, Go's P).
+ *
+ * A carrier needs a processor to run tasks. Today each carrier keeps the processor it started
+ * with; the two are separate objects so that a carrier stuck in a call the runtime cannot see
+ * can hand its processor to a spare carrier (the monitor, later).
+ *
+ * Switching: a task that stops running (park, yield, exit) picks the next runnable task itself
+ * and switches straight to it; only when there is none does it switch to its carrier's own
+ * context, which spins briefly looking for work (stealing half of another processor's queue,
+ * the global queue, due timers anywhere) and then sleeps on a futex until woken or until the
+ * earliest timer. Whatever the stopping task asked for (requeue, mark parked, reap) is done by
+ * the context switched to, in gr_sched_finish_switch, once the stopped task's registers are
+ * saved: before that no other carrier may run it.
+ *
+ * Waking idle carriers (after Go's wakep): making a task runnable wakes one idle carrier only
+ * if no carrier is already spinning, and a woken carrier counts as spinning until it finds work
+ * or sleeps again; readied tasks go on the readier's own processor. So a ping-pong between two
+ * tasks stays on one carrier instead of paying an OS thread wake-up (~60 µs here) per message.
+ *
+ * Rejected: one global queue (a lock on every switch); waking an idle carrier per ready task
+ * (each costs a futex wake-up and a cross-CPU migration of a cache-hot task); blocking idle
+ * carriers in sched_yield loops (an idle process must use no CPU).
+ */
+#ifndef GR_SCHED_H
+#define GR_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "runq.h"
+#include "task.h"
+#include "timer.h"
+
+struct gr_proc {
+	int id;
+	struct gr_runq runq;
+	struct gr_timers timers;
+	uint32_t schedtick; /* owner only */
+};
+
+enum gr_switch_action { GR_SWITCH_NONE, GR_SWITCH_YIELD, GR_SWITCH_PARK, GR_SWITCH_EXIT };
+
+struct gr_carrier {
+	struct gr_ctx ctx;	  /* the carrier's own context: its idle loop */
+	struct gr_proc *p;	  /* owner only */
+	struct gr_task *current; /* running task or NULL; owner only */
+	int id;
+	int32_t os_tid;
+	uint64_t rand;
+
+	/* what the task that switched away last asked for; owner only */
+	struct gr_task *prev;
+	enum gr_switch_action prev_action;
+
+	/* idle sleeping */
+	_Atomic uint32_t wake_word;  /* futex: 1 when woken */
+	bool spinning;		     /* counted in sched.nspinning; owner only */
+	struct gr_carrier *idle_next; /* protected by the idle lock */
+	bool idle;		     /* in the idle list; protected by the idle lock */
+};
+
+struct gr_sched_hooks {
+	/* start an OS thread running fn(arg) (a carrier); 0 or a positive errno value */
+	int (*start_os_thread)(void *(*fn)(void *), void *arg);
+};
+
+/*
+ * Set up nprocs processors and carriers, the calling OS thread (the process's initial thread,
+ * running `initial`) being carrier 0. The other carriers start with the first gr_sched_ready of
+ * a new task.
+ */
+void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_hooks *hooks);
+
+/* The carrier the caller runs on, or NULL outside the runtime's threads. */
+struct gr_carrier *gr_here(void);
+
+/* Make t runnable (from any context). */
+void gr_sched_ready(struct gr_task *t);
+
+/* Start the carriers if not done yet (the first task other than the initial one is coming). */
+void gr_sched_start_carriers(void);
+
+/* The calling task gives up its carrier if another task is waiting to run. */
+void gr_yield(void);
+
+/*
+ * The calling task waits. gr_wait_prepare starts a wait and returns its sequence number; the
+ * task then publishes itself (with that number) where a waker will find it, and calls gr_park,
+ * which returns when gr_wake(t, seq, ...) is called, the deadline (CLOCK_MONOTONIC ns,
+ * GR_NEVER for none) passes, or, if interruptible, gr_interrupt(t) is called; whichever comes
+ * first, exactly once, even if it came before gr_park. Returns the reason.
+ */
+uint32_t gr_wait_prepare(bool interruptible);
+enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on);
+
+/* Wake t from the wait with sequence number seq. True if this call woke it. */
+bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why);
+
+/* Interrupt t: its current interruptible wait, if any, ends with GR_WAKE_INTERRUPT. */
+void gr_interrupt(struct gr_task *t);
+
+/* The task's last switch (from gr_task_exit). */
+_Noreturn void gr_sched_exit_switch(struct gr_task *t);
+
+/* Called by every context right after it is switched to. */
+void gr_sched_finish_switch(struct gr_carrier *c);
+
+int gr_sched_nprocs(void);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * stack.c — stack regions and their pool (see stack.h).
+ *
+ * Locking: one pool lock covers every class; it is held for a few pointer moves, never across
+ * mmap/munmap/madvise.
+ */
+#define _GNU_SOURCE
+#include "stack.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lock.h"
+
+struct stack_class {
+	size_t size, guard;
+	struct gr_stack_node *free;
+	size_t pooled, resident;
+};
+
+static struct stack_class classes[GR_STACK_CLASSES];
+static gr_lock_t pool_lock = GR_LOCK_INIT;
+
+size_t gr_page_size(void)
+{
+	static size_t page;
+
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+static struct stack_class *find_class(size_t size, size_t guard, bool create)
+{
+	for (int i = 0; i < GR_STACK_CLASSES; i++) {
+		struct stack_class *c = &classes[i];
+
+		if (c->size == size && c->guard == guard)
+			return c;
+		if (!c->size && create) {
+			c->size = size;
+			c->guard = guard;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static struct gr_stack_node *node_of(void *top)
+{
+	return (struct gr_stack_node *)((char *)top - GR_STACK_NODE_BYTES);
+}
+
+static void *top_of(struct gr_stack_node *n)
+{
+	return (char *)n + GR_STACK_NODE_BYTES;
+}
+
+void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err)
+{
+	struct stack_class *c;
+	char *lo;
+
+	gr_lock(&pool_lock);
+	c = find_class(size, guard, false);
+	if (c && c->free) {
+		struct gr_stack_node *n = c->free;
+
+		c->free = n->next;
+		if (!n->trimmed)
+			c->resident--;
+		c->pooled--;
+		gr_unlock(&pool_lock);
+		*reused = true;
+		return top_of(n);
+	}
+	gr_unlock(&pool_lock);
+
+	lo = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (lo == MAP_FAILED) {
+		*err = errno == ENOMEM ? EAGAIN : errno;
+		return NULL;
+	}
+	if (guard && mprotect(lo, guard, PROT_NONE) != 0) {
+		/* the map count limit: the guard would split the mapping in two */
+		*err = EAGAIN;
+		munmap(lo, size + guard);
+		return NULL;
+	}
+	*reused = false;
+	return lo + guard + size;
+}
+
+/* pooled regions beyond the resident limit keep only their top `keep` bytes */
+bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
+{
+	struct gr_stack_node *n = node_of(top);
+	struct stack_class *c;
+	bool trim;
+
+	gr_lock(&pool_lock);
+	c = find_class(size, guard, true);
+	if (!c) {
+		gr_unlock(&pool_lock);
+		return false;
+	}
+	trim = c->resident >= GR_STACK_RESIDENT;
+	if (!trim)
+		c->resident++;
+	c->pooled++;
+	gr_unlock(&pool_lock);
+
+	if (trim && size > keep) {
+		size_t page = gr_page_size();
+		char *lo = (char *)top - size;
+		char *keep_lo = (char *)(((uintptr_t)top - keep) & ~(uintptr_t)(page - 1));
+
+		madvise(lo, (size_t)(keep_lo - lo), MADV_DONTNEED);
+	}
+
+	gr_lock(&pool_lock);
+	n->trimmed = trim;
+	n->next = c->free;
+	c->free = n;
+	gr_unlock(&pool_lock);
+	return true;
+}
+
+void gr_stack_unmap(void *top, size_t size, size_t guard)
+{
+	munmap((char *)top - size - guard, size + guard);
+}
+
+void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident)
+{
+	struct stack_class *c;
+
+	gr_lock(&pool_lock);
+	c = find_class(size, guard, false);
+	*pooled = c ? c->pooled : 0;
+	*resident = c ? c->resident : 0;
+	gr_unlock(&pool_lock);
+}

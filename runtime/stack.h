@@ -1,0 +1,56 @@
+/*
+ * stack.h — stack regions for tasks: mmap'd, reserved lazily, a guard page below, pooled.
+ *
+ * A region is [guard][usable ... top). Only touched pages cost memory (MAP_NORESERVE; the kernel
+ * backs pages on first touch). A region costs two kernel mappings (the guard and the rest),
+ * the fewest a guard page allows; vm.max_map_count therefore bounds live tasks at about half
+ * its value.
+ *
+ * The pool keeps released regions by size class (usable size, guard) for reuse, LIFO so the
+ * most recently used (cache-warm, resident) region is reused first. Beyond GR_STACK_RESIDENT
+ * pooled regions per class, a released region's pages below its top `keep` bytes are returned
+ * to the kernel, so the pool holds address space, not memory; the top `keep` bytes (the task
+ * record and its TCB) stay, which is what makes reuse cheap and the per-thread malloc cache
+ * reusable.
+ *
+ * A pooled region keeps a struct gr_stack_node in its top GR_STACK_NODE_BYTES; the node is
+ * written on release, so a region in use may keep anything there.
+ */
+#ifndef GR_STACK_H
+#define GR_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GR_STACK_RESIDENT 256
+#define GR_STACK_CLASSES 16
+
+struct gr_stack_node {
+	struct gr_stack_node *next;
+	bool trimmed; /* its pages below the kept top were returned to the kernel */
+};
+
+/* Size of the top bytes of a region the pool may use for its node. */
+#define GR_STACK_NODE_BYTES 64
+
+/*
+ * A region with usable bytes [top - size, top) above a guard of `guard` bytes (both multiples of
+ * the page size); *reused tells whether it came from the pool (its old contents are there).
+ * Returns its top, or NULL with errno-style code in *err (ENOMEM, EAGAIN for the map limit).
+ */
+void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err);
+
+/*
+ * Give a region back. Returns false when the pool cannot take it (no class slot left): the
+ * caller then releases what the region holds and calls gr_stack_unmap.
+ */
+bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep);
+
+void gr_stack_unmap(void *top, size_t size, size_t guard);
+
+/* Pool contents, for tests and stats: regions pooled in a class, and how many are resident. */
+void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident);
+
+size_t gr_page_size(void);
+
+#endif

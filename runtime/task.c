@@ -1,0 +1,301 @@
+/*
+ * task.c — task life cycle: create, run, exit, join, detach, reap (see task.h).
+ *
+ * A task's end has two halves. On its own stack and TCB (gr_task_exit): C++ thread_local
+ * destructors, the shim's at_exit hook (pthread key destructors), libc's per-thread buffers,
+ * the live count (the last task ends the process, as when a process's last thread exits).
+ * Then, on the next context once it is off its stack (gr_task_reap): it becomes DEAD, and its
+ * joiner is woken or, if detached, its region goes back to the pool. A joined task's region
+ * goes back when the join returns.
+ *
+ * Locking: join_lock protects a task's join fields; the task list lock protects the list of
+ * live tasks. Neither is held while taking the other.
+ */
+#define _GNU_SOURCE
+#include "task.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "sched.h"
+#include "stack.h"
+#include "throw.h"
+#include "tls.h"
+
+#define TASK_BYTES ((sizeof(struct gr_task) + 63) & ~(size_t)63)
+#define FAKE_TID_BASE 0x20000000 /* above PID_MAX_LIMIT, inside FUTEX_TID_MASK */
+#define FAKE_TID_SPAN 0x1fffffff
+#define MIN_USABLE_STACK (8 * 1024)
+
+static size_t default_stack = 8 << 20;
+static struct gr_task_hooks hooks;
+static _Atomic uint64_t next_id = 1;
+static _Atomic int live_tasks;
+static gr_lock_t list_lock = GR_LOCK_INIT;
+static struct gr_task *all_tasks; /* protected by list_lock */
+static struct gr_task initial_task;
+
+void gr_task_set_hooks(const struct gr_task_hooks *h) { hooks = *h; }
+void gr_task_set_default_stack(size_t bytes) { default_stack = bytes; }
+size_t gr_task_default_stack(void) { return default_stack; }
+int gr_task_count(void) { return atomic_load(&live_tasks); }
+
+static void list_add(struct gr_task *t)
+{
+	gr_lock(&list_lock);
+	t->all_prev = NULL;
+	t->all_next = all_tasks;
+	if (all_tasks)
+		all_tasks->all_prev = t;
+	all_tasks = t;
+	gr_unlock(&list_lock);
+}
+
+static void list_del(struct gr_task *t)
+{
+	gr_lock(&list_lock);
+	if (t->all_prev)
+		t->all_prev->all_next = t->all_next;
+	else
+		all_tasks = t->all_next;
+	if (t->all_next)
+		t->all_next->all_prev = t->all_prev;
+	gr_unlock(&list_lock);
+}
+
+void gr_task_each_tcb(void (*fn)(void *tcb, void *arg), void *arg)
+{
+	gr_lock(&list_lock);
+	for (struct gr_task *t = all_tasks; t; t = t->all_next)
+		fn(t->tcb, arg);
+	gr_unlock(&list_lock);
+}
+
+struct gr_task *gr_task_by_tid(int32_t tid)
+{
+	struct gr_task *found = NULL;
+
+	gr_lock(&list_lock);
+	for (struct gr_task *t = all_tasks; t && !found; t = t->all_next)
+		if (t->tid == tid && atomic_load(&t->state) != GR_TASK_DEAD)
+			found = t;
+	gr_unlock(&list_lock);
+	return found;
+}
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+/* bytes at the top of a region that the task record and its TCB take */
+static size_t region_keep(void) { return GR_STACK_NODE_BYTES + TASK_BYTES + gr_tls_reserve(); }
+
+/* the region's memory goes back (pool, or the kernel); the task record goes with it */
+static void release(struct gr_task *t)
+{
+	if (t->adopted)
+		return;
+	if (t->user_stack) {
+		gr_tcb_destroy(t->tcb);
+		return;
+	}
+	if (!gr_stack_put(t->region_top, t->stack_size, t->guard, region_keep())) {
+		gr_tcb_destroy(t->tcb);
+		gr_stack_unmap(t->region_top, t->stack_size, t->guard);
+	}
+}
+
+static _Noreturn void task_entry(void *arg)
+{
+	struct gr_task *t = arg;
+
+	gr_sched_finish_switch(t->carrier);
+	gr_tcb_started();
+	gr_task_exit(hooks.run ? hooks.run(t) : t->start(t->arg));
+}
+
+int gr_task_create(const struct gr_task_attr *attr, void *(*start)(void *), void *arg,
+		   struct gr_task **out)
+{
+	size_t page = gr_page_size();
+	size_t size = attr->stack_size ? round_up(attr->stack_size, page) : default_stack;
+	size_t guard = round_up(attr->guard, page);
+	bool reused = false;
+	char *top;
+	struct gr_task *t;
+	uint64_t id = atomic_fetch_add(&next_id, 1);
+	int32_t tid = (int32_t)(FAKE_TID_BASE + id % FAKE_TID_SPAN);
+	void *tcb;
+	int err = 0;
+
+	if (attr->stack_addr) {
+		size = attr->stack_size;
+		guard = 0;
+	}
+	if (size < region_keep() + MIN_USABLE_STACK)
+		return EINVAL; /* static TLS would not leave a usable stack */
+	if (attr->stack_addr) {
+		top = (char *)(((uintptr_t)attr->stack_addr + size) & ~(uintptr_t)63);
+	} else {
+		top = gr_stack_get(size, guard, &reused, &err);
+		if (!top)
+			return err;
+	}
+
+	t = (struct gr_task *)(top - GR_STACK_NODE_BYTES - TASK_BYTES);
+	memset(t, 0, sizeof *t);
+	if (reused)
+		tcb = gr_tcb_renew(t, tid, t);
+	else if (attr->stack_addr)
+		tcb = gr_tcb_make(t, attr->stack_addr, size, 0, tid, t);
+	else
+		tcb = gr_tcb_make(t, top - size - guard, size + guard, guard, tid, t);
+	if (!tcb) {
+		if (!attr->stack_addr)
+			gr_stack_unmap(top, size, guard);
+		return EAGAIN;
+	}
+	t->tcb = tcb;
+	t->id = id;
+	t->tid = tid;
+	t->start = start;
+	t->arg = arg;
+	t->detached = attr->detached;
+	t->region_top = top;
+	t->stack_size = size;
+	t->guard = guard;
+	t->user_stack = attr->stack_addr != NULL;
+	gr_ctx_make(&t->ctx, (char *)t - gr_tls_reserve(), tcb, task_entry, t);
+	*out = t;
+	return 0;
+}
+
+void gr_task_start(struct gr_task *t)
+{
+	list_add(t);
+	atomic_fetch_add(&live_tasks, 1);
+	gr_sched_start_carriers();
+	gr_sched_ready(t);
+}
+
+struct gr_task *gr_task_adopt_initial(void *tcb, int32_t tid)
+{
+	struct gr_task *t = &initial_task;
+
+	t->tcb = tcb;
+	t->ctx.fs = tcb;
+	t->id = atomic_fetch_add(&next_id, 1);
+	t->tid = tid;
+	t->adopted = true;
+	gr_tcb_adopt(tcb, t);
+	list_add(t);
+	atomic_fetch_add(&live_tasks, 1);
+	return t;
+}
+
+_Noreturn void gr_task_exit(void *result)
+{
+	struct gr_task *t = gr_current_task();
+
+	t->result = result;
+	gr_tcb_run_tls_dtors();
+	if (hooks.at_exit)
+		hooks.at_exit(t);
+	gr_tcb_exiting();
+	if (atomic_fetch_sub(&live_tasks, 1) == 1 && hooks.last_exited)
+		hooks.last_exited();
+	gr_sched_exit_switch(t);
+}
+
+void gr_task_reap(struct gr_task *t)
+{
+	struct gr_task *joiner;
+	uint32_t seq;
+	bool detached;
+
+	list_del(t);
+	gr_lock(&t->join_lock);
+	atomic_store(&t->state, GR_TASK_DEAD);
+	t->exited = true;
+	joiner = t->joiner;
+	seq = t->joiner_seq;
+	detached = t->detached;
+	gr_unlock(&t->join_lock);
+	if (detached)
+		release(t);
+	else if (joiner)
+		gr_wake(joiner, seq, GR_WAKE_NORMAL);
+}
+
+int gr_task_join(struct gr_task *t, void **result, int64_t deadline, bool interruptible)
+{
+	struct gr_task *self = gr_current_task();
+	enum gr_wake_reason why = GR_WAKE_NORMAL;
+
+	if (t == self)
+		return EDEADLK;
+	gr_lock(&t->join_lock);
+	if (t->detached || (t->joiner && t->joiner != self)) {
+		gr_unlock(&t->join_lock);
+		return EINVAL;
+	}
+	if (__atomic_load_n(&self->joiner, __ATOMIC_RELAXED) == t) {
+		gr_unlock(&t->join_lock);
+		return EDEADLK; /* t is joining us */
+	}
+	if (!t->exited) {
+		t->joiner_seq = gr_wait_prepare(interruptible);
+		t->joiner = self;
+		gr_unlock(&t->join_lock);
+		why = gr_park(deadline, "join", t);
+		gr_lock(&t->join_lock);
+		if (!t->exited) {
+			t->joiner = NULL;
+			gr_unlock(&t->join_lock);
+			return why == GR_WAKE_TIMEOUT ? ETIMEDOUT : EINTR;
+		}
+	}
+	gr_unlock(&t->join_lock);
+	if (result)
+		*result = t->result;
+	release(t);
+	return 0;
+}
+
+int gr_task_tryjoin(struct gr_task *t, void **result)
+{
+	gr_lock(&t->join_lock);
+	if (t->detached || t->joiner) {
+		gr_unlock(&t->join_lock);
+		return EINVAL;
+	}
+	if (!t->exited) {
+		gr_unlock(&t->join_lock);
+		return EBUSY;
+	}
+	gr_unlock(&t->join_lock);
+	if (result)
+		*result = t->result;
+	release(t);
+	return 0;
+}
+
+int gr_task_detach(struct gr_task *t)
+{
+	bool exited;
+
+	gr_lock(&t->join_lock);
+	if (t->detached || t->joiner) {
+		gr_unlock(&t->join_lock);
+		return EINVAL;
+	}
+	t->detached = true;
+	exited = t->exited;
+	gr_unlock(&t->join_lock);
+	if (exited)
+		release(t);
+	return 0;
+}
+
+int32_t gr_task_fresh_tid(void)
+{
+	return (int32_t)(FAKE_TID_BASE + atomic_fetch_add(&next_id, 1) % FAKE_TID_SPAN);
+}

@@ -1,0 +1,151 @@
+/*
+ * task.h — a green task (Go's G): one thread of the program.
+ *
+ * States (field `state`), and who moves them:
+ *
+ *   RUNNABLE ──(a carrier switches to it)──► RUNNING ──(gr_park: after its context is saved)──► PARKED
+ *      ▲                                        │  │                                            │
+ *      └──────────(gr_yield, gr_ready)──────────┘  └──(gr_task_exit)──► DEAD      gr_wake ──────┘
+ *
+ * A task is in at most one run queue; only a RUNNING task runs code on its stack.
+ *
+ * Waiting (gr_park) uses a wake token so that a wake-up racing with the task going to sleep is
+ * never lost and never delivered twice (the same protocol as Go's pdWait): the token holds a
+ * sequence number (one per wait) and a phase,
+ *
+ *   ARMED  — set by the task before it parks; a waker that comes now moves it to DONE and
+ *            leaves the readying to the parking side;
+ *   PARKED — set by the carrier once the task's context is saved (CAS ARMED→PARKED); a waker
+ *            that CASes PARKED→DONE readies the task;
+ *   DONE   — woken, with the reason (normal, timeout, interrupt). Every later waker of the same
+ *            sequence number fails its CAS and does nothing.
+ *
+ * Memory: a task made by gr_task_create lives in the top of its own stack region (see stack.h):
+ * [pool node][struct gr_task][TCB + static TLS][stack ...][guard]. The region, and with it the
+ * task record and its TCB, is reused for a later task; a task record is therefore never
+ * unmapped while the region is pooled, but is only the same task while its id is unchanged.
+ */
+#ifndef GR_TASK_H
+#define GR_TASK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "lock.h"
+#include "timer.h"
+
+enum gr_task_state { GR_TASK_RUNNABLE, GR_TASK_RUNNING, GR_TASK_PARKED, GR_TASK_DEAD };
+
+enum gr_wake_reason { GR_WAKE_NORMAL = 1, GR_WAKE_TIMEOUT = 2, GR_WAKE_INTERRUPT = 3 };
+
+/* bytes the shim keeps per task (its POSIX view of the thread), opaque to the runtime */
+#define GR_TASK_LOCAL_BYTES 192
+
+struct gr_carrier;
+
+struct gr_task {
+	struct gr_ctx ctx;	   /* saved context; valid while not RUNNING */
+	struct gr_task *next;	   /* run queue or global queue link */
+	struct gr_carrier *carrier; /* carrier running it; written by that carrier before the switch */
+	_Atomic int state;	   /* enum gr_task_state */
+	void *tcb;		   /* its glibc TCB: what pthread_self() returns */
+	uint64_t id;		   /* unique for the process's life */
+	int32_t tid;		   /* gettid() of the task: unique among live tasks */
+
+	void *(*start)(void *); /* const after create */
+	void *arg;		/* const after create */
+	void *result;		/* written by the task before it exits */
+
+	/* waiting: see the wake token protocol above */
+	_Atomic uint64_t wait_token;
+	uint32_t wait_seq;	      /* written by the task only */
+	bool wait_interruptible;      /* for the current wait; written by the task before ARMED */
+	struct gr_timer wait_timer;   /* deadline of the current wait */
+	uint32_t wait_timer_seq;      /* wait_seq the armed timer belongs to */
+	_Atomic bool interrupted;     /* an interrupt (cancel/signal) is pending */
+	const char *wait_what;	      /* what it waits for (task dumps); written by the task */
+	const void *wait_on;	      /* the object it waits on, if any */
+
+	/* join/detach: protected by join_lock */
+	gr_lock_t join_lock;
+	bool detached, exited;
+	struct gr_task *joiner;
+	uint32_t joiner_seq;
+
+	/* its stack region; const while the task lives */
+	void *region_top;
+	size_t stack_size, guard;
+	bool user_stack; /* the program's memory (pthread_attr_setstack): never pooled or unmapped */
+	bool adopted;	 /* the initial thread: stack and TCB are glibc's */
+
+	struct gr_task *all_next, *all_prev; /* every live task; protected by the task list lock */
+
+	_Alignas(16) unsigned char local[GR_TASK_LOCAL_BYTES];
+};
+
+struct gr_task_attr {
+	size_t stack_size; /* usable bytes, TLS included; 0: the default */
+	size_t guard;	   /* bytes, rounded up to pages */
+	void *stack_addr;  /* program-supplied stack (lowest address), or NULL */
+	bool detached;
+};
+
+/*
+ * Make a task that will run start(arg). Returns 0 with *out set, or a positive errno value
+ * (EAGAIN: no memory or mappings for a stack; EINVAL: a stack too small for TLS). The task
+ * runs once gr_task_start is called.
+ */
+int gr_task_create(const struct gr_task_attr *attr, void *(*start)(void *), void *arg,
+		   struct gr_task **out);
+void gr_task_start(struct gr_task *t);
+
+/* The calling task ends with result; never returns. The process exits when no task is left. */
+_Noreturn void gr_task_exit(void *result);
+
+/*
+ * Wait for t to end; *result gets its result. 0, or EINVAL (detached or already being joined),
+ * EDEADLK (joining itself), ETIMEDOUT (deadline passed; CLOCK_MONOTONIC ns, GR_NEVER for none),
+ * EINTR (interrupted, when interruptible).
+ */
+int gr_task_join(struct gr_task *t, void **result, int64_t deadline, bool interruptible);
+
+/* 0 if t has ended and was joined now, EBUSY if it is still running. */
+int gr_task_tryjoin(struct gr_task *t, void **result);
+
+/* 0, or EINVAL if t was already detached. */
+int gr_task_detach(struct gr_task *t);
+
+/* Call fn(tcb, arg) for the TCB of every task the runtime made, live or pooled. */
+void gr_task_each_tcb(void (*fn)(void *tcb, void *arg), void *arg);
+
+/* The live task whose tid is tid, or NULL. */
+struct gr_task *gr_task_by_tid(int32_t tid);
+
+/* A thread id no task has (for TCBs that are not tasks', such as a carrier's own). */
+int32_t gr_task_fresh_tid(void);
+
+/* Number of live tasks. */
+int gr_task_count(void);
+
+/* Make the calling context (the process's initial thread) the first task. */
+struct gr_task *gr_task_adopt_initial(void *tcb, int32_t tid);
+
+/* Called by the scheduler on the next context after a task's last switch. */
+void gr_task_reap(struct gr_task *t);
+
+/* Hooks the shim gives the runtime. */
+struct gr_task_hooks {
+	void *(*run)(struct gr_task *t);    /* runs t->start(t->arg) on the new task; returns its result */
+	void (*at_exit)(struct gr_task *t); /* on the exiting task, before its TLS goes */
+	void (*last_exited)(void);	    /* the last task ended: end the process */
+};
+void gr_task_set_hooks(const struct gr_task_hooks *h);
+
+/* Default stack size for tasks (set from configuration at start-up). */
+void gr_task_set_default_stack(size_t bytes);
+size_t gr_task_default_stack(void);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * timer.c — per-processor timer heaps (see timer.h).
+ */
+#include "timer.h"
+
+#include <stdlib.h>
+
+#include "throw.h"
+
+void gr_timers_init(struct gr_timers *h)
+{
+	h->heap = NULL;
+	h->n = h->cap = 0;
+	atomic_store(&h->next, GR_NEVER);
+	h->lock = (gr_lock_t)GR_LOCK_INIT;
+}
+
+void gr_timer_init(struct gr_timer *t, gr_timer_fire_fn *fire)
+{
+	t->when = 0;
+	t->fire = fire;
+	t->heap = NULL;
+	t->idx = GR_TIMER_IDLE;
+}
+
+static void place(struct gr_timers *h, size_t i, struct gr_timer *t)
+{
+	h->heap[i] = t;
+	t->idx = i;
+}
+
+static void sift_up(struct gr_timers *h, size_t i)
+{
+	struct gr_timer *t = h->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (h->heap[parent]->when <= t->when)
+			break;
+		place(h, i, h->heap[parent]);
+		i = parent;
+	}
+	place(h, i, t);
+}
+
+static void sift_down(struct gr_timers *h, size_t i)
+{
+	struct gr_timer *t = h->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->heap[c + 1]->when < h->heap[c]->when)
+			c++;
+		if (t->when <= h->heap[c]->when)
+			break;
+		place(h, i, h->heap[c]);
+		i = c;
+	}
+	place(h, i, t);
+}
+
+static void publish_next(struct gr_timers *h)
+{
+	atomic_store_explicit(&h->next, h->n ? h->heap[0]->when : GR_NEVER, memory_order_release);
+}
+
+/* remove heap[i]; lock held */
+static void remove_at(struct gr_timers *h, size_t i)
+{
+	struct gr_timer *t = h->heap[i];
+
+	h->n--;
+	if (i != h->n) {
+		place(h, i, h->heap[h->n]);
+		sift_down(h, i);
+		sift_up(h, i);
+	}
+	t->idx = GR_TIMER_IDLE;
+	__atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+}
+
+void gr_timer_add(struct gr_timers *h, struct gr_timer *t, int64_t when)
+{
+	gr_lock(&h->lock);
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 64;
+		struct gr_timer **heap = realloc(h->heap, cap * sizeof *heap);
+
+		if (!heap)
+			gr_throw("runtime: out of memory growing a timer heap");
+		h->heap = heap;
+		h->cap = cap;
+	}
+	t->when = when;
+	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
+	place(h, h->n++, t);
+	sift_up(h, h->n - 1);
+	publish_next(h);
+	gr_unlock(&h->lock);
+}
+
+bool gr_timer_del(struct gr_timer *t)
+{
+	for (;;) {
+		struct gr_timers *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
+
+		if (!h)
+			return false;
+		gr_lock(&h->lock);
+		if (t->heap == h) {
+			remove_at(h, t->idx);
+			publish_next(h);
+			gr_unlock(&h->lock);
+			return true;
+		}
+		gr_unlock(&h->lock);
+	}
+}
+
+int gr_timers_run(struct gr_timers *h, int64_t now, void *arg)
+{
+	int fired = 0;
+
+	if (gr_timers_next(h) > now)
+		return 0;
+	gr_lock(&h->lock);
+	while (h->n && h->heap[0]->when <= now) {
+		struct gr_timer *t = h->heap[0];
+
+		remove_at(h, 0);
+		t->fire(t, arg);
+		fired++;
+	}
+	publish_next(h);
+	gr_unlock(&h->lock);
+	return fired;
+}

@@ -1,0 +1,31 @@
+/*
+ * config.h — greenpoll's settings, read from the environment once at start-up.
+ *
+ *   GREENPOLL_PROCS  carriers (OS threads running tasks): 1..1024; default the CPUs this
+ *                    process may run on
+ *   GREENPOLL_STACK  default task stack: bytes, or with a K, M or G suffix; 16K..1G; default
+ *                    what glibc gives a new thread (RLIMIT_STACK, 8M here)
+ *   GREENPOLL_DEBUG  0 or 1: say on stderr what greenpoll started with
+ *
+ * An empty value counts as unset. A bad value is an error: one line on stderr naming the
+ * variable and what it must be, and the process exits with status 2 before main.
+ */
+#ifndef GR_CONFIG_H
+#define GR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct shim_config {
+	int procs;
+	size_t stack;
+	bool debug;
+};
+
+/* Fill cfg; false with a one-line message in why if a setting is bad. */
+bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen);
+
+/* Parse a size: digits with an optional K, M or G suffix (binary units). */
+bool shim_parse_size(const char *s, size_t *out);
+
+#endif

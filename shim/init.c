@@ -1,0 +1,117 @@
+/*
+ * init.c — start-up: settings, the glibc self-check, the initial thread becoming the first task,
+ * the scheduler; and the landing place for pthread_exit called by main.
+ *
+ * Start-up runs in this library's constructor, on the process's initial thread, before the
+ * program's own constructors. Outcomes:
+ *  - a bad GREENPOLL_* setting: one line on stderr, exit status 2;
+ *  - the running glibc does not match what the runtime relies on: one line on stderr, and the
+ *    program runs without greenpoll (every interposed call goes straight to libc);
+ *  - otherwise the initial thread's code is task 1 from here on, running on carrier 0.
+ * Nothing here makes an OS thread: the other carriers start with the program's first
+ * pthread_create, so a process that never makes a thread (a shell, a helper) pays only this.
+ */
+#include "shim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sched.h"
+#include "throw.h"
+
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+		      void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
+		      void *stack_end);
+
+static struct gr_task *initial_task;
+static int (*program_main)(int, char **, char **);
+
+static int start_os_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_t th;
+	pthread_attr_t attr;
+	int err;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	err = REAL(pthread_create)(&th, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return err;
+}
+
+static void last_task_exited(void)
+{
+	exit(0);
+}
+
+static void task_exiting(struct gr_task *t)
+{
+	(void)t;
+	shim_run_key_destructors();
+}
+
+__attribute__((constructor(101))) static void shim_start(void)
+{
+	struct shim_config cfg;
+	char why[256];
+	struct gr_sched_hooks sched_hooks = {.start_os_thread = start_os_thread};
+	struct gr_task_hooks task_hooks = {
+		.run = shim_run_task, .at_exit = task_exiting, .last_exited = last_task_exited};
+
+	if (!shim_config_load(&cfg, why, sizeof why)) {
+		gr_say("%s", why);
+		_exit(2);
+	}
+	if (!gr_tls_init(why, sizeof why)) {
+		gr_say("this glibc does not match what per-task TLS relies on (%s); running "
+		       "without greenpoll, threads are plain OS threads",
+		       why);
+		return;
+	}
+	gr_task_set_default_stack(cfg.stack);
+	gr_task_set_hooks(&task_hooks);
+	initial_task = gr_task_adopt_initial(gr_tcb_self(), (int32_t)getpid());
+	shim_task_init(initial_task, NULL);
+	gr_sched_init(cfg.procs, initial_task, &sched_hooks);
+	if (cfg.debug)
+		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu, FS switch by %s", cfg.procs,
+		       cfg.stack, gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl");
+}
+
+/*
+ * main runs under a landing place of ours for pthread_exit's forced unwind (glibc's own, set
+ * up by __libc_start_main, would end the initial OS thread, which is carrier 0): when main
+ * calls pthread_exit, the initial task ends and the process lives on until the last task ends.
+ */
+static int main_under_shim(int argc, char **argv, char **envp)
+{
+	__pthread_unwind_buf_t landing;
+	void **slot;
+	void *glibc_landing;
+	int result;
+
+	if (gr_current_task() != initial_task || !initial_task)
+		return program_main(argc, argv, envp);
+	slot = gr_tcb_cleanup_slot();
+	glibc_landing = *slot;
+	if (SHIM_LANDING(landing) == 0) {
+		*slot = &landing;
+		result = program_main(argc, argv, envp);
+		*slot = glibc_landing;
+		return result;
+	}
+	gr_task_exit(shim_of(gr_current_task())->exit_value);
+}
+
+GR_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+				void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
+				void *stack_end)
+{
+	program_main = main;
+	return REAL(__libc_start_main)(main_under_shim, argc, argv, init, fini, rtld_fini,
+				       stack_end);
+}

@@ -1,0 +1,94 @@
+/*
+ * shim.h — what every interposed family shares: exporting, reaching the real libc function,
+ * and the POSIX view of a task the shim keeps in the task's local bytes.
+ *
+ * Rule for every interposed function: if the caller is not a task (gr_current_task() is NULL:
+ * before start-up, after a failed self-check, in a carrier's own code, on a thread the runtime
+ * did not make), go straight to the real function, unchanged.
+ */
+#ifndef GR_SHIM_H
+#define GR_SHIM_H
+
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "task.h"
+#include "tls.h"
+
+#define GR_EXPORT __attribute__((visibility("default")))
+
+/*
+ * The next definition of a libc function, looked up the first time it is needed (an
+ * interposed function can be called by another library's constructor before ours ran).
+ */
+#define REAL(name)                                                                              \
+	({                                                                                      \
+		static __typeof__(name) *real_##name;                                           \
+		if (!real_##name)                                                               \
+			real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name);              \
+		real_##name;                                                                    \
+	})
+
+/* the POSIX state of one task (lives in gr_task.local) */
+struct shim_task {
+	void *exit_value;	   /* pthread_exit's argument, read after the unwind lands */
+	atomic_bool cancel_pending; /* pthread_cancel was called */
+	bool cancel_disabled;	   /* PTHREAD_CANCEL_DISABLE */
+	bool cancel_async;	   /* PTHREAD_CANCEL_ASYNCHRONOUS (acted on like deferred) */
+	_Atomic unsigned long pending_signals; /* pthread_kill'ed while not running: bit (sig-1) */
+	char name[16];			       /* pthread_setname_np */
+	bool has_affinity;
+	cpu_set_t affinity; /* pthread_setaffinity_np / sched_setaffinity, recorded */
+	int sched_policy, sched_priority;
+};
+_Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
+
+static inline struct shim_task *shim_of(struct gr_task *t)
+{
+	return (struct shim_task *)t->local;
+}
+
+/* the task a pthread_t names, or NULL if it is not a task's */
+struct gr_task *shim_task_of_thread(pthread_t th);
+
+/* at a cancellation point: act on a pending cancel (never returns if it does) */
+void shim_cancel_point(struct gr_task *t);
+
+/* before a wait at a cancellation point: pending signals and cancel are acted on first */
+void shim_before_wait(struct gr_task *t);
+
+/* a wait ended with GR_WAKE_INTERRUPT: run pending signal handlers and act on a cancel */
+void shim_interrupted(struct gr_task *t);
+
+/* whether the task's waits at cancellation points should be interruptible */
+bool shim_cancellable(struct gr_task *t);
+
+/* deliver the signals other tasks sent this one while it was not running */
+void shim_deliver_signals(struct gr_task *t);
+
+/* key destructors of the exiting task (thread exit hook) */
+void shim_run_key_destructors(void);
+
+/* set up per-task state for a new task created by `parent` (NULL for the initial one) */
+void shim_task_init(struct gr_task *t, struct gr_task *parent);
+
+/*
+ * A landing place for pthread_exit's forced unwind in the calling function's frame (glibc's
+ * own unwinder longjmps to the buffer the TCB's cleanup_jmp_buf points at, as start_thread
+ * sets up for glibc's threads): 0 when set up, non-zero when the unwind has landed. The
+ * caller then points the TCB at it (gr_tcb_cleanup_slot).
+ */
+#define SHIM_LANDING(buf) \
+	(memset(&(buf), 0, sizeof(buf)), __sigsetjmp_cancel((buf).__cancel_jmp_buf, 0))
+
+/* run t's start routine with a landing place for pthread_exit's unwind */
+void *shim_run_task(struct gr_task *t);
+
+#endif
