@@ -54,10 +54,10 @@ GR_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 
 	if (!t)
 		return REAL(pthread_getname_np)(th, buf, len);
+	if (len < sizeof name)
+		return ERANGE; /* as glibc: the buffer must hold any name */
 	memcpy(name, shim_of(t)->name, sizeof name);
 	name[sizeof name - 1] = 0;
-	if (strlen(name) >= len)
-		return ERANGE;
 	strcpy(buf, name);
 	return 0;
 }

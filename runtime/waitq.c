@@ -1,0 +1,99 @@
+/*
+ * waitq.c — address-keyed wait queues (see waitq.h).
+ *
+ * 512 buckets hashed by address, each a lock and a FIFO of waiter records. Lock order: bucket
+ * lock, then whatever gr_wake takes (run queue, idle lock).
+ */
+#include "waitq.h"
+
+#include "lock.h"
+#include "sched.h"
+#include "tls.h"
+
+#define NBUCKETS 512
+
+struct waiter {
+	struct gr_task *task;
+	uint32_t seq;
+	const void *addr;
+	struct waiter *next;
+	bool queued; /* protected by the bucket lock */
+};
+
+struct bucket {
+	gr_lock_t lock;
+	struct waiter *head, *tail;
+};
+
+static struct bucket buckets[NBUCKETS];
+
+static struct bucket *bucket_of(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	return &buckets[((a >> 3) ^ (a >> 12)) % NBUCKETS];
+}
+
+static void unlink_waiter(struct bucket *b, struct waiter *w)
+{
+	struct waiter **pp = &b->head, *prev = NULL;
+
+	while (*pp != w) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = w->next;
+	if (b->tail == w)
+		b->tail = prev;
+	w->queued = false;
+}
+
+int gr_waitq_park(const void *addr, gr_waitq_check_fn *check, void *arg, int64_t deadline,
+		  bool interruptible, const char *what)
+{
+	struct bucket *b = bucket_of(addr);
+	struct waiter w = {.task = gr_current_task(), .addr = addr};
+	enum gr_wake_reason why;
+
+	gr_lock(&b->lock);
+	if (!check(addr, arg)) {
+		gr_unlock(&b->lock);
+		return 0;
+	}
+	w.seq = gr_wait_prepare(interruptible);
+	w.queued = true;
+	if (b->tail)
+		b->tail->next = &w;
+	else
+		b->head = &w;
+	b->tail = &w;
+	gr_unlock(&b->lock);
+
+	why = gr_park(deadline, what, addr);
+	if (why != GR_WAKE_NORMAL) {
+		gr_lock(&b->lock);
+		if (w.queued)
+			unlink_waiter(b, &w);
+		gr_unlock(&b->lock);
+	}
+	return why;
+}
+
+int gr_waitq_wake(const void *addr, int n)
+{
+	struct bucket *b = bucket_of(addr);
+	struct waiter *w, *next;
+	int woken = 0;
+
+	gr_lock(&b->lock);
+	for (w = b->head; w && (n < 0 || woken < n); w = next) {
+		next = w->next;
+		if (w->addr != addr)
+			continue;
+		unlink_waiter(b, w);
+		if (gr_wake(w->task, w->seq, GR_WAKE_NORMAL))
+			woken++;
+	}
+	gr_unlock(&b->lock);
+	return woken;
+}
