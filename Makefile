@@ -44,3 +44,18 @@ deps:
 
 clean:
 	rm -rf $(B)
+
+# ---- the two commands of README.md ----
+$(B)/demo/%: tests/demo/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -pthread -o $@ $<
+
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all $(B)/demo/threads_demo
+	@scripts/demo.sh $(B)
+
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all fixtures unit
+	@tests/run-all.sh $(B)
