@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Integration tests of the runtime core: runs each fixture in BUILD_DIR/fixtures natively and
+# under the shim (LD_PRELOAD=BUILD_DIR/libgreenpoll.so GREENPOLL_PROCS=2), each run under
+# `timeout 60`, plus extra shim runs with GREENPOLL_PROCS=1 and 4 and the configuration checks.
+#
+#   usage: tests/integration.sh [BUILD_DIR]     (from the repo root, after `make fixtures`)
+#
+# Prints one line per run, "PASS: <case> (<mode>)" or "FAIL: <case> (<mode>): <reason>", then
+# "integration: N passed, N failed"; appends "passed=N failed=N" to $GP_RESULTS if it is set.
+# Exits non-zero if any run failed. A missing library makes every shim run fail.
+set -u
+
+build=${1:-build}
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+fixtures=$build/fixtures
+lib=$build/libgreenpoll.so
+
+# Under the shim the process may have GREENPOLL_PROCS carriers plus this many other OS
+# threads (the main thread's own, the monitor, spare carriers handed a P).
+EXTRA_OS_THREADS=4
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $1: $2"; failed=$((failed + 1)); }
+
+# run ENV_ASSIGNMENT... -- CMD ARG...: runs CMD under timeout (not shimmed itself) with the
+# given environment; stdout and stderr go to $tmp/out and $tmp/err, the status to $status.
+# (The outer 2>/dev/null only silences bash's own "Aborted"-style job reports.)
+run() {
+	local env=()
+	while [ "$1" != -- ]; do env+=("$1"); shift; done
+	shift
+	{ timeout -k 5 60 env "${env[@]}" "$@" >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
+	status=$?
+}
+
+# Why a run whose status is not 0 failed: exit status or signal, and the last stderr line.
+reason() {
+	local why last
+	if [ "$status" -eq 124 ]; then
+		why="timed out after 60 s"
+	elif [ "$status" -eq 137 ]; then
+		why="killed by SIGKILL (a hang past timeout's grace, or the OOM killer)"
+	elif [ "$status" -gt 128 ]; then
+		why="killed by SIG$(kill -l $((status - 128)) 2>/dev/null || echo $((status - 128)))"
+	else
+		why="exit status $status"
+	fi
+	last=$(grep -v '^[[:space:]]*$' "$tmp/err" | tail -n 1)
+	echo "$why${last:+; stderr: $last}"
+}
+
+# Case-specific checks of a finished run's output; prints a reason and fails if wrong.
+check_output() {
+	local case=$1 lines
+	case $case in
+	main_pthread_exit)
+		lines=$(grep -c '^thread [0-9]* done$' "$tmp/out")
+		if [ "$(head -n 1 "$tmp/out")" != "main: pthread_exit" ]; then
+			echo "stdout does not start with 'main: pthread_exit'"
+		elif [ "$(grep '^thread [0-9]* done$' "$tmp/out" | sort -u | wc -l)" -ne 20 ] ||
+		     [ "$lines" -ne 20 ]; then
+			echo "stdout has $lines 'thread N done' lines, want 20 distinct"
+		elif [ "$(tail -n 1 "$tmp/out")" != "main_pthread_exit: ok" ]; then
+			echo "stdout does not end with 'main_pthread_exit: ok'"
+		else
+			return 0
+		fi
+		return 1 ;;
+	esac
+}
+
+# Flags a fixture gets under the shim with the given number of carriers.
+shim_flags() {
+	local case=$1 procs=$2
+	case $case in
+	tls_identity)
+		[ "$procs" -ge 2 ] && printf -- '--expect-migration\n'
+		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
+	create_join_10k | thread_count)
+		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
+	esac
+}
+
+# run_case CASE MODE: MODE is "native" or the GREENPOLL_PROCS value for a shim run.
+run_case() {
+	local case=$1 mode=$2 label flags why
+	if [ "$mode" = native ]; then
+		label="$case (native)"
+	elif [ "$mode" = 2 ]; then
+		label="$case (shim)"
+	else
+		label="$case (shim GREENPOLL_PROCS=$mode)"
+	fi
+	if [ ! -x "$fixtures/$case" ]; then
+		fail "$label" "$fixtures/$case not built (make fixtures)"
+		return
+	fi
+	if [ "$mode" = native ]; then
+		run -- "$fixtures/$case"
+	elif [ ! -f "$lib" ]; then
+		fail "$label" "$lib does not exist"
+		return
+	else
+		mapfile -t flags < <(shim_flags "$case" "$mode")
+		run LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- "$fixtures/$case" "${flags[@]}"
+	fi
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif ! why=$(check_output "$case"); then
+		fail "$label" "$why"
+	else
+		pass "$label"
+	fi
+}
+
+# bad_config SETTING: the shimmed hello must refuse to start, with exit status 2 and a
+# "greenpoll: " line on stderr naming the variable.
+bad_config() {
+	local setting=$1 var=${1%%=*} label="bad_config (shim $1)"
+	if [ ! -f "$lib" ]; then
+		fail "$label" "$lib does not exist"
+		return
+	fi
+	run LD_PRELOAD="$lib" "$setting" -- "$fixtures/hello"
+	if [ "$status" -ne 2 ]; then
+		fail "$label" "want exit status 2 for a bad value, got $(reason)"
+	elif ! grep -q "^greenpoll: .*$var" "$tmp/err"; then
+		fail "$label" "no stderr line starting 'greenpoll: ' naming $var"
+	else
+		pass "$label"
+	fi
+}
+
+# good_config SETTING: the shimmed hello must run normally.
+good_config() {
+	local setting=$1 label="good_config (shim $1)"
+	if [ ! -f "$lib" ]; then
+		fail "$label" "$lib does not exist"
+		return
+	fi
+	run LD_PRELOAD="$lib" "$setting" -- "$fixtures/hello"
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif [ "$(cat "$tmp/out")" != hello ]; then
+		fail "$label" "stdout is not 'hello'"
+	else
+		pass "$label"
+	fi
+}
+
+for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls \
+	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
+	    fork_threads cancel_signal; do
+	run_case "$case" native
+	run_case "$case" 2
+done
+
+# Other carrier counts. cpu_parallel cannot be parallel on one carrier.
+for case in tls_identity create_join_10k; do
+	run_case "$case" 1
+done
+for case in tls_identity create_join_10k cpu_parallel; do
+	run_case "$case" 4
+done
+
+if [ ! -x "$fixtures/hello" ]; then
+	fail "bad_config" "$fixtures/hello not built (make fixtures)"
+else
+	for setting in GREENPOLL_PROCS=abc GREENPOLL_PROCS=0 GREENPOLL_PROCS=100000 \
+		       GREENPOLL_PROCS=-1 GREENPOLL_STACK=abc GREENPOLL_STACK=1 \
+		       GREENPOLL_STACK=10X GREENPOLL_DEBUG=maybe; do
+		bad_config "$setting"
+	done
+	for setting in GREENPOLL_PROCS=1 GREENPOLL_STACK=256K GREENPOLL_STACK=4M \
+		       GREENPOLL_DEBUG=1; do
+		good_config "$setting"
+	done
+fi
+
+echo "integration: $passed passed, $failed failed"
+if [ -n "${GP_RESULTS:-}" ]; then
+	echo "passed=$passed failed=$failed" >>"$GP_RESULTS"
+fi
+[ "$failed" -eq 0 ]
