@@ -445,20 +445,52 @@ void gr_sched_start_carriers(void)
 		return;
 	gr_lock(&sched.start_lock);
 	if (!atomic_load(&sched.started)) {
-		for (int i = 1; i < sched.nprocs; i++) {
-			int err = sched.hooks.start_os_thread(carrier_thread, &sched.carriers[i]);
+		for (int i = 0; i < sched.nprocs; i++) {
+			struct gr_carrier *c = &sched.carriers[i];
+			int err;
 
+			if (c->alive)
+				continue;
+			err = sched.hooks.start_os_thread(carrier_thread, c);
 			if (err) {
-				gr_say("cannot start carrier thread %d (error %d); running on %d "
-				       "(lower GREENPOLL_PROCS or raise the thread limit)",
-				       i, err, i);
-				sched.nprocs = i;
-				break;
+				/* its processor's tasks are still run, by the others stealing them */
+				gr_say("cannot start carrier thread %d (error %d); lower GREENPOLL_PROCS "
+				       "or raise the thread limit",
+				       i, err);
+				continue;
 			}
+			c->alive = true;
 		}
 		atomic_store_explicit(&sched.started, true, memory_order_release);
 	}
 	gr_unlock(&sched.start_lock);
+}
+
+void gr_sched_after_fork_child(void)
+{
+	struct gr_carrier *here = gr_here();
+
+	for (int i = 0; i < sched.nprocs; i++) {
+		struct gr_proc *p = &sched.procs[i];
+		struct gr_carrier *c = &sched.carriers[i];
+
+		atomic_store(&p->runq.head, 0);
+		atomic_store(&p->runq.tail, 0);
+		free(p->timers.heap);
+		gr_timers_init(&p->timers);
+		c->alive = c == here;
+		c->idle = false;
+		c->spinning = false;
+		c->idle_next = NULL;
+	}
+	here->os_tid = (int32_t)gr_os_tid();
+	sched.globq = (struct gr_globq){.lock = GR_LOCK_INIT};
+	sched.idle_lock = (gr_lock_t)GR_LOCK_INIT;
+	sched.start_lock = (gr_lock_t)GR_LOCK_INIT;
+	sched.idle_head = NULL;
+	atomic_store(&sched.nidle, 0);
+	atomic_store(&sched.nspinning, 0);
+	atomic_store(&sched.started, false);
 }
 
 void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_hooks *hooks)
@@ -501,6 +533,7 @@ void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_ho
 	gr_ctx_make(&c0->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), tcb,
 		    carrier_loop, c0);
 	c0->os_tid = (int32_t)gr_os_tid();
+	c0->alive = true;
 	c0->current = initial;
 	initial->carrier = c0;
 	atomic_store(&initial->state, GR_TASK_RUNNING);

@@ -49,6 +49,7 @@ struct gr_carrier {
 	struct gr_task *current; /* running task or NULL; owner only */
 	int id;
 	int32_t os_tid;
+	bool alive; /* an OS thread runs it; protected by the start lock */
 	uint64_t rand;
 
 	/* what the task that switched away last asked for; owner only */
@@ -109,5 +110,8 @@ _Noreturn void gr_sched_exit_switch(struct gr_task *t);
 void gr_sched_finish_switch(struct gr_carrier *c);
 
 int gr_sched_nprocs(void);
+
+/* In a fork child: only the calling task and its carrier remain; other carriers restart later. */
+void gr_sched_after_fork_child(void);
 
 #endif

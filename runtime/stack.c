@@ -144,3 +144,8 @@ void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resi
 	*resident = c ? c->resident : 0;
 	gr_unlock(&pool_lock);
 }
+
+void gr_stack_after_fork_child(void)
+{
+	pool_lock = (gr_lock_t)GR_LOCK_INIT;
+}

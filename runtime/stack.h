@@ -53,4 +53,7 @@ void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resi
 
 size_t gr_page_size(void);
 
+/* In a fork child: the pool lock may have been held by a thread that is gone. */
+void gr_stack_after_fork_child(void);
+
 #endif

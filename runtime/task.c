@@ -19,6 +19,7 @@
 
 #include "sched.h"
 #include "stack.h"
+#include "sys.h"
 #include "throw.h"
 #include "tls.h"
 
@@ -293,6 +294,20 @@ int gr_task_detach(struct gr_task *t)
 	if (exited)
 		release(t);
 	return 0;
+}
+
+void gr_task_after_fork_child(struct gr_task *self)
+{
+	list_lock = (gr_lock_t)GR_LOCK_INIT;
+	all_tasks = NULL;
+	self->join_lock = (gr_lock_t)GR_LOCK_INIT;
+	self->joiner = NULL;
+	list_add(self);
+	atomic_store(&live_tasks, 1);
+	/* as a forked process's only thread, it has the kernel's id: gettid() == getpid() */
+	self->tid = (int32_t)gr_os_tid();
+	if (!self->adopted)
+		gr_tcb_after_fork_child(self->tcb);
 }
 
 int32_t gr_task_fresh_tid(void)

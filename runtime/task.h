@@ -133,6 +133,9 @@ int gr_task_count(void);
 /* Make the calling context (the process's initial thread) the first task. */
 struct gr_task *gr_task_adopt_initial(void *tcb, int32_t tid);
 
+/* In a fork child, on the forking task: it is the only task left. */
+void gr_task_after_fork_child(struct gr_task *self);
+
 /* Called by the scheduler on the next context after a task's last switch. */
 void gr_task_reap(struct gr_task *t);
 

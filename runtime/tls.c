@@ -62,7 +62,8 @@ static void (*ctype_init)(void);
 static void (*call_tls_dtors)(void);
 
 static size_t static_size, static_align, sizeof_pthread, reserve;
-static unsigned off_tid, off_specific, off_cleanup_jmp_buf, off_lm_tls_offset, off_lm_tls_modid;
+static unsigned off_tid, off_specific, off_list, off_cleanup_jmp_buf, off_lm_tls_offset,
+	off_lm_tls_modid;
 static long off_resp, off_dlerror_result, off_rseq;
 static unsigned rseq_size;
 static uintptr_t guard_stack, guard_pointer, robust_futex_offset;
@@ -253,6 +254,7 @@ bool gr_tls_init(char *why, size_t whylen)
 		return fail(why, whylen, "a GLIBC_PRIVATE symbol is missing");
 	if (!descriptor_offset("_thread_db_pthread_tid", &off_tid) ||
 	    !descriptor_offset("_thread_db_pthread_specific", &off_specific) ||
+	    !descriptor_offset("_thread_db_pthread_list", &off_list) ||
 	    !descriptor_offset("_thread_db_link_map_l_tls_offset", &off_lm_tls_offset) ||
 	    !descriptor_offset("_thread_db_link_map_l_tls_modid", &off_lm_tls_modid))
 		return fail(why, whylen, "a _thread_db descriptor is missing");
@@ -281,6 +283,15 @@ bool gr_tls_init(char *why, size_t whylen)
 
 size_t gr_tls_reserve(void) { return reserve; }
 
+/* glibc's list node of a thread (its stack lists): linked to itself, in no list */
+static void unlist(char *tp)
+{
+	void **node = (void **)(tp + off_list);
+
+	node[0] = node;
+	node[1] = node;
+}
+
 static void set_fields(char *tp, int32_t tid, struct gr_task *owner)
 {
 	void **robust = (void **)(tp + OFF_ROBUST_HEAD);
@@ -300,6 +311,8 @@ static void set_fields(char *tp, int32_t tid, struct gr_task *owner)
 	robust[1] = (void *)robust_futex_offset;
 	robust[2] = NULL;
 	AT(tp, off_specific, void *) = tp + OFF_SPECIFIC_1STBLOCK;
+	/* fork's child takes the forking thread off a glibc list: it must be a valid node */
+	unlist(tp);
 	/* no rseq area is registered for a task: sched_getcpu falls back to the vDSO */
 	if (rseq_size)
 		AT(tp, off_rseq + 4, int32_t) = RSEQ_CPU_ID_REGISTRATION_FAILED;
@@ -394,6 +407,18 @@ void gr_tcb_exiting(void)
 		free(specific[i]);
 		specific[i] = NULL;
 	}
+}
+
+void gr_tcb_after_fork_child(void *tcb)
+{
+	void **node = (void **)((char *)tcb + off_list);
+	void **next = node[0], **prev = node[1];
+
+	/* glibc's fork put the forking thread's TCB on its list of running threads: take it off,
+	 * the runtime reuses the memory of task TCBs */
+	next[1] = prev;
+	prev[0] = next;
+	unlist(tcb);
 }
 
 void gr_tcb_set_carrier(void *tcb, struct gr_carrier *c)

@@ -107,6 +107,9 @@ static inline void *gr_tcb_self(void)
 	return tp;
 }
 
+/* In a fork child, on the forking task's TCB (made by gr_tcb_make). */
+void gr_tcb_after_fork_child(void *tcb);
+
 /* The task a TCB belongs to, or NULL. */
 struct gr_task *gr_tcb_owner(const void *tcb);
 

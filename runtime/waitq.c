@@ -97,3 +97,9 @@ int gr_waitq_wake(const void *addr, int n)
 	gr_unlock(&b->lock);
 	return woken;
 }
+
+void gr_waitq_after_fork_child(void)
+{
+	for (int i = 0; i < NBUCKETS; i++)
+		buckets[i] = (struct bucket){.lock = GR_LOCK_INIT};
+}

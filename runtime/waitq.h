@@ -31,4 +31,7 @@ int gr_waitq_park(const void *addr, gr_waitq_check_fn *check, void *arg, int64_t
 /* Wake up to n tasks parked on addr (n < 0: all). Returns how many were woken. */
 int gr_waitq_wake(const void *addr, int n);
 
+/* In a fork child: the waiters were other threads, which are gone. */
+void gr_waitq_after_fork_child(void);
+
 #endif

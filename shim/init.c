@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fork.h"
 #include "sched.h"
 #include "throw.h"
 
@@ -77,6 +78,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 	initial_task = gr_task_adopt_initial(gr_tcb_self(), (int32_t)getpid());
 	shim_task_init(initial_task, NULL);
 	gr_sched_init(cfg.procs, initial_task, &sched_hooks);
+	pthread_atfork(NULL, NULL, gr_after_fork_child);
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu, FS switch by %s", cfg.procs,
 		       cfg.stack, gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl");
