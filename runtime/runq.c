@@ -8,6 +8,7 @@
  */
 #include "runq.h"
 
+#include "sys.h"
 #include "task.h"
 
 bool gr_runq_put(struct gr_runq *q, struct gr_task *t)
@@ -55,6 +56,29 @@ uint32_t gr_runq_take_half(struct gr_runq *q, struct gr_task **out)
 	return n;
 }
 
+#define NEXT_GRACE_NS 3000
+
+/* victim's `next`, once it has stayed there NEXT_GRACE_NS, into dst's (empty) ring */
+static uint32_t steal_next(struct gr_runq *dst, struct gr_runq *victim)
+{
+	struct gr_task *t = atomic_load_explicit(&victim->next, memory_order_acquire);
+	int64_t until;
+	uint32_t dt;
+
+	if (!t)
+		return 0;
+	until = gr_nanotime() + NEXT_GRACE_NS;
+	while (gr_nanotime() < until)
+		gr_cpu_relax();
+	if (!atomic_compare_exchange_strong_explicit(&victim->next, &t, NULL, memory_order_acq_rel,
+						     memory_order_relaxed))
+		return 0;
+	dt = atomic_load_explicit(&dst->tail, memory_order_relaxed);
+	atomic_store_explicit(&dst->slot[dt % GR_RUNQ_SIZE], t, memory_order_relaxed);
+	atomic_store_explicit(&dst->tail, dt + 1, memory_order_release);
+	return 1;
+}
+
 uint32_t gr_runq_steal(struct gr_runq *dst, struct gr_runq *victim)
 {
 	uint32_t dt = atomic_load_explicit(&dst->tail, memory_order_relaxed);
@@ -72,7 +96,7 @@ uint32_t gr_runq_steal(struct gr_runq *dst, struct gr_runq *victim)
 		if (tl - h > GR_RUNQ_SIZE)
 			continue; /* head and tail read at different times: read again */
 		if (n == 0)
-			return 0;
+			return room ? steal_next(dst, victim) : 0;
 		for (uint32_t i = 0; i < n; i++) {
 			struct gr_task *t = atomic_load_explicit(
 				&victim->slot[(h + i) % GR_RUNQ_SIZE], memory_order_relaxed);

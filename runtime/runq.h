@@ -5,6 +5,12 @@
  * tail); anyone takes from the head with a compare-and-swap: the owner popping, or an idle
  * carrier stealing half the queue in one CAS. A task is in at most one queue at a time.
  *
+ * Beside the ring, one `next` slot: the task most recently made ready by the owner, run before
+ * the ring (a task woken by the running one usually shares its data, and a ping-pong between
+ * two tasks then stays on one carrier). Thieves take it only when the ring is empty and it has
+ * stayed put for a few microseconds, so it is not pulled to another CPU just before its own
+ * processor would have run it.
+ *
  * The global queue (gr_globq) is an intrusive FIFO under a lock, for overflow and for tasks
  * made ready where no processor is at hand; its length is readable without the lock.
  */
@@ -24,8 +30,23 @@ struct gr_task;
 struct gr_runq {
 	_Atomic uint32_t head; /* next slot to take; CAS by any taker */
 	_Atomic uint32_t tail; /* next slot to fill; stored by the owner only */
+	struct gr_task *_Atomic next; /* set by the owner; taken by exchange (owner) or CAS (thief) */
 	struct gr_task *_Atomic slot[GR_RUNQ_SIZE];
 };
+
+/* Owner only: t becomes `next`; returns the task it displaced (for the ring), or NULL. */
+static inline struct gr_task *gr_runq_put_next(struct gr_runq *q, struct gr_task *t)
+{
+	return atomic_exchange_explicit(&q->next, t, memory_order_acq_rel);
+}
+
+/* Owner only: take `next`, NULL if empty. */
+static inline struct gr_task *gr_runq_get_next(struct gr_runq *q)
+{
+	if (!atomic_load_explicit(&q->next, memory_order_relaxed))
+		return NULL;
+	return atomic_exchange_explicit(&q->next, NULL, memory_order_acq_rel);
+}
 
 /* Owner only. False when the queue is full. */
 bool gr_runq_put(struct gr_runq *q, struct gr_task *t);
@@ -39,15 +60,19 @@ struct gr_task *gr_runq_get(struct gr_runq *q);
  */
 uint32_t gr_runq_take_half(struct gr_runq *q, struct gr_task **out);
 
-/* Any thread: move half of victim's tasks into dst (whose owner must be the caller). */
+/*
+ * Any thread: move half of victim's ring into dst (whose owner must be the caller); if the ring
+ * is empty, victim's `next` after it has waited a few microseconds. Returns how many moved.
+ */
 uint32_t gr_runq_steal(struct gr_runq *dst, struct gr_runq *victim);
 
+/* tasks in the ring and `next` (a snapshot) */
 static inline uint32_t gr_runq_len(struct gr_runq *q)
 {
 	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
 	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
 
-	return t - h;
+	return t - h + (atomic_load_explicit(&q->next, memory_order_relaxed) != NULL);
 }
 
 struct gr_globq {

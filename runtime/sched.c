@@ -26,7 +26,7 @@
 
 #define SPIN_ROUNDS 64
 #define GLOBQ_EVERY 61 /* ticks between looks at the global queue while the local one is busy */
-#define CARRIER0_STACK (256 * 1024)
+#define CARRIER_STACK (256 * 1024) /* a carrier's own context: the idle loop */
 
 gr_ctx_switch_fn *gr_ctx_switch;
 
@@ -120,10 +120,14 @@ void gr_sched_ready(struct gr_task *t)
 	struct gr_carrier *c = gr_here();
 
 	atomic_store_explicit(&t->state, GR_TASK_RUNNABLE, memory_order_relaxed);
-	if (c)
-		runq_put(c->p, t);
-	else
+	if (c) {
+		struct gr_task *displaced = gr_runq_put_next(&c->p->runq, t);
+
+		if (displaced)
+			runq_put(c->p, displaced);
+	} else {
 		gr_globq_put(&sched.globq, &t, 1);
+	}
 	wakep();
 }
 
@@ -149,16 +153,18 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	struct gr_proc *p = c->p;
 	struct gr_task *t;
 
+	/* now and then the global queue, timers and the ring go first: `next` alone could keep
+	 * two tasks that wake each other running forever */
 	if (++p->schedtick % GLOBQ_EVERY == 0) {
 		run_timers(p);
-		if ((t = gr_globq_get(&sched.globq)))
+		if ((t = gr_globq_get(&sched.globq)) || (t = gr_runq_get(&p->runq)))
 			return t;
 	}
-	if ((t = gr_runq_get(&p->runq)))
+	if ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq)))
 		return t;
 	if ((t = gr_globq_get(&sched.globq)))
 		return t;
-	if (run_timers(p) && (t = gr_runq_get(&p->runq)))
+	if (run_timers(p) && ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
 	if (!steal)
 		return NULL;
@@ -168,7 +174,7 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 		if (v == p)
 			continue;
 		run_timers(v); /* its carrier may be busy: fire its due timers here */
-		if ((t = gr_runq_get(&p->runq)))
+		if ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq)))
 			return t;
 		if (gr_runq_steal(&p->runq, &v->runq) && (t = gr_runq_get(&p->runq)))
 			return t;
@@ -439,6 +445,30 @@ static void *carrier_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Give carrier c an idle-loop context of its own (stack and TCB) on the calling OS thread,
+ * which keeps running its current task meanwhile: for the initial thread, whose TCB belongs to
+ * the initial task, and in a fork child, whose carrier's old stack glibc may hand to a new
+ * thread (the child's glibc counts that carrier's thread as gone).
+ */
+static void make_own_context(struct gr_carrier *c)
+{
+	size_t guard = gr_page_size();
+	bool reused;
+	int err;
+	void *top = gr_stack_get(CARRIER_STACK, guard, &reused, &err), *tcb;
+
+	if (!top)
+		gr_throw("runtime: cannot map a carrier's stack");
+	tcb = gr_tcb_make((char *)top - GR_STACK_NODE_BYTES, (char *)top - CARRIER_STACK - guard,
+			  CARRIER_STACK + guard, guard, gr_task_fresh_tid(), NULL);
+	if (!tcb)
+		gr_throw("runtime: cannot make a carrier's TCB");
+	gr_tcb_set_carrier(tcb, c);
+	gr_ctx_make(&c->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), tcb,
+		    carrier_loop, c);
+}
+
 void gr_sched_start_carriers(void)
 {
 	if (atomic_load_explicit(&sched.started, memory_order_acquire))
@@ -476,6 +506,7 @@ void gr_sched_after_fork_child(void)
 
 		atomic_store(&p->runq.head, 0);
 		atomic_store(&p->runq.tail, 0);
+		atomic_store(&p->runq.next, NULL);
 		free(p->timers.heap);
 		gr_timers_init(&p->timers);
 		c->alive = c == here;
@@ -484,6 +515,7 @@ void gr_sched_after_fork_child(void)
 		c->idle_next = NULL;
 	}
 	here->os_tid = (int32_t)gr_os_tid();
+	make_own_context(here);
 	sched.globq = (struct gr_globq){.lock = GR_LOCK_INIT};
 	sched.idle_lock = (gr_lock_t)GR_LOCK_INIT;
 	sched.start_lock = (gr_lock_t)GR_LOCK_INIT;
@@ -496,10 +528,6 @@ void gr_sched_after_fork_child(void)
 void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_hooks *hooks)
 {
 	struct gr_carrier *c0;
-	void *top, *tcb;
-	bool reused;
-	int err;
-	size_t guard = gr_page_size();
 
 	gr_ctx_switch = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) ? gr_ctx_switch_wrfs
 								: gr_ctx_switch_prctl;
@@ -517,21 +545,9 @@ void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_ho
 		sched.carriers[i].rand = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
 	}
 
-	/*
-	 * The initial OS thread is carrier 0, now running `initial` on glibc's own TCB; its idle
-	 * loop needs a stack and a TCB of its own.
-	 */
+	/* the initial OS thread is carrier 0, now running `initial` on glibc's own TCB */
 	c0 = &sched.carriers[0];
-	top = gr_stack_get(CARRIER0_STACK, guard, &reused, &err);
-	if (!top)
-		gr_throw("runtime: cannot map the first carrier's stack");
-	tcb = gr_tcb_make((char *)top - GR_STACK_NODE_BYTES, (char *)top - CARRIER0_STACK,
-			  CARRIER0_STACK, guard, gr_task_fresh_tid(), NULL);
-	if (!tcb)
-		gr_throw("runtime: cannot make the first carrier's TCB");
-	gr_tcb_set_carrier(tcb, c0);
-	gr_ctx_make(&c0->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), tcb,
-		    carrier_loop, c0);
+	make_own_context(c0);
 	c0->os_tid = (int32_t)gr_os_tid();
 	c0->alive = true;
 	c0->current = initial;
