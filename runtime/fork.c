@@ -3,6 +3,7 @@
  */
 #include "fork.h"
 
+#include "netpoll.h"
 #include "sched.h"
 #include "stack.h"
 #include "task.h"
@@ -18,5 +19,6 @@ void gr_after_fork_child(void)
 	gr_stack_after_fork_child();
 	gr_waitq_after_fork_child();
 	gr_sched_after_fork_child();
+	gr_netpoll_after_fork_child();
 	gr_task_after_fork_child(self);
 }

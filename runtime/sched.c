@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 
+#include "netpoll.h"
 #include "stack.h"
 #include "sys.h"
 #include "throw.h"
@@ -38,6 +39,7 @@ static struct {
 	gr_lock_t idle_lock;
 	struct gr_carrier *idle_head; /* protected by idle_lock */
 	_Atomic int nidle, nspinning;
+	atomic_bool polling; /* an idle carrier waits in the poller */
 	atomic_bool started;
 	gr_lock_t start_lock;
 	struct gr_sched_hooks hooks;
@@ -98,7 +100,10 @@ static void wakep(void)
 	}
 	/* c counts as spinning from now on (it learns so in unidle) */
 	atomic_store(&c->wake_word, 1);
-	gr_futex_wake((uint32_t *)&c->wake_word, 1);
+	if (c->polling)
+		gr_netpoll_break();
+	else
+		gr_futex_wake((uint32_t *)&c->wake_word, 1);
 }
 
 static void runq_put(struct gr_proc *p, struct gr_task *t)
@@ -141,6 +146,12 @@ static uint32_t next_rand(struct gr_carrier *c)
 	return (uint32_t)c->rand;
 }
 
+/* tasks whose fds became ready, without waiting; true if any were readied */
+static bool poll_ready(void)
+{
+	return gr_netpoll_active() && gr_netpoll(0) > 0;
+}
+
 static bool run_timers(struct gr_proc *p)
 {
 	int64_t next = gr_timers_next(&p->timers);
@@ -157,6 +168,7 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	 * two tasks that wake each other running forever */
 	if (++p->schedtick % GLOBQ_EVERY == 0) {
 		run_timers(p);
+		poll_ready();
 		if ((t = gr_globq_get(&sched.globq)) || (t = gr_runq_get(&p->runq)))
 			return t;
 	}
@@ -165,6 +177,9 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	if ((t = gr_globq_get(&sched.globq)))
 		return t;
 	if (run_timers(p) && ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
+		return t;
+	if (!atomic_load(&sched.polling) && poll_ready() &&
+	    ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
 	if (!steal)
 		return NULL;
@@ -210,6 +225,7 @@ static void stop_spinning(struct gr_carrier *c, bool found_work)
 static void unidle(struct gr_carrier *c)
 {
 	gr_lock(&sched.idle_lock);
+	c->polling = false;
 	if (c->idle) {
 		struct gr_carrier **pp = &sched.idle_head;
 
@@ -224,14 +240,19 @@ static void unidle(struct gr_carrier *c)
 	gr_unlock(&sched.idle_lock);
 }
 
+/*
+ * Sleep until woken or the earliest timer: in the poller if no other carrier is waiting there
+ * (fd readiness wakes it), else on the carrier's futex.
+ */
 static void carrier_sleep(struct gr_carrier *c)
 {
+	bool poller = gr_netpoll_active() && !atomic_exchange(&sched.polling, true);
 	int64_t next, now;
-	struct timespec rel;
 
 	atomic_store(&c->wake_word, 0);
 	gr_lock(&sched.idle_lock);
 	c->idle = true;
+	c->polling = poller;
 	c->idle_next = sched.idle_head;
 	sched.idle_head = c;
 	atomic_fetch_add(&sched.nidle, 1);
@@ -240,15 +261,20 @@ static void carrier_sleep(struct gr_carrier *c)
 
 	next = earliest_timer();
 	now = gr_nanotime();
-	if (!work_visible() && next > now) {
-		if (next == GR_NEVER) {
+	if (!work_visible() && next > now && !atomic_load(&c->wake_word)) {
+		if (poller) {
+			gr_netpoll(next == GR_NEVER ? -1 : next - now);
+		} else if (next == GR_NEVER) {
 			gr_futex_wait((uint32_t *)&c->wake_word, 0, NULL);
 		} else {
-			rel.tv_sec = (next - now) / 1000000000;
-			rel.tv_nsec = (next - now) % 1000000000;
+			struct timespec rel = {.tv_sec = (next - now) / 1000000000,
+					       .tv_nsec = (next - now) % 1000000000};
+
 			gr_futex_wait((uint32_t *)&c->wake_word, 0, &rel);
 		}
 	}
+	if (poller)
+		atomic_store(&sched.polling, false);
 	unidle(c);
 }
 
@@ -511,6 +537,7 @@ void gr_sched_after_fork_child(void)
 		gr_timers_init(&p->timers);
 		c->alive = c == here;
 		c->idle = false;
+		c->polling = false;
 		c->spinning = false;
 		c->idle_next = NULL;
 	}
@@ -522,6 +549,7 @@ void gr_sched_after_fork_child(void)
 	sched.idle_head = NULL;
 	atomic_store(&sched.nidle, 0);
 	atomic_store(&sched.nspinning, 0);
+	atomic_store(&sched.polling, false);
 	atomic_store(&sched.started, false);
 }
 

@@ -14,6 +14,12 @@
  * the context switched to, in gr_sched_finish_switch, once the stopped task's registers are
  * saved: before that no other carrier may run it.
  *
+ * Network readiness: a carrier with nothing else to do looks at the poller without waiting
+ * (and a busy one does every GLOBQ_EVERY switches, so tasks whose fd became ready are not
+ * starved behind runnable ones); of the idle carriers, one waits in the poller (until the
+ * earliest timer), the others on their futex. Waking the idle carrier that waits in the poller
+ * means breaking its wait (gr_netpoll_break).
+ *
  * Waking idle carriers (after Go's wakep): making a task runnable wakes one idle carrier only
  * if no carrier is already spinning, and a woken carrier counts as spinning until it finds work
  * or sleeps again; readied tasks go on the readier's own processor. So a ping-pong between two
@@ -61,6 +67,7 @@ struct gr_carrier {
 	bool spinning;		     /* counted in sched.nspinning; owner only */
 	struct gr_carrier *idle_next; /* protected by the idle lock */
 	bool idle;		     /* in the idle list; protected by the idle lock */
+	bool polling;		     /* idle in the poller, not on the futex; protected by the idle lock */
 };
 
 struct gr_sched_hooks {
@@ -97,7 +104,11 @@ void gr_yield(void);
 uint32_t gr_wait_prepare(bool interruptible);
 enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on);
 
-/* Wake t from the wait with sequence number seq. True if this call woke it. */
+/*
+ * Wake t from the wait with sequence number seq. True if this call woke it. A waker that
+ * cannot know the sequence number for sure may pass t's current one: the wait it ends may then
+ * be a later one, so every wait treats GR_WAKE_NORMAL as "look again", never as proof.
+ */
 bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why);
 
 /* Interrupt t: its current interruptible wait, if any, ends with GR_WAKE_INTERRUPT. */

@@ -16,7 +16,7 @@
 
 struct stack_class {
 	size_t size, guard;
-	struct gr_stack_node *free;
+	struct gr_stack_node *free, *free_tail; /* resident regions first, trimmed ones after */
 	size_t pooled, resident;
 };
 
@@ -69,6 +69,8 @@ void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err)
 		struct gr_stack_node *n = c->free;
 
 		c->free = n->next;
+		if (!c->free)
+			c->free_tail = NULL;
 		if (!n->trimmed)
 			c->resident--;
 		c->pooled--;
@@ -107,13 +109,13 @@ bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
 		gr_unlock(&pool_lock);
 		return false;
 	}
-	trim = c->resident >= GR_STACK_RESIDENT;
+	trim = c->resident >= GR_STACK_RESIDENT && size > keep;
 	if (!trim)
 		c->resident++;
 	c->pooled++;
 	gr_unlock(&pool_lock);
 
-	if (trim && size > keep) {
+	if (trim) {
 		size_t page = gr_page_size();
 		char *lo = (char *)top - size;
 		char *keep_lo = (char *)(((uintptr_t)top - keep) & ~(uintptr_t)(page - 1));
@@ -123,8 +125,19 @@ bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
 
 	gr_lock(&pool_lock);
 	n->trimmed = trim;
-	n->next = c->free;
-	c->free = n;
+	if (trim) {
+		n->next = NULL;
+		if (c->free_tail)
+			c->free_tail->next = n;
+		else
+			c->free = n;
+		c->free_tail = n;
+	} else {
+		n->next = c->free;
+		c->free = n;
+		if (!c->free_tail)
+			c->free_tail = n;
+	}
 	gr_unlock(&pool_lock);
 	return true;
 }

@@ -6,8 +6,8 @@
  * the fewest a guard page allows; vm.max_map_count therefore bounds live tasks at about half
  * its value.
  *
- * The pool keeps released regions by size class (usable size, guard) for reuse, LIFO so the
- * most recently used (cache-warm, resident) region is reused first. Beyond GR_STACK_RESIDENT
+ * The pool keeps released regions by size class (usable size, guard) for reuse, most recently
+ * released resident region first (cache-warm), trimmed regions last. Beyond GR_STACK_RESIDENT
  * pooled regions per class, a released region's pages below its top `keep` bytes are returned
  * to the kernel, so the pool holds address space, not memory; the top `keep` bytes (the task
  * record and its TCB) stay, which is what makes reuse cheap and the per-thread malloc cache
@@ -36,7 +36,8 @@ struct gr_stack_node {
 /*
  * A region with usable bytes [top - size, top) above a guard of `guard` bytes (both multiples of
  * the page size); *reused tells whether it came from the pool (its old contents are there).
- * Returns its top, or NULL with errno-style code in *err (ENOMEM, EAGAIN for the map limit).
+ * Returns its top, or NULL with *err = EAGAIN (no memory or no mapping left, what
+ * pthread_create reports for either).
  */
 void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err);
 

@@ -242,13 +242,13 @@ int gr_task_join(struct gr_task *t, void **result, int64_t deadline, bool interr
 		gr_unlock(&t->join_lock);
 		return EDEADLK; /* t is joining us */
 	}
-	if (!t->exited) {
+	while (!t->exited) {
 		t->joiner_seq = gr_wait_prepare(interruptible);
 		t->joiner = self;
 		gr_unlock(&t->join_lock);
 		why = gr_park(deadline, "join", t);
 		gr_lock(&t->join_lock);
-		if (!t->exited) {
+		if (!t->exited && why != GR_WAKE_NORMAL) {
 			t->joiner = NULL;
 			gr_unlock(&t->join_lock);
 			return why == GR_WAKE_TIMEOUT ? ETIMEDOUT : EINTR;

@@ -1,5 +1,6 @@
 # Unit tests of the runtime, included by the top Makefile (which defines B, RT_OBJ, CC).
 #   tests/unit/test_NAME.c -> $(B)/unit/test_NAME   (Check; linked with $(B)/libgrruntime.a)
+#   (their dependency files go to $(B)/obj/tests/unit/, so $(B)/unit/ holds only the tests)
 #   make unit     build them all (run each binary: it prints Check's summary, exits 1 on failure)
 # The runtime objects are the library's own ($(B)/obj/runtime/..., the top Makefile's rules and
 # LIB_CFLAGS); the tests run as plain pthread programs, not under the shim.
@@ -7,6 +8,7 @@ UNIT_DIR := tests/unit
 UNIT_OUT := $(B)/unit
 UNIT_LIB := $(B)/libgrruntime.a
 UNIT_BIN := $(patsubst $(UNIT_DIR)/%.c,$(UNIT_OUT)/%,$(wildcard $(UNIT_DIR)/test_*.c))
+UNIT_DEP := $(B)/obj/$(UNIT_DIR)
 
 # Fixed flags, like the fixtures': the tests build the same whatever CFLAGS the library gets.
 UNIT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -iquote runtime
@@ -23,8 +25,8 @@ $(UNIT_LIB): $(RT_OBJ)
 	$(AR) rcs $@ $^
 
 $(UNIT_OUT)/%: $(UNIT_DIR)/%.c $(UNIT_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) $(UNIT_CHECK_CFLAGS) -pthread -MMD -MP -MF $@.d $< -o $@ \
+	@mkdir -p $(dir $@) $(UNIT_DEP)
+	$(CC) $(UNIT_CFLAGS) $(UNIT_CHECK_CFLAGS) -pthread -MMD -MP -MF $(UNIT_DEP)/$*.d -MT $@ $< -o $@ \
 		$(UNIT_LIB) $(UNIT_CHECK_LIBS) -pthread -ldl
 
--include $(UNIT_BIN:=.d)
+-include $(patsubst $(UNIT_OUT)/%,$(UNIT_DEP)/%.d,$(UNIT_BIN))

@@ -1,0 +1,305 @@
+/*
+ * netpoll.c — poll descriptors and the scheduler's view of the poller (see netpoll.h).
+ *
+ * Lock order: pd->lock, then the cache lock; a pd's lock is never held while parking.
+ */
+#include "netpoll.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sched.h"
+#include "throw.h"
+#include "tls.h"
+#include "waitq.h"
+
+#define CHUNK 256
+
+struct chunk {
+	struct chunk *next;
+	struct gr_pd pd[CHUNK];
+};
+
+static gr_lock_t cache_lock = GR_LOCK_INIT;
+static struct gr_pd *free_pds;	/* protected by cache_lock */
+static struct chunk *chunks;	/* protected by cache_lock; never freed */
+static _Atomic uint32_t next_seq = 1;
+static atomic_bool active, inited;
+static gr_lock_t init_lock = GR_LOCK_INIT;
+static int init_error;
+
+bool gr_netpoll_active(void) { return atomic_load_explicit(&active, memory_order_relaxed); }
+
+static int ensure_backend(void)
+{
+	if (atomic_load_explicit(&inited, memory_order_acquire))
+		return init_error;
+	gr_lock(&init_lock);
+	if (!atomic_load(&inited)) {
+		init_error = gr_netpoll_backend_init();
+		atomic_store_explicit(&inited, true, memory_order_release);
+	}
+	gr_unlock(&init_lock);
+	return init_error;
+}
+
+struct gr_pd *gr_pd_open(int fd)
+{
+	struct gr_pd *pd;
+
+	gr_lock(&cache_lock);
+	if (!free_pds) {
+		struct chunk *c = calloc(1, sizeof *c);
+
+		if (!c) {
+			gr_unlock(&cache_lock);
+			return NULL;
+		}
+		c->next = chunks;
+		chunks = c;
+		for (int i = CHUNK - 1; i >= 0; i--) {
+			c->pd[i].free_next = free_pds;
+			free_pds = &c->pd[i];
+		}
+	}
+	pd = free_pds;
+	free_pds = pd->free_next;
+	gr_unlock(&cache_lock);
+
+	gr_lock(&pd->lock);
+	pd->fd = fd;
+	atomic_store(&pd->seq, atomic_fetch_add(&next_seq, 1));
+	pd->refs = 1;
+	pd->closing = false;
+	pd->registered = false;
+	atomic_store(&pd->rg, GR_PD_NIL);
+	atomic_store(&pd->wg, GR_PD_NIL);
+	atomic_store(&pd->rlock, 0);
+	atomic_store(&pd->wlock, 0);
+	gr_unlock(&pd->lock);
+	return pd;
+}
+
+bool gr_pd_acquire(struct gr_pd *pd, int fd)
+{
+	bool ok;
+
+	gr_lock(&pd->lock);
+	ok = pd->refs > 0 && !pd->closing && pd->fd == fd;
+	if (ok)
+		pd->refs++;
+	gr_unlock(&pd->lock);
+	return ok;
+}
+
+void gr_pd_release(struct gr_pd *pd)
+{
+	bool last;
+
+	gr_lock(&pd->lock);
+	last = --pd->refs == 0;
+	if (last) {
+		pd->fd = -1;
+		atomic_fetch_add(&pd->seq, 1); /* events still in flight name the old one */
+	}
+	gr_unlock(&pd->lock);
+	if (last) {
+		gr_lock(&cache_lock);
+		pd->free_next = free_pds;
+		free_pds = pd;
+		gr_unlock(&cache_lock);
+	}
+}
+
+/*
+ * The fd is ready (ioready) or closing (!ioready): take the task waiting in *gp, if any, off
+ * the semaphore and wake it; with ioready and nobody waiting, leave READY for the next waiter.
+ */
+static void unblock(_Atomic uintptr_t *gp, bool ioready)
+{
+	uintptr_t old = atomic_load(gp);
+
+	for (;;) {
+		if (old == GR_PD_READY || (old == GR_PD_NIL && !ioready))
+			return;
+		if (atomic_compare_exchange_weak(gp, &old, ioready ? GR_PD_READY : GR_PD_NIL))
+			break;
+	}
+	if (old != GR_PD_NIL) {
+		struct gr_task *t = (struct gr_task *)old;
+
+		gr_wake(t, __atomic_load_n(&t->wait_seq, __ATOMIC_ACQUIRE), GR_WAKE_NORMAL);
+	}
+}
+
+void gr_pd_close(struct gr_pd *pd)
+{
+	gr_lock(&pd->lock);
+	pd->closing = true;
+	atomic_fetch_add(&pd->seq, 1);
+	if (pd->registered) {
+		gr_netpoll_backend_close(pd->fd);
+		pd->registered = false;
+	}
+	gr_unlock(&pd->lock);
+	unblock(&pd->rg, false);
+	unblock(&pd->wg, false);
+	gr_waitq_wake(&pd->rlock, -1);
+	gr_waitq_wake(&pd->wlock, -1);
+	gr_pd_release(pd);
+}
+
+static bool is_closing(struct gr_pd *pd)
+{
+	return __atomic_load_n(&pd->closing, __ATOMIC_ACQUIRE);
+}
+
+/* ---- direction locks: 0 free, 1 held, 2 held and someone may wait ---- */
+
+static bool lock_busy(const void *addr, void *arg)
+{
+	struct gr_pd *pd = arg;
+
+	return atomic_load((_Atomic int *)addr) == 2 && !is_closing(pd);
+}
+
+int gr_pd_lock(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible)
+{
+	_Atomic int *l = mode == GR_PD_R ? &pd->rlock : &pd->wlock;
+	int expect = 0;
+
+	if (atomic_compare_exchange_strong(l, &expect, 1))
+		return 0;
+	while (atomic_exchange(l, 2) != 0) {
+		int why;
+
+		if (is_closing(pd))
+			return -EBADF;
+		why = gr_waitq_park(l, lock_busy, pd, deadline, interruptible, "fd lock");
+		if (why == GR_WAKE_TIMEOUT)
+			return -ETIMEDOUT;
+		if (why == GR_WAKE_INTERRUPT)
+			return -EINTR;
+	}
+	if (is_closing(pd)) {
+		gr_pd_unlock(pd, mode);
+		return -EBADF;
+	}
+	return 0;
+}
+
+void gr_pd_unlock(struct gr_pd *pd, int mode)
+{
+	_Atomic int *l = mode == GR_PD_R ? &pd->rlock : &pd->wlock;
+
+	if (atomic_exchange(l, 0) == 2)
+		gr_waitq_wake(l, 1);
+}
+
+/* ---- waiting for readiness ---- */
+
+static int ensure_registered(struct gr_pd *pd)
+{
+	int err = ensure_backend();
+
+	if (err)
+		return err;
+	gr_lock(&pd->lock);
+	if (pd->closing)
+		err = -EBADF;
+	else if (!pd->registered && !(err = gr_netpoll_backend_open(pd->fd, pd, atomic_load(&pd->seq))))
+		pd->registered = true;
+	gr_unlock(&pd->lock);
+	if (!err)
+		atomic_store_explicit(&active, true, memory_order_relaxed);
+	return err;
+}
+
+int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible)
+{
+	_Atomic uintptr_t *gp = mode == GR_PD_R ? &pd->rg : &pd->wg;
+	uintptr_t self = (uintptr_t)gr_current_task(), old;
+	enum gr_wake_reason why;
+	int err;
+
+	if (!pd->registered && (err = ensure_registered(pd)))
+		return err;
+	for (;;) {
+		old = GR_PD_READY;
+		if (atomic_compare_exchange_strong(gp, &old, GR_PD_NIL))
+			return 0;
+		gr_wait_prepare(interruptible);
+		old = GR_PD_NIL;
+		if (atomic_compare_exchange_strong(gp, &old, self))
+			break;
+		if (old != GR_PD_READY)
+			gr_throw("runtime: two tasks wait on one poll descriptor direction");
+	}
+	/* closed before we were visible to gr_pd_close: do not sleep */
+	if (is_closing(pd)) {
+		old = self;
+		atomic_compare_exchange_strong(gp, &old, GR_PD_NIL);
+		return -EBADF;
+	}
+	why = gr_park(deadline, mode == GR_PD_R ? "read" : "write", pd);
+	old = atomic_exchange(gp, GR_PD_NIL);
+	if (is_closing(pd))
+		return -EBADF;
+	if (old == GR_PD_READY)
+		return 0;
+	if (why == GR_WAKE_TIMEOUT)
+		return -ETIMEDOUT;
+	if (why == GR_WAKE_INTERRUPT)
+		return -EINTR;
+	return 0;
+}
+
+/* ---- the poller ---- */
+
+static void event(struct gr_pd *pd, uint32_t seq, int modes)
+{
+	if ((atomic_load(&pd->seq) & GR_PD_TAG_MASK) != (seq & GR_PD_TAG_MASK))
+		return; /* an event for an fd closed since */
+	if (modes & GR_PD_R)
+		unblock(&pd->rg, true);
+	if (modes & GR_PD_W)
+		unblock(&pd->wg, true);
+}
+
+int gr_netpoll(int64_t delay_ns)
+{
+	if (!gr_netpoll_active())
+		return 0;
+	return gr_netpoll_backend_poll(delay_ns, event);
+}
+
+void gr_netpoll_break(void)
+{
+	if (gr_netpoll_active())
+		gr_netpoll_backend_break();
+}
+
+void gr_netpoll_after_fork_child(void)
+{
+	if (!atomic_load(&inited))
+		return;
+	init_lock = (gr_lock_t)GR_LOCK_INIT;
+	cache_lock = (gr_lock_t)GR_LOCK_INIT;
+	init_error = gr_netpoll_backend_init();
+	if (init_error)
+		gr_throw("runtime: cannot make a poller in a fork child");
+	for (struct chunk *c = chunks; c; c = c->next) {
+		for (int i = 0; i < CHUNK; i++) {
+			struct gr_pd *pd = &c->pd[i];
+
+			pd->lock = (gr_lock_t)GR_LOCK_INIT;
+			atomic_store(&pd->rg, GR_PD_NIL); /* its waiters were other threads */
+			atomic_store(&pd->wg, GR_PD_NIL);
+			atomic_store(&pd->rlock, 0);
+			atomic_store(&pd->wlock, 0);
+			if (pd->refs > 0 && pd->registered && !pd->closing &&
+			    gr_netpoll_backend_open(pd->fd, pd, atomic_load(&pd->seq)))
+				pd->registered = false;
+		}
+	}
+}

@@ -1,0 +1,110 @@
+/*
+ * netpoll.h — poll descriptors: tasks parked until an fd is ready (after Go's netpoll.go).
+ *
+ * One struct gr_pd per open incarnation of an fd the shim manages. Its rg and wg fields are
+ * each a binary semaphore for one direction (read, write) and hold
+ *
+ *   GR_PD_NIL    nothing happened, nobody waits
+ *   GR_PD_READY  the fd became ready (an edge from epoll) and nobody has consumed that yet
+ *   a task       that task is parked (or about to park) waiting for readiness
+ *
+ * Transitions (all by compare-and-swap, so a readiness that races with a task going to sleep
+ * is neither lost nor delivered twice):
+ *   waiter (gr_pd_wait):    READY→NIL (consume, no park) or NIL→task (then park); after the
+ *                           park, task→NIL or READY→NIL (consume)
+ *   netpoller (an event):   NIL→READY, or task→READY and wake the task
+ *   close (gr_pd_close):    task→NIL and wake the task, which sees the pd closing
+ * Only one task may wait per direction at a time: callers serialise waiters with
+ * gr_pd_lock/gr_pd_unlock (as Go's fdMutex serialises reads and writes on one fd), so several
+ * tasks blocked on one fd in one direction (32 threads in accept on one listener) take turns
+ * and none is lost.
+ *
+ * Lifetime: a pd is reference-counted: one reference for the fd table that names it, one per
+ * operation in flight. gr_pd_close (the program closes the fd) marks it closing, takes it out
+ * of epoll and wakes its waiters with EBADF before the fd number can be reused; it goes back to
+ * the cache when the last operation leaves. pds are type-stable (allocated in chunks, never
+ * freed), and each incarnation has a new sequence number, carried in epoll's event data: an
+ * event for a closed (and maybe reused) fd names an old sequence number and is dropped.
+ *
+ * Backend contract (netpoll_epoll.c; the only file that knows epoll):
+ *   gr_netpoll_backend_init()              make the poller; 0 or -errno
+ *   gr_netpoll_backend_open(fd, pd, seq)   watch fd for read and write readiness, edge-
+ *                                          triggered, once for its life; 0 or -errno
+ *   gr_netpoll_backend_close(fd)           stop watching fd (before it is closed)
+ *   gr_netpoll_backend_poll(delay_ns, cb)  wait up to delay_ns (< 0: no limit; 0: just look)
+ *                                          for events; cb(pd, seq, GR_PD_R|GR_PD_W) for each
+ *   gr_netpoll_backend_break()             make a poll that is waiting return now
+ */
+#ifndef GR_NETPOLL_H
+#define GR_NETPOLL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lock.h"
+
+/* the bits of a pd's sequence number a backend must carry in its events */
+#define GR_PD_TAG_MASK 0xffffu
+
+#define GR_PD_NIL ((uintptr_t)0)
+#define GR_PD_READY ((uintptr_t)1)
+
+enum { GR_PD_R = 1, GR_PD_W = 2 };
+
+struct gr_pd {
+	gr_lock_t lock;
+	int fd;		    /* protected by lock; const while open */
+	_Atomic uint32_t seq; /* incarnation; written under lock, read anywhere */
+	int refs;	    /* protected by lock */
+	bool closing;	    /* protected by lock; read without it as a hint */
+	bool registered;    /* protected by lock */
+	_Atomic uintptr_t rg, wg;
+	_Atomic int rlock, wlock; /* direction locks: 0 free, 1 held, 2 held with waiters */
+	struct gr_pd *free_next;  /* protected by the cache lock */
+};
+
+/* A pd for a newly opened fd, holding one reference (the fd table's); NULL if out of memory. */
+struct gr_pd *gr_pd_open(int fd);
+
+/* Take a reference for an operation on fd; false if pd no longer stands for fd. */
+bool gr_pd_acquire(struct gr_pd *pd, int fd);
+
+/* Drop a reference. */
+void gr_pd_release(struct gr_pd *pd);
+
+/* The program is closing pd's fd: stop watching it, wake its waiters, drop the table's ref. */
+void gr_pd_close(struct gr_pd *pd);
+
+/*
+ * Serialise blocking operations in one direction (mode GR_PD_R or GR_PD_W). 0, or -ETIMEDOUT
+ * (deadline, CLOCK_MONOTONIC ns, GR_NEVER for none), -EINTR (interruptible and interrupted),
+ * -EBADF (closed meanwhile).
+ */
+int gr_pd_lock(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
+void gr_pd_unlock(struct gr_pd *pd, int mode);
+
+/*
+ * Park the calling task until pd is ready for mode (the caller just got EAGAIN and holds the
+ * direction lock). 0: try the operation again; -ETIMEDOUT, -EINTR, -EBADF as above; or a
+ * -errno from registering the fd with the poller (EPERM: the fd cannot be polled).
+ */
+int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
+
+/* Scheduler side. */
+bool gr_netpoll_active(void); /* some fd has been registered */
+/* Look for events for up to delay_ns (see the backend's poll); readies the tasks they wake. */
+int gr_netpoll(int64_t delay_ns);
+void gr_netpoll_break(void);
+
+/* the backend (netpoll_epoll.c) */
+int gr_netpoll_backend_init(void);
+int gr_netpoll_backend_open(int fd, struct gr_pd *pd, uint32_t seq);
+int gr_netpoll_backend_close(int fd);
+int gr_netpoll_backend_poll(int64_t delay_ns, void (*cb)(struct gr_pd *pd, uint32_t seq, int modes));
+void gr_netpoll_backend_break(void);
+
+/* In a fork child: a poller of the child's own (the parent's epoll set is shared). */
+void gr_netpoll_after_fork_child(void);
+
+#endif

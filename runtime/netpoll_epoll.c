@@ -1,0 +1,117 @@
+/*
+ * netpoll_epoll.c — the netpoll backend for Linux: one epoll instance, edge-triggered, and an
+ * eventfd to break a waiting epoll_wait (see the contract in netpoll.h).
+ *
+ * epoll_event.data carries the pd pointer in its low 48 bits and the low 16 bits of the pd's
+ * sequence number in the top 16 (user-space addresses on x86_64 fit in 47 bits); netpoll.c
+ * drops an event whose sequence number is not the pd's current one.
+ *
+ * The runtime's own fds are close-on-exec. All calls are raw system calls: epoll_wait and
+ * friends are names the shim interposes for the program's own use.
+ */
+#include "netpoll.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+
+#include "sys.h"
+
+#define MAX_EVENTS 128
+#define TAG_SHIFT 48
+
+static int epfd = -1, breakfd = -1;
+static atomic_bool break_pending;
+
+static uint64_t tag(struct gr_pd *pd, uint32_t seq)
+{
+	return (uint64_t)(uintptr_t)pd | ((uint64_t)(seq & 0xffff) << TAG_SHIFT);
+}
+
+int gr_netpoll_backend_init(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+	long r;
+
+	if (epfd >= 0) /* a fork child: the parent's epoll set is shared; make our own */
+		gr_sys1(SYS_close, epfd);
+	if (breakfd >= 0)
+		gr_sys1(SYS_close, breakfd);
+	r = gr_sys1(SYS_epoll_create1, EPOLL_CLOEXEC);
+	if (r < 0)
+		return (int)r;
+	epfd = (int)r;
+	r = gr_sys2(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r < 0)
+		return (int)r;
+	breakfd = (int)r;
+	return (int)gr_sys4(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, breakfd, &ev);
+}
+
+int gr_netpoll_backend_open(int fd, struct gr_pd *pd, uint32_t seq)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.u64 = tag(pd, seq),
+	};
+
+	return (int)gr_sys4(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int gr_netpoll_backend_close(int fd)
+{
+	struct epoll_event ev = {0};
+
+	return (int)gr_sys4(SYS_epoll_ctl, epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+void gr_netpoll_backend_break(void)
+{
+	uint64_t one = 1;
+
+	if (!atomic_exchange(&break_pending, true))
+		gr_sys3(SYS_write, breakfd, &one, sizeof one);
+}
+
+int gr_netpoll_backend_poll(int64_t delay_ns, void (*cb)(struct gr_pd *pd, uint32_t seq, int modes))
+{
+	struct epoll_event events[MAX_EVENTS];
+	int timeout_ms;
+	long n;
+
+	if (delay_ns < 0)
+		timeout_ms = -1;
+	else if (delay_ns == 0)
+		timeout_ms = 0;
+	else if (delay_ns < 1000000)
+		timeout_ms = 1; /* never spin on a sub-millisecond timer */
+	else if (delay_ns < (int64_t)1000000 * 1000000)
+		timeout_ms = (int)((delay_ns + 999999) / 1000000);
+	else
+		timeout_ms = 1000000000;
+	n = gr_sys6(SYS_epoll_pwait, epfd, (long)events, MAX_EVENTS, timeout_ms, 0, 8);
+	if (n < 0)
+		return n == -EINTR ? 0 : (int)n;
+	for (long i = 0; i < n; i++) {
+		uint32_t e = events[i].events;
+		uint64_t data = events[i].data.u64;
+		int modes = 0;
+
+		if (data == 0) { /* the break eventfd */
+			uint64_t count;
+
+			gr_sys3(SYS_read, breakfd, &count, sizeof count);
+			atomic_store(&break_pending, false);
+			continue;
+		}
+		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			modes |= GR_PD_R;
+		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+			modes |= GR_PD_W;
+		cb((struct gr_pd *)(uintptr_t)(data & (((uint64_t)1 << TAG_SHIFT) - 1)),
+		   (uint32_t)(data >> TAG_SHIFT), modes);
+	}
+	return (int)n;
+}
