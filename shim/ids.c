@@ -64,13 +64,21 @@ GR_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 
 /* ---- signals ---- */
 
-void shim_deliver_signals(struct gr_task *t)
+bool shim_deliver_signals(struct gr_task *t)
 {
 	unsigned long pending = atomic_exchange(&shim_of(t)->pending_signals, 0);
+	bool restart = true;
 
-	for (int sig = 1; pending; sig++, pending >>= 1)
-		if (pending & 1)
-			REAL(pthread_kill)(pthread_self(), sig);
+	for (int sig = 1; pending; sig++, pending >>= 1) {
+		struct sigaction sa;
+
+		if (!(pending & 1))
+			continue;
+		if (sigaction(sig, NULL, &sa) != 0 || !(sa.sa_flags & SA_RESTART))
+			restart = false;
+		REAL(pthread_kill)(pthread_self(), sig);
+	}
+	return restart;
 }
 
 GR_EXPORT int pthread_kill(pthread_t th, int sig)

@@ -64,14 +64,17 @@ void shim_cancel_point(struct gr_task *t);
 /* before a wait at a cancellation point: pending signals and cancel are acted on first */
 void shim_before_wait(struct gr_task *t);
 
-/* a wait ended with GR_WAKE_INTERRUPT: run pending signal handlers and act on a cancel */
-void shim_interrupted(struct gr_task *t);
+/*
+ * A wait ended with GR_WAKE_INTERRUPT: run pending signal handlers and act on a cancel. True
+ * if the call may be restarted (every handler that ran has SA_RESTART).
+ */
+bool shim_interrupted(struct gr_task *t);
 
 /* whether the task's waits at cancellation points should be interruptible */
 bool shim_cancellable(struct gr_task *t);
 
-/* deliver the signals other tasks sent this one while it was not running */
-void shim_deliver_signals(struct gr_task *t);
+/* deliver the signals other tasks sent this one; true if all their handlers have SA_RESTART */
+bool shim_deliver_signals(struct gr_task *t);
 
 /* key destructors of the exiting task (thread exit hook) */
 void shim_run_key_destructors(void);

@@ -59,6 +59,8 @@ static int task_sleep(struct gr_task *self, clockid_t clock, bool absolute, int6
 				*left = 0;
 			return EINTR;
 		}
+		if (gr_nanotime() < deadline)
+			continue; /* woken for nothing (see gr_wake): sleep on */
 		if (!absolute || clock == CLOCK_MONOTONIC)
 			return 0;
 		clock_gettime(clock, &now);

@@ -243,11 +243,14 @@ void shim_before_wait(struct gr_task *t)
 	shim_cancel_point(t);
 }
 
-void shim_interrupted(struct gr_task *t)
+bool shim_interrupted(struct gr_task *t)
 {
+	bool restart;
+
 	atomic_store(&t->interrupted, false);
-	shim_deliver_signals(t);
+	restart = shim_deliver_signals(t);
 	shim_cancel_point(t);
+	return restart;
 }
 
 GR_EXPORT int pthread_cancel(pthread_t th)

@@ -1,0 +1,218 @@
+/*
+ * fd.c — fds coming and going: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3,
+ * fclose, pclose; and the file status flags the program sees: fcntl, ioctl(FIONBIO).
+ *
+ * Every call that makes an fd number refer to something new resets the shim's entry for it
+ * (an fd closed behind the shim's back leaves a stale one). close, dup2 and dup3 over an open
+ * fd, fclose and pclose first wake the tasks parked on it, with EBADF, and stop watching it:
+ * before the number can be reused.
+ *
+ * O_NONBLOCK: the shim sets it on an open file description only for a listening socket (there
+ * is no per-call non-blocking accept; see socket.c) and for a connect in progress; for a
+ * listener, F_GETFL and F_SETFL and FIONBIO see and change the mode the program set, kept in
+ * the fd entry and shared by dups. Every other fcntl command passes through untouched.
+ */
+#include "shim.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+
+static void fd_made(int fd, enum fd_kind kind)
+{
+	fd_forget(fd);
+	fd_set_kind(fd, kind);
+}
+
+static enum fd_kind kind_of_socket_type(int type)
+{
+	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	return type == SOCK_DGRAM || type == SOCK_RAW ? FD_DGRAM : FD_STREAM;
+}
+
+GR_EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd = REAL(socket)(domain, type, protocol);
+
+	if (fd >= 0)
+		fd_made(fd, kind_of_socket_type(type));
+	return fd;
+}
+
+GR_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int r = REAL(socketpair)(domain, type, protocol, sv);
+
+	if (r == 0) {
+		fd_made(sv[0], kind_of_socket_type(type));
+		fd_made(sv[1], kind_of_socket_type(type));
+	}
+	return r;
+}
+
+GR_EXPORT int pipe2(int fds[2], int flags)
+{
+	int r = REAL(pipe2)(fds, flags);
+
+	if (r == 0) {
+		fd_made(fds[0], FD_PIPE);
+		fd_made(fds[1], FD_PIPE);
+	}
+	return r;
+}
+
+GR_EXPORT int pipe(int fds[2])
+{
+	return pipe2(fds, 0);
+}
+
+GR_EXPORT int close(int fd)
+{
+	fd_forget(fd);
+	return REAL(close)(fd);
+}
+
+GR_EXPORT int dup(int oldfd)
+{
+	int fd = REAL(dup)(oldfd);
+
+	if (fd >= 0) {
+		fd_forget(fd);
+		fd_dup(oldfd, fd);
+	}
+	return fd;
+}
+
+GR_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	int r;
+
+	if (oldfd == newfd)
+		return REAL(dup3)(oldfd, newfd, flags);
+	fd_forget(newfd);
+	r = REAL(dup3)(oldfd, newfd, flags);
+	if (r >= 0)
+		fd_dup(oldfd, newfd);
+	return r;
+}
+
+GR_EXPORT int dup2(int oldfd, int newfd)
+{
+	int r;
+
+	if (oldfd == newfd)
+		return REAL(dup2)(oldfd, newfd);
+	fd_forget(newfd);
+	r = REAL(dup2)(oldfd, newfd);
+	if (r >= 0)
+		fd_dup(oldfd, newfd);
+	return r;
+}
+
+GR_EXPORT int fclose(FILE *f)
+{
+	int fd = fileno(f);
+
+	if (fd >= 0)
+		fd_forget(fd);
+	return REAL(fclose)(f);
+}
+
+GR_EXPORT int pclose(FILE *f)
+{
+	int fd = fileno(f);
+
+	if (fd >= 0)
+		fd_forget(fd);
+	return REAL(pclose)(f);
+}
+
+/* fcntl and ioctl: the program's view of a listener's O_NONBLOCK */
+
+static struct listener *listener_of(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+
+	return e ? atomic_load(&e->listener) : NULL;
+}
+
+static int fcntl_arg(int fd, int cmd, void *arg)
+{
+	struct listener *l;
+	int r;
+
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = REAL(fcntl)(fd, cmd, arg);
+		if (r >= 0) {
+			fd_forget(r);
+			fd_dup(fd, r);
+		}
+		return r;
+	case F_GETFL:
+		r = REAL(fcntl)(fd, cmd);
+		if (r >= 0 && (l = listener_of(fd)))
+			r = (r & ~O_NONBLOCK) | (atomic_load(&l->prog_nonblock) ? O_NONBLOCK : 0);
+		return r;
+	case F_SETFL:
+		if ((l = listener_of(fd))) {
+			int flags = (int)(intptr_t)arg;
+
+			r = REAL(fcntl)(fd, cmd, flags | O_NONBLOCK);
+			if (r == 0)
+				atomic_store(&l->prog_nonblock, (flags & O_NONBLOCK) != 0);
+			return r;
+		}
+		return REAL(fcntl)(fd, cmd, arg);
+	default:
+		return REAL(fcntl)(fd, cmd, arg);
+	}
+}
+
+GR_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_arg(fd, cmd, arg);
+}
+
+/* what <fcntl.h> calls under _FILE_OFFSET_BITS=64 */
+GR_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_arg(fd, cmd, arg);
+}
+
+GR_EXPORT int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+	struct listener *l;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (request == FIONBIO && (l = listener_of(fd))) {
+		int r = REAL(ioctl)(fd, FIONBIO, &(int){1});
+
+		if (r == 0)
+			atomic_store(&l->prog_nonblock, *(int *)arg != 0);
+		return r;
+	}
+	return REAL(ioctl)(fd, request, arg);
+}

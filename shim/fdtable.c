@@ -1,0 +1,156 @@
+/*
+ * fdtable.c — the shim's fd table (see fdtable.h).
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "fdtable.h"
+#include "sys.h"
+
+#define CHUNK_FDS 1024
+#define MAX_FDS (1 << 20) /* the kernel's default fs.nr_open */
+
+static struct fd_entry *_Atomic chunks[MAX_FDS / CHUNK_FDS];
+
+struct fd_entry *fd_entry(int fd)
+{
+	struct fd_entry *c;
+
+	if (fd < 0 || fd >= MAX_FDS)
+		return NULL;
+	c = atomic_load_explicit(&chunks[fd / CHUNK_FDS], memory_order_acquire);
+	if (!c) {
+		struct fd_entry *fresh = calloc(CHUNK_FDS, sizeof *fresh), *none = NULL;
+
+		if (!fresh)
+			return NULL;
+		if (atomic_compare_exchange_strong(&chunks[fd / CHUNK_FDS], &none, fresh))
+			c = fresh;
+		else {
+			free(fresh);
+			c = none;
+		}
+	}
+	return &c[fd % CHUNK_FDS];
+}
+
+static enum fd_kind classify(int fd)
+{
+	struct stat st;
+	int type;
+	socklen_t len = sizeof type;
+
+	if (gr_sys2(SYS_fstat, fd, &st) < 0)
+		return FD_UNKNOWN;
+	if (S_ISFIFO(st.st_mode))
+		return FD_PIPE;
+	if (!S_ISSOCK(st.st_mode))
+		return FD_OTHER;
+	if (gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&len, 0) < 0)
+		return FD_OTHER;
+	return type == SOCK_DGRAM || type == SOCK_RAW ? FD_DGRAM : FD_STREAM;
+}
+
+enum fd_kind fd_kind(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+	enum fd_kind k;
+
+	if (!e)
+		return FD_OTHER;
+	k = atomic_load_explicit(&e->kind, memory_order_relaxed);
+	if (k == FD_UNKNOWN) {
+		k = classify(fd);
+		if (k != FD_UNKNOWN)
+			atomic_store_explicit(&e->kind, k, memory_order_relaxed);
+	}
+	return k;
+}
+
+void fd_set_kind(int fd, enum fd_kind kind)
+{
+	struct fd_entry *e = fd_entry(fd);
+
+	if (e)
+		atomic_store_explicit(&e->kind, kind, memory_order_relaxed);
+}
+
+struct gr_pd *fd_pd(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+	struct gr_pd *pd, *fresh, *none = NULL;
+
+	if (!e)
+		return NULL;
+	for (;;) {
+		pd = atomic_load_explicit(&e->pd, memory_order_acquire);
+		if (pd) {
+			if (gr_pd_acquire(pd, fd))
+				return pd;
+			/* closed meanwhile (and maybe reused): look again */
+			atomic_compare_exchange_strong(&e->pd, &pd, NULL);
+			continue;
+		}
+		fresh = gr_pd_open(fd);
+		if (!fresh)
+			return NULL;
+		none = NULL;
+		if (atomic_compare_exchange_strong(&e->pd, &none, fresh)) {
+			if (gr_pd_acquire(fresh, fd))
+				return fresh;
+			continue; /* fd_forget closed it already */
+		}
+		gr_pd_close(fresh); /* another call installed one first */
+	}
+}
+
+static void listener_put(struct listener *l)
+{
+	if (l && atomic_fetch_sub(&l->refs, 1) == 1)
+		free(l);
+}
+
+void fd_forget(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+	struct gr_pd *pd;
+
+	if (!e)
+		return;
+	pd = atomic_exchange(&e->pd, NULL);
+	if (pd)
+		gr_pd_close(pd);
+	listener_put(atomic_exchange(&e->listener, NULL));
+	atomic_store(&e->kind, FD_UNKNOWN);
+}
+
+void fd_dup(int oldfd, int newfd)
+{
+	struct fd_entry *o = fd_entry(oldfd), *n = fd_entry(newfd);
+	struct listener *l;
+
+	if (!o || !n)
+		return;
+	atomic_store(&n->kind, atomic_load(&o->kind));
+	l = atomic_load(&o->listener);
+	if (l)
+		atomic_fetch_add(&l->refs, 1);
+	listener_put(atomic_exchange(&n->listener, l));
+}
+
+bool fd_prog_nonblock(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+	struct listener *l = e ? atomic_load(&e->listener) : NULL;
+	long fl;
+
+	if (l)
+		return atomic_load(&l->prog_nonblock);
+	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
+	return fl >= 0 && (fl & O_NONBLOCK);
+}

@@ -1,0 +1,63 @@
+/*
+ * fdtable.h — what the shim knows about each of the program's fds.
+ *
+ * Indexed by fd number, in chunks allocated on first use up to the kernel's fd ceiling (no
+ * fixed size that silently skips high fds). An entry says what kind of file the fd is (found
+ * with fstat once, or known at creation), its poll descriptor once a blocking call had to
+ * wait on it, and, for a listening socket on which the shim set O_NONBLOCK itself, the
+ * blocking mode the program believes it has (shared by the fd's dups).
+ *
+ * Entries are reset when the program closes or replaces the fd through an interposed call
+ * (close, dup2, dup3, fclose, pclose). An fd closed behind the shim's back and reused would
+ * keep a stale kind; calls notice (ENOTSOCK, ESPIPE, EOPNOTSUPP) and classify it again.
+ */
+#ifndef GR_FDTABLE_H
+#define GR_FDTABLE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "netpoll.h"
+
+enum fd_kind {
+	FD_UNKNOWN = 0,
+	FD_STREAM,   /* stream or seqpacket socket */
+	FD_DGRAM,    /* datagram socket */
+	FD_PIPE,     /* pipe or FIFO */
+	FD_OTHER,    /* anything else: calls go straight to libc */
+};
+
+/* the blocking mode the program set on a listener the shim made non-blocking */
+struct listener {
+	atomic_int refs;	    /* fd entries sharing it (dups) */
+	atomic_bool prog_nonblock; /* what F_GETFL shows the program */
+};
+
+struct fd_entry {
+	_Atomic unsigned char kind;	    /* enum fd_kind */
+	struct gr_pd *_Atomic pd;	    /* NULL until a blocking call waited */
+	struct listener *_Atomic listener; /* NULL unless the shim set O_NONBLOCK on it */
+};
+
+/* The entry for fd, or NULL if fd is out of range (or the table cannot grow). */
+struct fd_entry *fd_entry(int fd);
+
+/* The fd's kind, classified now if not known. */
+enum fd_kind fd_kind(int fd);
+
+/* Record the kind of a newly made fd (socket, accept, pipe...). */
+void fd_set_kind(int fd, enum fd_kind kind);
+
+/* The fd's poll descriptor with a reference for the caller (release with gr_pd_release). */
+struct gr_pd *fd_pd(int fd);
+
+/* The program is closing fd (or it is being replaced): wake its waiters, forget it. */
+void fd_forget(int fd);
+
+/* newfd is a dup of oldfd: same kind and listener state. */
+void fd_dup(int oldfd, int newfd);
+
+/* Whether the program has fd in non-blocking mode (as it set it). */
+bool fd_prog_nonblock(int fd);
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * io.c — reading and writing managed fds: read, write, readv, writev, recv, recvfrom,
+ * recvmsg, recvmmsg, send, sendto, sendmsg, sendmmsg; and shim_io (io.h), which makes any
+ * call blocking-without-blocking.
+ *
+ * Each attempt is non-blocking by itself, whatever mode the fd is in (DESIGN.md, "Non-blocking
+ * per call"): sockets get MSG_DONTWAIT (a read on a socket is a recv), pipes and FIFOs
+ * preadv2/pwritev2 with RWF_NOWAIT. Other fds (regular files, ttys...) go to libc.
+ *
+ * Blocking semantics kept on top (each as the kernel does for a blocking fd):
+ *  - a write/send/writev/sendmsg on a stream socket or pipe returns when every byte is queued,
+ *    or with the count queued so far if an error, timeout or signal comes after some bytes;
+ *    a datagram goes whole or not at all;
+ *  - MSG_WAITALL on a stream socket waits for every byte (or EOF, error, signal, timeout);
+ *  - recvmmsg waits for the first message; sendmmsg sends them all.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "io.h"
+#include "sys.h"
+
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+
+/* ---- the wait loop ---- */
+
+static void set_deadline(int fd, struct shim_io *io)
+{
+	struct timeval tv;
+	socklen_t len = sizeof tv;
+	enum fd_kind k = fd_kind(fd);
+
+	io->deadline = GR_NEVER;
+	if (k != FD_STREAM && k != FD_DGRAM)
+		return;
+	if (gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, io->mode == GR_PD_R ? SO_RCVTIMEO : SO_SNDTIMEO,
+		    (long)&tv, (long)&len, 0) == 0 &&
+	    (tv.tv_sec || tv.tv_usec)) {
+		io->deadline = gr_nanotime() + (int64_t)tv.tv_sec * 1000000000 + tv.tv_usec * 1000;
+		io->has_timeout = true;
+	}
+}
+
+ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
+{
+	struct gr_task *self = gr_current_task();
+
+	for (;;) {
+		ssize_t r = attempt(fd, arg);
+		struct gr_pd *pd;
+		bool cancellable;
+		int err;
+
+		if (r != -EAGAIN || io->nonblock || (!io->known_blocking && fd_prog_nonblock(fd)))
+			return r;
+		if (!(pd = fd_pd(fd)))
+			return -ENOMEM;
+		if (!io->deadline_set) {
+			set_deadline(fd, io);
+			io->deadline_set = true;
+		}
+		cancellable = shim_cancellable(self);
+		err = gr_pd_lock(pd, io->mode, io->deadline, cancellable);
+		if (!err) {
+			while ((r = attempt(fd, arg)) == -EAGAIN &&
+			       !(err = gr_pd_wait(pd, io->mode, io->deadline, cancellable)))
+				;
+			gr_pd_unlock(pd, io->mode);
+		}
+		gr_pd_release(pd);
+		if (!err)
+			return r;
+		if (err == -ETIMEDOUT)
+			return -EAGAIN;
+		if (err != -EINTR)
+			return err;
+		if (!shim_interrupted(self) || io->has_timeout)
+			return -EINTR;
+	}
+}
+
+/* ---- attempts ---- */
+
+struct xfer {
+	void *buf;
+	size_t len;
+	int flags;
+	struct sockaddr *addr; /* recvfrom */
+	socklen_t *alen;       /* recvfrom */
+	struct msghdr *msg;    /* the others */
+};
+
+static ssize_t attempt_recvfrom(int fd, void *arg)
+{
+	struct xfer *x = arg;
+
+	return gr_sys6(SYS_recvfrom, fd, (long)x->buf, (long)x->len, x->flags | MSG_DONTWAIT,
+		       (long)x->addr, (long)x->alen);
+}
+
+static ssize_t attempt_recvmsg(int fd, void *arg)
+{
+	struct xfer *x = arg;
+
+	return gr_sys3(SYS_recvmsg, fd, x->msg, x->flags | MSG_DONTWAIT);
+}
+
+static ssize_t attempt_sendmsg(int fd, void *arg)
+{
+	struct xfer *x = arg;
+
+	return gr_sys3(SYS_sendmsg, fd, x->msg, x->flags | MSG_DONTWAIT);
+}
+
+static ssize_t attempt_preadv(int fd, void *arg)
+{
+	struct xfer *x = arg;
+
+	return gr_sys6(SYS_preadv2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
+		       RWF_NOWAIT);
+}
+
+static ssize_t attempt_pwritev(int fd, void *arg)
+{
+	struct xfer *x = arg;
+
+	return gr_sys6(SYS_pwritev2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
+		       RWF_NOWAIT);
+}
+
+/* ---- an iovec array that can be advanced past partial transfers ---- */
+
+struct iov_cursor {
+	struct iovec *iov;
+	int cnt;
+	struct iovec *owned; /* a copy, made at the first partial transfer */
+};
+
+/* consume n bytes; false if the copy could not be made */
+static bool iov_advance(struct iov_cursor *c, size_t n)
+{
+	if (!c->owned) {
+		c->owned = malloc((size_t)c->cnt * sizeof *c->owned);
+		if (!c->owned)
+			return false;
+		memcpy(c->owned, c->iov, (size_t)c->cnt * sizeof *c->owned);
+		c->iov = c->owned;
+	}
+	while (c->cnt && n >= c->iov->iov_len) {
+		n -= c->iov->iov_len;
+		c->iov++;
+		c->cnt--;
+	}
+	if (c->cnt) {
+		c->iov->iov_base = (char *)c->iov->iov_base + n;
+		c->iov->iov_len -= n;
+	}
+	return true;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/*
+ * Move every byte of msg's iovecs (a write, or a MSG_WAITALL read): repeat the attempt on what
+ * is left. Returns the bytes moved, or -errno if none were. Ancillary data and the address go
+ * with the first attempt only, and what the kernel reports back of them is written to msg.
+ */
+static ssize_t transfer_all(int fd, struct shim_io *io, shim_attempt_fn *attempt, struct xfer *x,
+			    bool stop_at_eof)
+{
+	struct msghdr *msg = x->msg, m = *msg;
+	struct iov_cursor c = {.iov = m.msg_iov, .cnt = (int)m.msg_iovlen};
+	size_t want = iov_total(m.msg_iov, (int)m.msg_iovlen), done = 0;
+	ssize_t r = 0;
+
+	x->msg = &m;
+	while (done < want) {
+		m.msg_iov = c.iov;
+		m.msg_iovlen = (size_t)c.cnt;
+		r = shim_io(fd, io, attempt, x);
+		if (r < 0 || (r == 0 && stop_at_eof))
+			break;
+		if (!done) {
+			msg->msg_namelen = m.msg_namelen;
+			msg->msg_controllen = m.msg_controllen;
+			m.msg_name = NULL;
+			m.msg_namelen = 0;
+			m.msg_control = NULL;
+			m.msg_controllen = 0;
+		}
+		msg->msg_flags = m.msg_flags;
+		done += (size_t)r;
+		if (done < want && !iov_advance(&c, (size_t)r)) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	free(c.owned);
+	return done ? (ssize_t)done : r;
+}
+
+/* ---- which calls are managed ---- */
+
+static bool managed(int fd, enum fd_kind *k)
+{
+	if (!gr_current_task())
+		return false;
+	*k = fd_kind(fd);
+	return *k == FD_STREAM || *k == FD_DGRAM || *k == FD_PIPE;
+}
+
+/* a vector read or write of a managed fd */
+static ssize_t rw_vec(int fd, enum fd_kind k, const struct iovec *iov, int cnt, bool write,
+		      int flags, struct msghdr *msg_in)
+{
+	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
+	struct xfer x = {.flags = flags & ~MSG_WAITALL, .msg = msg_in ? msg_in : &m};
+	struct shim_io io = {.mode = write ? GR_PD_W : GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
+	shim_attempt_fn *attempt;
+
+	if (k == FD_PIPE)
+		attempt = write ? attempt_pwritev : attempt_preadv;
+	else
+		attempt = write ? attempt_sendmsg : attempt_recvmsg;
+	if (k != FD_DGRAM && (write || (flags & MSG_WAITALL)) && !io.nonblock)
+		return transfer_all(fd, &io, attempt, &x, !write);
+	return shim_io(fd, &io, attempt, &x);
+}
+
+/* ---- read side ---- */
+
+GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	enum fd_kind k;
+	struct iovec iov = {buf, len};
+
+	if (!managed(fd, &k))
+		return REAL(read)(fd, buf, len);
+	if (k != FD_PIPE) {
+		struct xfer x = {.buf = buf, .len = len};
+		struct shim_io io = {.mode = GR_PD_R};
+
+		return shim_result(shim_io(fd, &io, attempt_recvfrom, &x));
+	}
+	return shim_result(rw_vec(fd, k, &iov, 1, false, 0, NULL));
+}
+
+GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	enum fd_kind k;
+
+	if (!managed(fd, &k) || cnt < 0 || cnt > IOV_MAX)
+		return REAL(readv)(fd, iov, cnt);
+	return shim_result(rw_vec(fd, k, iov, cnt, false, 0, NULL));
+}
+
+GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+			   socklen_t *alen)
+{
+	enum fd_kind k;
+	struct xfer x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .alen = alen};
+	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
+
+	if (!managed(fd, &k) || k == FD_PIPE)
+		return REAL(recvfrom)(fd, buf, len, flags, addr, alen);
+	if ((flags & MSG_WAITALL) && k == FD_STREAM && !io.nonblock) {
+		struct iovec iov = {buf, len};
+
+		return shim_result(rw_vec(fd, k, &iov, 1, false, flags, NULL));
+	}
+	return shim_result(shim_io(fd, &io, attempt_recvfrom, &x));
+}
+
+GR_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	return recvfrom(fd, buf, len, flags, NULL, NULL);
+}
+
+GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	enum fd_kind k;
+
+	if (!managed(fd, &k) || k == FD_PIPE)
+		return REAL(recvmsg)(fd, msg, flags);
+	return shim_result(
+		rw_vec(fd, k, msg->msg_iov, (int)msg->msg_iovlen, false, flags, msg));
+}
+
+struct mmsg {
+	struct mmsghdr *vec;
+	unsigned int n;
+	int flags;
+};
+
+static ssize_t attempt_recvmmsg(int fd, void *arg)
+{
+	struct mmsg *m = arg;
+
+	return gr_sys6(SYS_recvmmsg, fd, (long)m->vec, m->n, m->flags | MSG_DONTWAIT, 0, 0);
+}
+
+static ssize_t attempt_sendmmsg(int fd, void *arg)
+{
+	struct mmsg *m = arg;
+
+	return gr_sys4(SYS_sendmmsg, fd, m->vec, m->n, m->flags | MSG_DONTWAIT);
+}
+
+GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
+		       struct timespec *timeout)
+{
+	enum fd_kind k;
+	struct mmsg m = {vec, n, flags};
+	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
+
+	/* with a timeout, or MSG_WAITFORONE semantics beyond the first message: libc */
+	if (!managed(fd, &k) || k == FD_PIPE || timeout)
+		return REAL(recvmmsg)(fd, vec, n, flags, timeout);
+	return (int)shim_result(shim_io(fd, &io, attempt_recvmmsg, &m));
+}
+
+/* ---- write side ---- */
+
+GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	enum fd_kind k;
+	struct iovec iov = {(void *)buf, len};
+
+	if (!managed(fd, &k))
+		return REAL(write)(fd, buf, len);
+	return shim_result(rw_vec(fd, k, &iov, 1, true, 0, NULL));
+}
+
+GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	enum fd_kind k;
+
+	if (!managed(fd, &k) || cnt < 0 || cnt > IOV_MAX)
+		return REAL(writev)(fd, iov, cnt);
+	return shim_result(rw_vec(fd, k, iov, cnt, true, 0, NULL));
+}
+
+GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			 const struct sockaddr *addr, socklen_t alen)
+{
+	enum fd_kind k;
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
+			   .msg_iovlen = 1};
+
+	if (!managed(fd, &k) || k == FD_PIPE)
+		return REAL(sendto)(fd, buf, len, flags, addr, alen);
+	return shim_result(rw_vec(fd, k, &iov, 1, true, flags, &m));
+}
+
+GR_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	return sendto(fd, buf, len, flags, NULL, 0);
+}
+
+GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	enum fd_kind k;
+
+	if (!managed(fd, &k) || k == FD_PIPE)
+		return REAL(sendmsg)(fd, msg, flags);
+	return shim_result(rw_vec(fd, k, msg->msg_iov, (int)msg->msg_iovlen, true, flags,
+				  (struct msghdr *)msg));
+}
+
+GR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
+{
+	enum fd_kind k;
+	unsigned int sent = 0;
+	struct shim_io io = {.mode = GR_PD_W, .nonblock = flags & MSG_DONTWAIT};
+
+	if (!managed(fd, &k) || k == FD_PIPE)
+		return REAL(sendmmsg)(fd, vec, n, flags);
+	if (k == FD_STREAM && !io.nonblock) {
+		/* a blocking stream socket sends each message whole, one after the other */
+		for (; sent < n; sent++) {
+			struct msghdr *h = &vec[sent].msg_hdr;
+			ssize_t r = rw_vec(fd, k, h->msg_iov, (int)h->msg_iovlen, true, flags, h);
+
+			if (r < 0)
+				return sent ? (int)sent : (int)shim_result(r);
+			vec[sent].msg_len = (unsigned int)r;
+		}
+		return (int)sent;
+	}
+	while (sent < n) {
+		struct mmsg m = {vec + sent, n - sent, flags};
+		ssize_t r = shim_io(fd, &io, attempt_sendmmsg, &m);
+
+		if (r < 0)
+			return sent ? (int)sent : (int)shim_result(r);
+		sent += (unsigned int)r;
+		if (io.nonblock)
+			break;
+	}
+	return (int)sent;
+}

@@ -1,0 +1,51 @@
+/*
+ * io.h — the one way the shim makes a blocking call on a managed fd without blocking the
+ * carrier.
+ *
+ * attempt(fd, arg) makes the call without waiting (MSG_DONTWAIT, RWF_NOWAIT, an fd the shim
+ * made non-blocking) and returns its result or -errno. shim_io runs it; while it says -EAGAIN
+ * and the program would have waited, it parks the task on the fd's poll descriptor for `mode`
+ * and tries again: the program sees a blocking call. What it keeps:
+ *  - a program that made the fd non-blocking gets EAGAIN at once, as before;
+ *  - SO_RCVTIMEO / SO_SNDTIMEO (read at the first wait) end the wait with EAGAIN;
+ *  - a signal sent to the task (pthread_kill) runs its handler and ends the call with EINTR,
+ *    or restarts it if the handler has SA_RESTART and no timeout is set, as the kernel does;
+ *  - a cancel ends the task (these calls are cancellation points);
+ *  - the fd closed meanwhile gives EBADF.
+ * Several tasks blocked on one fd in one direction wait their turn (gr_pd_lock).
+ */
+#ifndef GR_IO_H
+#define GR_IO_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "netpoll.h"
+
+typedef ssize_t shim_attempt_fn(int fd, void *arg);
+
+struct shim_io {
+	int mode;		  /* GR_PD_R or GR_PD_W */
+	bool nonblock;		  /* this call must not wait (MSG_DONTWAIT, O_NONBLOCK) */
+	bool known_blocking;	  /* the caller knows the program's mode is blocking */
+	bool deadline_set;	  /* deadline read from the socket's timeout (at the first wait) */
+	int64_t deadline;	  /* GR_NEVER, or when the socket's timeout ends the call */
+	bool has_timeout;	  /* a socket timeout applies (signals then never restart) */
+};
+
+/* Run attempt as a blocking call; returns its result or -errno. */
+ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg);
+
+/* Set errno from a -errno result; -1 for errors, the result otherwise. */
+static inline ssize_t shim_result(ssize_t r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * socket.c — the socket calls that wait for a peer: listen, accept, accept4, connect; and the
+ * copies between fds: sendfile, splice.
+ *
+ * accept has no per-call non-blocking form, so the shim puts a listening socket's open file
+ * description in O_NONBLOCK (at listen, or at the first accept of a listener it inherited) and
+ * keeps the mode the program set for it to see (fd.c). A blocking connect has none either: the
+ * socket is non-blocking while the connection is in progress (the task parks until it is
+ * writable; SO_ERROR is then the result, SO_SNDTIMEO the time limit: EINPROGRESS when it
+ * passes, as the kernel answers) and blocking again when connect returns.
+ *
+ * sendfile to a blocking socket or pipe is done as reads of the source and blocking writes of
+ * the shim (no per-call non-blocking sendfile exists either); the result, the offset and the
+ * source's file position are what sendfile gives. splice waits on whichever side is not ready.
+ * Unix-domain connects go to libc (they complete at once unless the listener's backlog is
+ * full).
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "io.h"
+#include "sys.h"
+
+#define SENDFILE_CHUNK (64 * 1024)
+
+/* Make fd's open file description non-blocking for accept, remembering the program's mode. */
+static void make_listener(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+	struct listener *l, *none = NULL;
+	long fl;
+
+	if (!e || atomic_load(&e->listener))
+		return;
+	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return; /* the program made it non-blocking itself */
+	if (!(l = calloc(1, sizeof *l)))
+		return;
+	atomic_store(&l->refs, 1);
+	if (!atomic_compare_exchange_strong(&e->listener, &none, l)) {
+		free(l);
+		return;
+	}
+	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+GR_EXPORT int listen(int fd, int backlog)
+{
+	int r = REAL(listen)(fd, backlog);
+
+	if (r == 0 && gr_current_task())
+		make_listener(fd);
+	return r;
+}
+
+struct accept_args {
+	struct sockaddr *addr;
+	socklen_t *len;
+	int flags;
+};
+
+static ssize_t attempt_accept(int fd, void *arg)
+{
+	struct accept_args *a = arg;
+
+	return gr_sys4(SYS_accept4, fd, a->addr, a->len, a->flags);
+}
+
+GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct accept_args a = {addr, len, flags};
+	struct shim_io io = {.mode = GR_PD_R};
+	ssize_t r;
+
+	if (!gr_current_task() || fd_kind(fd) != FD_STREAM)
+		return REAL(accept4)(fd, addr, len, flags);
+	make_listener(fd);
+	r = shim_io(fd, &io, attempt_accept, &a);
+	if (r >= 0) {
+		fd_forget((int)r);
+		fd_set_kind((int)r, FD_STREAM);
+	}
+	return (int)shim_result(r);
+}
+
+GR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (!gr_current_task())
+		return REAL(accept)(fd, addr, len);
+	return accept4(fd, addr, len, 0);
+}
+
+/* the outcome of a connect in progress: 0, -errno, or -EAGAIN while it is still going */
+static ssize_t attempt_connected(int fd, void *arg)
+{
+	int soerr = 0;
+	socklen_t len = sizeof soerr;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	(void)arg;
+
+	if (gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, (long)&soerr, (long)&len, 0) == 0 &&
+	    soerr)
+		return -soerr;
+	if (gr_sys3(SYS_getpeername, fd, &peer, &plen) == 0)
+		return 0;
+	return -EAGAIN;
+}
+
+GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct shim_io io = {.mode = GR_PD_W};
+	long fl;
+	ssize_t r;
+
+	if (!gr_current_task() || fd_kind(fd) != FD_STREAM || addr->sa_family == AF_UNIX ||
+	    fd_prog_nonblock(fd))
+		return REAL(connect)(fd, addr, len);
+	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
+	if (fl < 0)
+		return REAL(connect)(fd, addr, len);
+	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
+	r = gr_sys3(SYS_connect, fd, addr, len);
+	if (r == -EINPROGRESS) {
+		io.known_blocking = true;
+		r = shim_io(fd, &io, attempt_connected, NULL);
+		if (r == -EAGAIN)
+			r = -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer too */
+	}
+	gr_sys3(SYS_fcntl, fd, F_SETFL, fl);
+	return (int)shim_result(r);
+}
+
+/* ---- sendfile ---- */
+
+GR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
+{
+	enum fd_kind k = fd_kind(out);
+	char *buf;
+	size_t total = 0;
+	ssize_t err = 0;
+
+	if (!gr_current_task() || (k != FD_STREAM && k != FD_PIPE) || fd_prog_nonblock(out))
+		return REAL(sendfile)(out, in, offset, count);
+	if (!(buf = malloc(SENDFILE_CHUNK)))
+		return REAL(sendfile)(out, in, offset, count);
+	while (total < count) {
+		size_t n = count - total < SENDFILE_CHUNK ? count - total : SENDFILE_CHUNK;
+		ssize_t got = offset ? pread(in, buf, n, *offset + (off_t)total) : REAL(read)(in, buf, n);
+		ssize_t put;
+
+		if (got <= 0) {
+			err = got < 0 ? -errno : 0;
+			break;
+		}
+		put = write(out, buf, (size_t)got);
+		if (put < got) {
+			/* what was read but not sent goes back to the source */
+			size_t sent = put > 0 ? (size_t)put : 0;
+
+			if (!offset)
+				lseek(in, -(off_t)((size_t)got - sent), SEEK_CUR);
+			total += sent;
+			err = put < 0 ? -errno : 0;
+			break;
+		}
+		total += (size_t)got;
+	}
+	free(buf);
+	if (offset)
+		*offset += (off_t)total;
+	return total ? (ssize_t)total : shim_result(err);
+}
+
+/* ---- splice ---- */
+
+struct splice_args {
+	int in, out;
+	loff_t *off_in, *off_out;
+	size_t len;
+	unsigned int flags;
+};
+
+static ssize_t attempt_splice(int fd, void *arg)
+{
+	struct splice_args *s = arg;
+	(void)fd;
+
+	return gr_sys6(SYS_splice, s->in, (long)s->off_in, s->out, (long)s->off_out, (long)s->len,
+		       s->flags | SPLICE_F_NONBLOCK);
+}
+
+static bool is_managed(int fd)
+{
+	enum fd_kind k = fd_kind(fd);
+
+	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE;
+}
+
+GR_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
+			 unsigned int flags)
+{
+	struct splice_args s = {in, out, off_in, off_out, len, flags};
+
+	if (!gr_current_task() || (!is_managed(in) && !is_managed(out)) ||
+	    (flags & SPLICE_F_NONBLOCK))
+		return REAL(splice)(in, off_in, out, off_out, len, flags);
+	for (;;) {
+		ssize_t r = attempt_splice(in, &s);
+		struct pollfd p[2] = {{.fd = in, .events = POLLIN}, {.fd = out, .events = POLLOUT}};
+		struct shim_io io = {.mode = GR_PD_R, .known_blocking = true};
+		int fd = in;
+
+		if (r != -EAGAIN || fd_prog_nonblock(in) || fd_prog_nonblock(out))
+			return shim_result(r);
+		/* wait on the side that is not ready */
+		gr_sys3(SYS_poll, p, 2, 0);
+		if ((p[0].revents & POLLIN) && is_managed(out)) {
+			fd = out;
+			io.mode = GR_PD_W;
+		} else if (!is_managed(in)) {
+			fd = out;
+			io.mode = GR_PD_W;
+		}
+		r = shim_io(fd, &io, attempt_splice, &s);
+		if (r != -EAGAIN)
+			return shim_result(r);
+	}
+}
