@@ -39,7 +39,8 @@ static struct {
 	gr_lock_t idle_lock;
 	struct gr_carrier *idle_head; /* protected by idle_lock */
 	_Atomic int nidle, nspinning;
-	atomic_bool polling; /* an idle carrier waits in the poller */
+	atomic_bool polling;	  /* an idle carrier waits in the poller */
+	_Atomic int64_t poll_until; /* until when it waits (GR_NEVER: no limit) */
 	atomic_bool started;
 	gr_lock_t start_lock;
 	struct gr_sched_hooks hooks;
@@ -263,7 +264,9 @@ static void carrier_sleep(struct gr_carrier *c)
 	now = gr_nanotime();
 	if (!work_visible() && next > now && !atomic_load(&c->wake_word)) {
 		if (poller) {
+			atomic_store(&sched.poll_until, next);
 			gr_netpoll(next == GR_NEVER ? -1 : next - now);
+			atomic_store(&sched.poll_until, GR_NEVER);
 		} else if (next == GR_NEVER) {
 			gr_futex_wait((uint32_t *)&c->wake_word, 0, NULL);
 		} else {
@@ -410,6 +413,10 @@ enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on)
 			gr_timer_init(&t->wait_timer, wait_timer_fired);
 		t->wait_timer_seq = t->wait_seq;
 		gr_timer_add(&c->p->timers, &t->wait_timer, deadline);
+		/* a carrier waiting in the poller sleeps past this deadline: it must look again
+		 * (this carrier may be busy when the deadline comes) */
+		if (atomic_load(&sched.polling) && deadline < atomic_load(&sched.poll_until))
+			gr_netpoll_break();
 	}
 	tok = atomic_load(&t->wait_token);
 	if (TOKEN_PHASE(tok) == PHASE_ARMED) {
@@ -561,6 +568,7 @@ void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_ho
 								: gr_ctx_switch_prctl;
 	sched.hooks = *hooks;
 	sched.nprocs = nprocs;
+	atomic_store(&sched.poll_until, GR_NEVER);
 	sched.procs = calloc((size_t)nprocs, sizeof *sched.procs);
 	sched.carriers = calloc((size_t)nprocs, sizeof *sched.carriers);
 	if (!sched.procs || !sched.carriers)
