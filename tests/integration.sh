@@ -182,6 +182,57 @@ else
 	done
 fi
 
+# The launcher: runs the command shimmed with its options; bad usage is one line and status 2.
+launcher=$build/greenpoll
+launcher_ok() { # label, expected stdout, args...
+	local label="launcher ($1)" want=$2
+	shift 2
+	run -- "$launcher" "$@"
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif [ "$(cat "$tmp/out")" != "$want" ]; then
+		fail "$label" "stdout is '$(head -c 200 "$tmp/out")', want '$want'"
+	else
+		pass "$label"
+	fi
+}
+launcher_bad() { # label, args...
+	local label="launcher rejects $1"
+	shift
+	run -- "$launcher" "$@"
+	if [ "$status" -ne 2 ]; then
+		fail "$label" "want exit status 2, got $(reason)"
+	elif [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q '^greenpoll: ' "$tmp/err"; then
+		fail "$label" "want one stderr line starting 'greenpoll: ', got: $(head -c 200 "$tmp/err")"
+	else
+		pass "$label"
+	fi
+}
+if [ ! -x "$launcher" ]; then
+	fail "launcher" "$launcher not built (make)"
+else
+	launcher_ok "--version" "greenpoll 0.1.0" --version
+	launcher_ok "run --procs 1 --stack 64K" hello run --procs 1 --stack 64K -- "$fixtures/hello"
+	# the library goes into the child's LD_PRELOAD, ahead of what was there
+	# shellcheck disable=SC2016 # the child's shell expands it
+	run LD_PRELOAD=/nonexistent.so -- "$launcher" run -- sh -c 'echo "$LD_PRELOAD"'
+	if [ "$(cat "$tmp/out")" != "$lib:/nonexistent.so" ]; then
+		fail "launcher (LD_PRELOAD)" "child's LD_PRELOAD is '$(cat "$tmp/out")'"
+	else
+		pass "launcher (LD_PRELOAD)"
+	fi
+	launcher_ok "--debug" hello run --debug -- "$fixtures/hello"
+	if ! grep -q '^greenpoll: started: GREENPOLL_PROCS=' "$tmp/err"; then
+		fail "launcher (--debug)" "no 'greenpoll: started' line on stderr"
+	fi
+	launcher_bad "--procs abc" run --procs abc -- "$fixtures/hello"
+	launcher_bad "--procs 0" run --procs 0 -- "$fixtures/hello"
+	launcher_bad "--stack 12Q" run --stack 12Q -- "$fixtures/hello"
+	launcher_bad "an unknown option" run --fast -- "$fixtures/hello"
+	launcher_bad "a missing --" run "$fixtures/hello"
+	launcher_bad "a missing command" run --
+fi
+
 echo "integration: $passed passed, $failed failed"
 if [ -n "${GP_RESULTS:-}" ]; then
 	echo "passed=$passed failed=$failed" >>"$GP_RESULTS"
