@@ -70,6 +70,7 @@ struct gr_pd *gr_pd_open(int fd)
 	pd->fd = fd;
 	atomic_store(&pd->seq, atomic_fetch_add(&next_seq, 1));
 	pd->refs = 1;
+	pd->watchers = NULL;
 	pd->closing = false;
 	pd->registered = false;
 	atomic_store(&pd->rg, GR_PD_NIL);
@@ -132,6 +133,13 @@ static void unblock(_Atomic uintptr_t *gp, bool ioready)
 	}
 }
 
+/* pd->lock held */
+static void wake_watchers(struct gr_pd *pd)
+{
+	for (struct gr_pd_watch *w = pd->watchers; w; w = w->next)
+		gr_wake(w->task, w->seq, GR_WAKE_NORMAL);
+}
+
 void gr_pd_close(struct gr_pd *pd)
 {
 	gr_lock(&pd->lock);
@@ -141,6 +149,7 @@ void gr_pd_close(struct gr_pd *pd)
 		gr_netpoll_backend_close(pd->fd);
 		pd->registered = false;
 	}
+	wake_watchers(pd);
 	gr_unlock(&pd->lock);
 	unblock(&pd->rg, false);
 	unblock(&pd->wg, false);
@@ -264,6 +273,39 @@ static void event(struct gr_pd *pd, uint32_t seq, int modes)
 		unblock(&pd->rg, true);
 	if (modes & GR_PD_W)
 		unblock(&pd->wg, true);
+	if (__atomic_load_n(&pd->watchers, __ATOMIC_ACQUIRE)) {
+		gr_lock(&pd->lock);
+		wake_watchers(pd);
+		gr_unlock(&pd->lock);
+	}
+}
+
+int gr_pd_watch(struct gr_pd *pd, struct gr_pd_watch *w)
+{
+	int err = pd->registered ? 0 : ensure_registered(pd);
+
+	if (err)
+		return err;
+	gr_lock(&pd->lock);
+	w->prev = NULL;
+	w->next = pd->watchers;
+	if (w->next)
+		w->next->prev = w;
+	__atomic_store_n(&pd->watchers, w, __ATOMIC_RELEASE);
+	gr_unlock(&pd->lock);
+	return 0;
+}
+
+void gr_pd_unwatch(struct gr_pd *pd, struct gr_pd_watch *w)
+{
+	gr_lock(&pd->lock);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		__atomic_store_n(&pd->watchers, w->next, __ATOMIC_RELEASE);
+	if (w->next)
+		w->next->prev = w->prev;
+	gr_unlock(&pd->lock);
 }
 
 int gr_netpoll(int64_t delay_ns)

@@ -52,8 +52,16 @@
 
 enum { GR_PD_R = 1, GR_PD_W = 2 };
 
+/* a task watching a pd for any readiness (poll, select, epoll_wait of the program) */
+struct gr_pd_watch {
+	struct gr_task *task;
+	uint32_t seq; /* the task's wait it ends */
+	struct gr_pd_watch *next, *prev;
+};
+
 struct gr_pd {
 	gr_lock_t lock;
+	struct gr_pd_watch *watchers; /* protected by lock */
 	int fd;		    /* protected by lock; const while open */
 	_Atomic uint32_t seq; /* incarnation; written under lock, read anywhere */
 	int refs;	    /* protected by lock */
@@ -90,6 +98,16 @@ void gr_pd_unlock(struct gr_pd *pd, int mode);
  * -errno from registering the fd with the poller (EPERM: the fd cannot be polled).
  */
 int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
+
+/*
+ * The program's own multiplexing (poll, select, epoll_wait): any number of tasks may watch a
+ * pd at once, each woken (gr_wake(task, seq)) by every readiness edge of the fd and by its
+ * close; they then look at the fd themselves. w->task and w->seq are set by the caller
+ * (gr_wait_prepare). gr_pd_watch returns 0 or a -errno from registering the fd (EPERM: the fd
+ * cannot be polled, such as a regular file, which is always ready anyway).
+ */
+int gr_pd_watch(struct gr_pd *pd, struct gr_pd_watch *w);
+void gr_pd_unwatch(struct gr_pd *pd, struct gr_pd_watch *w);
 
 /* Scheduler side. */
 bool gr_netpoll_active(void); /* some fd has been registered */

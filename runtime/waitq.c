@@ -15,6 +15,7 @@
 struct waiter {
 	struct gr_task *task;
 	uint32_t seq;
+	uint32_t bits; /* which wake-ups it takes (futex bitsets); all for the others */
 	const void *addr;
 	struct waiter *next;
 	bool queued; /* protected by the bucket lock */
@@ -48,11 +49,11 @@ static void unlink_waiter(struct bucket *b, struct waiter *w)
 	w->queued = false;
 }
 
-int gr_waitq_park(const void *addr, gr_waitq_check_fn *check, void *arg, int64_t deadline,
-		  bool interruptible, const char *what)
+int gr_waitq_park_bits(const void *addr, uint32_t bits, gr_waitq_check_fn *check, void *arg,
+		       int64_t deadline, bool interruptible, const char *what)
 {
 	struct bucket *b = bucket_of(addr);
-	struct waiter w = {.task = gr_current_task(), .addr = addr};
+	struct waiter w = {.task = gr_current_task(), .addr = addr, .bits = bits};
 	enum gr_wake_reason why;
 
 	gr_lock(&b->lock);
@@ -70,16 +71,25 @@ int gr_waitq_park(const void *addr, gr_waitq_check_fn *check, void *arg, int64_t
 	gr_unlock(&b->lock);
 
 	why = gr_park(deadline, what, addr);
-	if (why != GR_WAKE_NORMAL) {
-		gr_lock(&b->lock);
-		if (w.queued)
-			unlink_waiter(b, &w);
-		gr_unlock(&b->lock);
-	}
+	/*
+	 * A timeout, an interrupt, or a wake-up meant for an earlier wait (see gr_wake) leaves the
+	 * record queued; and a waker may still be reading it. Taking the bucket lock settles both
+	 * before the record goes with this frame.
+	 */
+	gr_lock(&b->lock);
+	if (w.queued)
+		unlink_waiter(b, &w);
+	gr_unlock(&b->lock);
 	return why;
 }
 
-int gr_waitq_wake(const void *addr, int n)
+int gr_waitq_park(const void *addr, gr_waitq_check_fn *check, void *arg, int64_t deadline,
+		  bool interruptible, const char *what)
+{
+	return gr_waitq_park_bits(addr, ~0u, check, arg, deadline, interruptible, what);
+}
+
+int gr_waitq_wake_bits(const void *addr, uint32_t bits, int n)
 {
 	struct bucket *b = bucket_of(addr);
 	struct waiter *w, *next;
@@ -88,7 +98,7 @@ int gr_waitq_wake(const void *addr, int n)
 	gr_lock(&b->lock);
 	for (w = b->head; w && (n < 0 || woken < n); w = next) {
 		next = w->next;
-		if (w->addr != addr)
+		if (w->addr != addr || !(w->bits & bits))
 			continue;
 		unlink_waiter(b, w);
 		if (gr_wake(w->task, w->seq, GR_WAKE_NORMAL))
@@ -102,4 +112,9 @@ void gr_waitq_after_fork_child(void)
 {
 	for (int i = 0; i < NBUCKETS; i++)
 		buckets[i] = (struct bucket){.lock = GR_LOCK_INIT};
+}
+
+int gr_waitq_wake(const void *addr, int n)
+{
+	return gr_waitq_wake_bits(addr, ~0u, n);
 }

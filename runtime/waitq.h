@@ -31,6 +31,12 @@ int gr_waitq_park(const void *addr, gr_waitq_check_fn *check, void *arg, int64_t
 /* Wake up to n tasks parked on addr (n < 0: all). Returns how many were woken. */
 int gr_waitq_wake(const void *addr, int n);
 
+/* The same, for waiters that take only some wake-ups (futex bitsets): a wake with bits wakes
+ * a waiter parked with bits that share one. */
+int gr_waitq_park_bits(const void *addr, uint32_t bits, gr_waitq_check_fn *check, void *arg,
+		       int64_t deadline, bool interruptible, const char *what);
+int gr_waitq_wake_bits(const void *addr, uint32_t bits, int n);
+
 /* In a fork child: the waiters were other threads, which are gone. */
 void gr_waitq_after_fork_child(void);
 

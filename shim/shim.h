@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "task.h"
 #include "tls.h"
@@ -54,6 +55,18 @@ static inline struct shim_task *shim_of(struct gr_task *t)
 {
 	return (struct shim_task *)t->local;
 }
+
+/* a timespec whose tv_nsec is in range */
+static inline bool shim_valid_timespec(const struct timespec *ts)
+{
+	return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
+
+/* the CLOCK_MONOTONIC deadline (ns, the runtime's time) when `clock` will read *abstime */
+int64_t shim_deadline(clockid_t clock, const struct timespec *abstime);
+
+/* the deadline `ms` milliseconds from now (poll-style: < 0 is GR_NEVER) */
+int64_t shim_deadline_ms(int ms);
 
 /* the task a pthread_t names, or NULL if it is not a task's */
 struct gr_task *shim_task_of_thread(pthread_t th);

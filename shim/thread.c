@@ -111,22 +111,6 @@ GR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*
 
 /* ---- join ---- */
 
-static int64_t deadline_of(clockid_t clock, const struct timespec *abstime)
-{
-	struct timespec now;
-	int64_t rel;
-
-	clock_gettime(clock, &now);
-	rel = (int64_t)(abstime->tv_sec - now.tv_sec) * 1000000000 +
-	      (abstime->tv_nsec - now.tv_nsec);
-	return gr_nanotime() + (rel > 0 ? rel : 0);
-}
-
-static bool valid_timespec(const struct timespec *ts)
-{
-	return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
-}
-
 /* join t with an optional absolute deadline on clock */
 static int join_task(struct gr_task *self, struct gr_task *t, void **ret, clockid_t clock,
 		     const struct timespec *abstime)
@@ -134,9 +118,9 @@ static int join_task(struct gr_task *self, struct gr_task *t, void **ret, clocki
 	int64_t deadline = GR_NEVER;
 
 	if (abstime) {
-		if (!valid_timespec(abstime))
+		if (!shim_valid_timespec(abstime))
 			return EINVAL;
-		deadline = deadline_of(clock, abstime);
+		deadline = shim_deadline(clock, abstime);
 	}
 	for (;;) {
 		int err;
@@ -148,7 +132,7 @@ static int join_task(struct gr_task *self, struct gr_task *t, void **ret, clocki
 		shim_interrupted(self);
 		if (abstime && clock != CLOCK_MONOTONIC) {
 			/* the clock may have been set meanwhile: measure again */
-			deadline = deadline_of(clock, abstime);
+			deadline = shim_deadline(clock, abstime);
 		}
 	}
 }

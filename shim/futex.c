@@ -1,0 +1,97 @@
+/*
+ * futex.c — syscall(SYS_futex, ...) made by the program or its libraries (hand-written locks,
+ * libstdc++'s atomic waits): on a process-private futex, FUTEX_WAIT and FUTEX_WAKE (and their
+ * BITSET forms) park and wake tasks on the futex word's address; the value check happens under
+ * the wait queue's lock, as the kernel does it under its hash bucket lock, so a wake between
+ * the caller's check and its park is not lost. Results are the kernel's: 0 / EAGAIN (value
+ * changed) / ETIMEDOUT / EINTR (a signal sent to the task) for a wait, the number woken for a
+ * wake. Shared futexes, other operations and every other system call go to the kernel
+ * unchanged. (glibc's own locks make their futex calls inline, not through syscall().)
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sys.h"
+#include "waitq.h"
+
+static bool holds(const void *addr, void *arg)
+{
+	return __atomic_load_n((const uint32_t *)addr, __ATOMIC_SEQ_CST) == *(uint32_t *)arg;
+}
+
+/* a green futex operation; -errno or the result */
+static long green_futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts,
+			uint32_t bitset)
+{
+	struct gr_task *self = gr_current_task();
+	int cmd = op & FUTEX_CMD_MASK;
+	int64_t deadline = GR_NEVER;
+	int why;
+
+	if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET) {
+		if (cmd == FUTEX_WAKE_BITSET && !bitset)
+			return -EINVAL;
+		return gr_waitq_wake_bits(addr, cmd == FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : bitset,
+					  val > INT32_MAX ? -1 : (int)val);
+	}
+	if (cmd == FUTEX_WAIT_BITSET && !bitset)
+		return -EINVAL;
+	if (ts) {
+		if (!shim_valid_timespec(ts) || ts->tv_sec < 0)
+			return -EINVAL;
+		if (cmd == FUTEX_WAIT) /* relative, CLOCK_MONOTONIC */
+			deadline = gr_nanotime() + (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+		else
+			deadline = shim_deadline((op & FUTEX_CLOCK_REALTIME) ? CLOCK_REALTIME
+									      : CLOCK_MONOTONIC,
+						 ts);
+	}
+	if (!holds(addr, &val))
+		return -EAGAIN;
+	why = gr_waitq_park_bits(addr, cmd == FUTEX_WAIT ? FUTEX_BITSET_MATCH_ANY : bitset, holds,
+				 &val, deadline, true, "futex");
+	switch (why) {
+	case 0:
+		return -EAGAIN;
+	case GR_WAKE_TIMEOUT:
+		return -ETIMEDOUT;
+	case GR_WAKE_INTERRUPT:
+		shim_interrupted(self);
+		return -EINTR;
+	default:
+		return 0;
+	}
+}
+
+GR_EXPORT long syscall(long number, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, number);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (number == SYS_futex && gr_current_task() && (a[1] & FUTEX_PRIVATE_FLAG)) {
+		int cmd = (int)a[1] & FUTEX_CMD_MASK;
+
+		if (cmd == FUTEX_WAIT || cmd == FUTEX_WAKE || cmd == FUTEX_WAIT_BITSET ||
+		    cmd == FUTEX_WAKE_BITSET) {
+			long r = green_futex((uint32_t *)a[0], (int)a[1], (uint32_t)a[2],
+					     (const struct timespec *)a[3], (uint32_t)a[5]);
+
+			if (r < 0) {
+				errno = (int)-r;
+				return -1;
+			}
+			return r;
+		}
+	}
+	return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
