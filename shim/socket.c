@@ -130,11 +130,15 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return REAL(connect)(fd, addr, len);
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 	r = gr_sys3(SYS_connect, fd, addr, len);
-	if (r == -EINPROGRESS) {
+	if (r == -EINPROGRESS || r == -EALREADY) {
+		/* a blocking connect waits for the outcome, also when repeated while one is in
+		 * progress; when SO_SNDTIMEO passes first it gives what the kernel gives */
+		ssize_t pending = r;
+
 		io.known_blocking = true;
 		r = shim_io(fd, &io, attempt_connected, NULL);
 		if (r == -EAGAIN)
-			r = -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer too */
+			r = pending;
 	}
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl);
 	return (int)shim_result(r);
