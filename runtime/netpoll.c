@@ -179,7 +179,9 @@ int gr_pd_lock(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible)
 
 	if (atomic_compare_exchange_strong(l, &expect, 1))
 		return 0;
-	while (atomic_exchange(l, 2) != 0) {
+	if (atomic_exchange(l, 2) == 0)
+		return 0;
+	do {
 		int why;
 
 		if (is_closing(pd))
@@ -189,12 +191,12 @@ int gr_pd_lock(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible)
 			return -ETIMEDOUT;
 		if (why == GR_WAKE_INTERRUPT)
 			return -EINTR;
-	}
+	} while (atomic_exchange(l, 2) != 0);
 	if (is_closing(pd)) {
 		gr_pd_unlock(pd, mode);
 		return -EBADF;
 	}
-	return 0;
+	return 1;
 }
 
 void gr_pd_unlock(struct gr_pd *pd, int mode)

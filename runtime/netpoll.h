@@ -85,9 +85,10 @@ void gr_pd_release(struct gr_pd *pd);
 void gr_pd_close(struct gr_pd *pd);
 
 /*
- * Serialise blocking operations in one direction (mode GR_PD_R or GR_PD_W). 0, or -ETIMEDOUT
- * (deadline, CLOCK_MONOTONIC ns, GR_NEVER for none), -EINTR (interruptible and interrupted),
- * -EBADF (closed meanwhile).
+ * Serialise blocking operations in one direction (mode GR_PD_R or GR_PD_W). 0 if taken at
+ * once, 1 if after another task had it (which may have used up a readiness: try the operation
+ * before waiting), or -ETIMEDOUT (deadline, CLOCK_MONOTONIC ns, GR_NEVER for none), -EINTR
+ * (interruptible and interrupted), -EBADF (closed meanwhile).
  */
 int gr_pd_lock(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
 void gr_pd_unlock(struct gr_pd *pd, int mode);

@@ -169,7 +169,9 @@ static int fcntl_arg(int fd, int cmd, void *arg)
 				atomic_store(&l->prog_nonblock, (flags & O_NONBLOCK) != 0);
 			return r;
 		}
-		return REAL(fcntl)(fd, cmd, arg);
+		r = REAL(fcntl)(fd, cmd, arg);
+		fd_mode_changed();
+		return r;
 	default:
 		return REAL(fcntl)(fd, cmd, arg);
 	}
@@ -212,6 +214,12 @@ GR_EXPORT int ioctl(int fd, unsigned long request, ...)
 
 		if (r == 0)
 			atomic_store(&l->prog_nonblock, *(int *)arg != 0);
+		return r;
+	}
+	if (request == FIONBIO) {
+		int r = REAL(ioctl)(fd, request, arg);
+
+		fd_mode_changed();
 		return r;
 	}
 	return REAL(ioctl)(fd, request, arg);

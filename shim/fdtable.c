@@ -127,6 +127,7 @@ void fd_forget(int fd)
 		gr_pd_close(pd);
 	listener_put(atomic_exchange(&e->listener, NULL));
 	atomic_store(&e->kind, FD_UNKNOWN);
+	atomic_store(&e->mode_gen, 0);
 }
 
 void fd_dup(int oldfd, int newfd)
@@ -136,6 +137,7 @@ void fd_dup(int oldfd, int newfd)
 
 	if (!o || !n)
 		return;
+	atomic_store(&n->mode_gen, 0);
 	atomic_store(&n->kind, atomic_load(&o->kind));
 	l = atomic_load(&o->listener);
 	if (l)
@@ -143,14 +145,55 @@ void fd_dup(int oldfd, int newfd)
 	listener_put(atomic_exchange(&n->listener, l));
 }
 
-bool fd_prog_nonblock(int fd)
+static _Atomic unsigned int mode_gen = 1;
+
+void fd_mode_changed(void)
+{
+	atomic_fetch_add(&mode_gen, 1);
+}
+
+static int64_t timeout_ns(int fd, int opt)
+{
+	struct timeval tv;
+	socklen_t len = sizeof tv;
+
+	if (gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, opt, (long)&tv, (long)&len, 0) != 0)
+		return 0;
+	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+/* e's cached mode, read now if stale */
+static struct fd_entry *mode_of(int fd)
 {
 	struct fd_entry *e = fd_entry(fd);
-	struct listener *l = e ? atomic_load(&e->listener) : NULL;
+	unsigned int gen = atomic_load(&mode_gen);
+	enum fd_kind k;
 	long fl;
+
+	if (!e || atomic_load_explicit(&e->mode_gen, memory_order_acquire) == gen)
+		return e;
+	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
+	e->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	k = fd_kind(fd);
+	e->rcvtimeo = k == FD_STREAM || k == FD_DGRAM ? timeout_ns(fd, SO_RCVTIMEO) : 0;
+	e->sndtimeo = k == FD_STREAM || k == FD_DGRAM ? timeout_ns(fd, SO_SNDTIMEO) : 0;
+	atomic_store_explicit(&e->mode_gen, gen, memory_order_release);
+	return e;
+}
+
+bool fd_prog_nonblock(int fd)
+{
+	struct fd_entry *e = mode_of(fd);
+	struct listener *l = e ? atomic_load(&e->listener) : NULL;
 
 	if (l)
 		return atomic_load(&l->prog_nonblock);
-	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
-	return fl >= 0 && (fl & O_NONBLOCK);
+	return e && e->nonblock;
+}
+
+int64_t fd_timeout(int fd, int mode)
+{
+	struct fd_entry *e = mode_of(fd);
+
+	return !e ? 0 : mode == GR_PD_R ? e->rcvtimeo : e->sndtimeo;
 }

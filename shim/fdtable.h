@@ -7,6 +7,10 @@
  * wait on it, and, for a listening socket on which the shim set O_NONBLOCK itself, the
  * blocking mode the program believes it has (shared by the fd's dups).
  *
+ * The program's blocking mode and socket timeouts are needed only when a call would block; they
+ * are cached per entry and read again (F_GETFL, getsockopt) after any call of the program that
+ * could change them.
+ *
  * Entries are reset when the program closes or replaces the fd through an interposed call
  * (close, dup2, dup3, fclose, pclose). An fd closed behind the shim's back and reused would
  * keep a stale kind; calls notice (ENOTSOCK, ESPIPE, EOPNOTSUPP) and classify it again.
@@ -35,6 +39,10 @@ struct listener {
 
 struct fd_entry {
 	_Atomic unsigned char kind;	    /* enum fd_kind */
+	/* the program's mode, cached: valid while mode_gen is the table's generation */
+	_Atomic unsigned int mode_gen;
+	bool nonblock;
+	int64_t rcvtimeo, sndtimeo; /* SO_RCVTIMEO, SO_SNDTIMEO in ns; 0: none */
 	struct gr_pd *_Atomic pd;	    /* NULL until a blocking call waited */
 	struct listener *_Atomic listener; /* NULL unless the shim set O_NONBLOCK on it */
 };
@@ -59,5 +67,15 @@ void fd_dup(int oldfd, int newfd);
 
 /* Whether the program has fd in non-blocking mode (as it set it). */
 bool fd_prog_nonblock(int fd);
+
+/* The socket's SO_RCVTIMEO (mode GR_PD_R) or SO_SNDTIMEO (GR_PD_W) in ns, 0 for none. */
+int64_t fd_timeout(int fd, int mode);
+
+/*
+ * The program may have changed some fd's O_NONBLOCK or socket timeouts (fcntl F_SETFL, FIONBIO,
+ * setsockopt through the shim): every fd's cached mode is read again at its next use. (A
+ * change through a dup or another process is seen too: the cache is dropped for all fds.)
+ */
+void fd_mode_changed(void);
 
 #endif

@@ -36,19 +36,10 @@
 
 static void set_deadline(int fd, struct shim_io *io)
 {
-	struct timeval tv;
-	socklen_t len = sizeof tv;
-	enum fd_kind k = fd_kind(fd);
+	int64_t t = fd_timeout(fd, io->mode);
 
-	io->deadline = GR_NEVER;
-	if (k != FD_STREAM && k != FD_DGRAM)
-		return;
-	if (gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, io->mode == GR_PD_R ? SO_RCVTIMEO : SO_SNDTIMEO,
-		    (long)&tv, (long)&len, 0) == 0 &&
-	    (tv.tv_sec || tv.tv_usec)) {
-		io->deadline = gr_nanotime() + (int64_t)tv.tv_sec * 1000000000 + tv.tv_usec * 1000;
-		io->has_timeout = true;
-	}
+	io->deadline = t ? gr_nanotime() + t : GR_NEVER;
+	io->has_timeout = t != 0;
 }
 
 ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
@@ -71,10 +62,14 @@ ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
 		}
 		cancellable = shim_cancellable(self);
 		err = gr_pd_lock(pd, io->mode, io->deadline, cancellable);
-		if (!err) {
-			while ((r = attempt(fd, arg)) == -EAGAIN &&
+		if (err >= 0) {
+			/* readiness since the attempt above is in the pd, unless a task that had
+			 * the lock before us used it up */
+			r = err ? attempt(fd, arg) : -EAGAIN;
+			err = 0;
+			while (r == -EAGAIN &&
 			       !(err = gr_pd_wait(pd, io->mode, io->deadline, cancellable)))
-				;
+				r = attempt(fd, arg);
 			gr_pd_unlock(pd, io->mode);
 		}
 		gr_pd_release(pd);

@@ -53,6 +53,17 @@ static void make_listener(int fd)
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+GR_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
+{
+	int r = REAL(setsockopt)(fd, level, opt, val, len);
+
+	if (r == 0 && level == SOL_SOCKET &&
+	    (opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD || opt == SO_RCVTIMEO_NEW ||
+	     opt == SO_SNDTIMEO_NEW))
+		fd_mode_changed();
+	return r;
+}
+
 GR_EXPORT int listen(int fd, int backlog)
 {
 	int r = REAL(listen)(fd, backlog);
