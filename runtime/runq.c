@@ -147,3 +147,21 @@ struct gr_task *gr_globq_get(struct gr_globq *g)
 	gr_unlock(&g->lock);
 	return t;
 }
+
+uint32_t gr_globq_get_batch(struct gr_globq *g, struct gr_task **out, uint32_t max)
+{
+	uint32_t n = 0;
+
+	if (!atomic_load_explicit(&g->len, memory_order_acquire))
+		return 0;
+	gr_lock(&g->lock);
+	while (n < max && g->head) {
+		out[n++] = g->head;
+		g->head = g->head->next;
+	}
+	if (!g->head)
+		g->tail = NULL;
+	atomic_fetch_sub_explicit(&g->len, n, memory_order_relaxed);
+	gr_unlock(&g->lock);
+	return n;
+}

@@ -84,4 +84,7 @@ struct gr_globq {
 void gr_globq_put(struct gr_globq *g, struct gr_task **tasks, uint32_t n);
 struct gr_task *gr_globq_get(struct gr_globq *g);
 
+/* Take up to max tasks, oldest first, into out[]; returns how many. */
+uint32_t gr_globq_get_batch(struct gr_globq *g, struct gr_task **out, uint32_t max);
+
 #endif

@@ -160,6 +160,24 @@ static bool run_timers(struct gr_proc *p)
 	return next != GR_NEVER && gr_timers_run(&p->timers, gr_nanotime(), NULL) > 0;
 }
 
+/*
+ * A fair share of the global queue (after Go's globrunqget): one task to run, the rest of the
+ * batch onto p's run queue, so tasks that overflowed there are not left behind while p keeps
+ * getting new work of its own.
+ */
+static struct gr_task *globq_take(struct gr_proc *p)
+{
+	struct gr_task *batch[GR_RUNQ_SIZE / 2];
+	uint32_t max = atomic_load(&sched.globq.len) / (uint32_t)sched.nprocs + 1, n;
+
+	if (max > GR_RUNQ_SIZE / 2)
+		max = GR_RUNQ_SIZE / 2;
+	n = gr_globq_get_batch(&sched.globq, batch, max);
+	for (uint32_t i = 1; i < n; i++)
+		runq_put(p, batch[i]);
+	return n ? batch[0] : NULL;
+}
+
 static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 {
 	struct gr_proc *p = c->p;
@@ -170,12 +188,12 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	if (++p->schedtick % GLOBQ_EVERY == 0) {
 		run_timers(p);
 		poll_ready();
-		if ((t = gr_globq_get(&sched.globq)) || (t = gr_runq_get(&p->runq)))
+		if ((t = globq_take(p)) || (t = gr_runq_get(&p->runq)))
 			return t;
 	}
 	if ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq)))
 		return t;
-	if ((t = gr_globq_get(&sched.globq)))
+	if ((t = globq_take(p)))
 		return t;
 	if (run_timers(p) && ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
