@@ -96,7 +96,7 @@ static int mutex_acquire(pthread_mutex_t *m, bool try, int64_t deadline)
 		return 0;
 	}
 	if (type == PTHREAD_MUTEX_ERRORCHECK && atomic_load(&g->owner) == self)
-		return EDEADLK;
+		return try ? EBUSY : EDEADLK;
 	if (try) {
 		int expect = 0;
 

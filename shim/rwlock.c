@@ -86,7 +86,7 @@ static int acquire(pthread_rwlock_t *l, bool writer, bool try, int64_t deadline)
 	int err = 0;
 
 	if (atomic_load(&g->cur_writer) == self && atomic_load(&g->state) < 0)
-		return EDEADLK;
+		return try ? EBUSY : EDEADLK;
 	if (!writer && atomic_load(&g->state) == INT_MAX)
 		return EAGAIN;
 	if (writer ? try_write(g) : try_read(g))

@@ -6,7 +6,8 @@
  * semaphore and FUTEX_PRIVATE_FLAG's value for a shared one (glibc's naming is the reverse of
  * what the flag means). Process-shared ones (sem_init with pshared, sem_open) keep glibc's
  * implementation. sem_wait and sem_timedwait are cancellation points and end with EINTR when a
- * signal handler runs, SA_RESTART or not, as on Linux.
+ * signal handler without SA_RESTART runs (with SA_RESTART the wait goes on, as Linux's futex
+ * wait inside glibc's sem_wait does).
  */
 #include "shim.h"
 
@@ -61,7 +62,10 @@ static int sem_take(sem_t *s, int64_t deadline)
 	atomic_fetch_add(&g->waiters, 1);
 	while (!take(g)) {
 		why = gr_waitq_park(&g->value, empty, NULL, deadline, true, "semaphore");
-		if (why == GR_WAKE_TIMEOUT || why == GR_WAKE_INTERRUPT)
+		if (why == GR_WAKE_TIMEOUT)
+			break;
+		/* the handler runs now; the kernel restarts the futex wait for SA_RESTART */
+		if (why == GR_WAKE_INTERRUPT && !shim_interrupted(self))
 			break;
 		why = 0;
 	}
@@ -71,7 +75,6 @@ static int sem_take(sem_t *s, int64_t deadline)
 		return -1;
 	}
 	if (why == GR_WAKE_INTERRUPT) {
-		shim_interrupted(self);
 		errno = EINTR;
 		return -1;
 	}
