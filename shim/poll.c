@@ -9,8 +9,10 @@
  * starts before the second look, so readiness that came before the watch is seen by the look
  * and readiness after it wakes the task. A timeout is never early; a signal sent to the task
  * ends the wait with EINTR (these calls are never restarted, as on Linux) and they are
- * cancellation points. The signal mask argument of ppoll, pselect and epoll_pwait is not
- * applied (signal masks are per carrier); a signal sent to the task interrupts the wait.
+ * cancellation points. The signal mask argument of ppoll, pselect and epoll_pwait applies to
+ * each look (libc's call with the mask and a zero timeout, so a pending signal it unblocks is
+ * delivered and ends the call with EINTR); while the task is parked, a signal sent to it
+ * interrupts the wait whatever the mask (signal masks are per carrier, not yet per task).
  */
 #include "shim.h"
 
@@ -129,12 +131,14 @@ static int wait_for(look_fn *look, watch_fn *add_watches, void *arg, int max_fds
 struct poll_args {
 	struct pollfd *fds;
 	nfds_t n;
+	const sigset_t *mask; /* ppoll's, or NULL */
 };
 
 static int poll_look(void *arg)
 {
 	struct poll_args *p = arg;
-	int r = REAL(poll)(p->fds, p->n, 0);
+	struct timespec zero = {0, 0};
+	int r = p->mask ? REAL(ppoll)(p->fds, p->n, &zero, p->mask) : REAL(poll)(p->fds, p->n, 0);
 
 	return r < 0 ? -errno : r;
 }
@@ -148,9 +152,9 @@ static void poll_watch(struct watching *wa, void *arg, struct gr_task *self, uin
 			watch(wa, p->fds[i].fd, self, seq);
 }
 
-static int green_poll(struct pollfd *fds, nfds_t n, int64_t deadline)
+static int green_poll(struct pollfd *fds, nfds_t n, const sigset_t *mask, int64_t deadline)
 {
-	struct poll_args p = {fds, n};
+	struct poll_args p = {fds, n, mask};
 	int errsave = errno, r = wait_for(poll_look, poll_watch, &p, (int)n, deadline);
 
 	if (r < 0) {
@@ -165,7 +169,7 @@ GR_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	if (!gr_current_task() || timeout == 0 || n > (nfds_t)INT32_MAX)
 		return REAL(poll)(fds, n, timeout);
-	return green_poll(fds, n, shim_deadline_ms(timeout));
+	return green_poll(fds, n, NULL, shim_deadline_ms(timeout));
 }
 
 static int64_t deadline_rel(const struct timespec *ts)
@@ -183,7 +187,7 @@ GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, con
 		errno = EINVAL;
 		return -1;
 	}
-	return green_poll(fds, n, deadline_rel(ts));
+	return green_poll(fds, n, mask, deadline_rel(ts));
 }
 
 /* ---- select ---- */
@@ -191,18 +195,21 @@ GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, con
 struct select_args {
 	int nfds;
 	fd_set *sets[3], saved[3];
+	const sigset_t *mask; /* pselect's, or NULL */
 };
 
 static int select_look(void *arg)
 {
 	struct select_args *s = arg;
 	struct timeval zero = {0, 0};
+	struct timespec zero_ts = {0, 0};
 	int r;
 
 	for (int i = 0; i < 3; i++)
 		if (s->sets[i])
 			*s->sets[i] = s->saved[i];
-	r = REAL(select)(s->nfds, s->sets[0], s->sets[1], s->sets[2], &zero);
+	r = s->mask ? REAL(pselect)(s->nfds, s->sets[0], s->sets[1], s->sets[2], &zero_ts, s->mask)
+		    : REAL(select)(s->nfds, s->sets[0], s->sets[1], s->sets[2], &zero);
 	return r < 0 ? -errno : r;
 }
 
@@ -218,9 +225,10 @@ static void select_watch(struct watching *wa, void *arg, struct gr_task *self, u
 			}
 }
 
-static int green_select(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t deadline)
+static int green_select(int nfds, fd_set *r, fd_set *w, fd_set *e, const sigset_t *mask,
+			int64_t deadline)
 {
-	struct select_args s = {.nfds = nfds, .sets = {r, w, e}};
+	struct select_args s = {.nfds = nfds, .sets = {r, w, e}, .mask = mask};
 	int errsave = errno, res;
 
 	for (int i = 0; i < 3; i++)
@@ -248,7 +256,7 @@ GR_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
 	}
 	deadline = tv ? gr_nanotime() + (int64_t)tv->tv_sec * 1000000000 + tv->tv_usec * 1000
 		      : GR_NEVER;
-	res = green_select(nfds, r, w, e, deadline);
+	res = green_select(nfds, r, w, e, NULL, deadline);
 	if (tv) { /* Linux reports the time not slept */
 		int64_t left = deadline - gr_nanotime();
 
@@ -269,7 +277,7 @@ GR_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct ti
 		errno = EINVAL;
 		return -1;
 	}
-	return green_select(nfds, r, w, e, deadline_rel(ts));
+	return green_select(nfds, r, w, e, mask, deadline_rel(ts));
 }
 
 /* ---- epoll_wait ---- */
@@ -278,12 +286,14 @@ struct epoll_args {
 	int epfd;
 	struct epoll_event *events;
 	int max;
+	const sigset_t *mask; /* epoll_pwait's, or NULL */
 };
 
 static int epoll_look(void *arg)
 {
 	struct epoll_args *a = arg;
-	int r = REAL(epoll_wait)(a->epfd, a->events, a->max, 0);
+	int r = a->mask ? REAL(epoll_pwait)(a->epfd, a->events, a->max, 0, a->mask)
+			: REAL(epoll_wait)(a->epfd, a->events, a->max, 0);
 
 	return r < 0 ? -errno : r;
 }
@@ -293,9 +303,10 @@ static void epoll_watch(struct watching *wa, void *arg, struct gr_task *self, ui
 	watch(wa, ((struct epoll_args *)arg)->epfd, self, seq);
 }
 
-static int green_epoll(int epfd, struct epoll_event *events, int max, int64_t deadline)
+static int green_epoll(int epfd, struct epoll_event *events, int max, const sigset_t *mask,
+		       int64_t deadline)
 {
-	struct epoll_args a = {epfd, events, max};
+	struct epoll_args a = {epfd, events, max, mask};
 	int errsave = errno, r = wait_for(epoll_look, epoll_watch, &a, 1, deadline);
 
 	if (r < 0) {
@@ -310,7 +321,7 @@ GR_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int time
 {
 	if (!gr_current_task() || timeout == 0 || max <= 0)
 		return REAL(epoll_wait)(epfd, events, max, timeout);
-	return green_epoll(epfd, events, max, shim_deadline_ms(timeout));
+	return green_epoll(epfd, events, max, NULL, shim_deadline_ms(timeout));
 }
 
 GR_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeout,
@@ -318,7 +329,7 @@ GR_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int tim
 {
 	if (!gr_current_task() || timeout == 0 || max <= 0)
 		return REAL(epoll_pwait)(epfd, events, max, timeout, mask);
-	return green_epoll(epfd, events, max, shim_deadline_ms(timeout));
+	return green_epoll(epfd, events, max, mask, shim_deadline_ms(timeout));
 }
 
 GR_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
@@ -330,5 +341,5 @@ GR_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
 		errno = EINVAL;
 		return -1;
 	}
-	return green_epoll(epfd, events, max, deadline_rel(ts));
+	return green_epoll(epfd, events, max, mask, deadline_rel(ts));
 }
