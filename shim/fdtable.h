@@ -28,6 +28,7 @@ enum fd_kind {
 	FD_STREAM,   /* stream or seqpacket socket */
 	FD_DGRAM,    /* datagram socket */
 	FD_PIPE,     /* pipe or FIFO */
+	FD_FIFO,     /* a FIFO that refuses RWF_NOWAIT: looked at before each call */
 	FD_OTHER,    /* anything else: calls go straight to libc */
 };
 

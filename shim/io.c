@@ -5,7 +5,8 @@
  *
  * Each attempt is non-blocking by itself, whatever mode the fd is in (DESIGN.md, "Non-blocking
  * per call"): sockets get MSG_DONTWAIT (a read on a socket is a recv), pipes and FIFOs
- * preadv2/pwritev2 with RWF_NOWAIT. Other fds (regular files, ttys...) go to libc.
+ * preadv2/pwritev2 with RWF_NOWAIT (or, for a FIFO that refuses it, a look before the call).
+ * Other fds (regular files, ttys...) go to libc.
  *
  * Blocking semantics kept on top (each as the kernel does for a blocking fd):
  *  - a write/send/writev/sendmsg on a stream socket or pipe returns when every byte is queued,
@@ -18,6 +19,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -117,20 +119,69 @@ static ssize_t attempt_sendmsg(int fd, void *arg)
 	return gr_sys3(SYS_sendmsg, fd, x->msg, x->flags | MSG_DONTWAIT);
 }
 
+/*
+ * FIFOs opened by path may not take RWF_NOWAIT (EOPNOTSUPP): for them, look first (poll with
+ * no wait), then make the call only when it cannot block: a read when there are bytes (or EOF),
+ * a write of at most PIPE_BUF bytes when the pipe has room for that (a free slot).
+ */
+static bool ready_now(int fd, short events)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	return gr_sys3(SYS_poll, &p, 1, 0) > 0 && p.revents;
+}
+
+static ssize_t attempt_read_when_ready(int fd, struct msghdr *m)
+{
+	if (!ready_now(fd, POLLIN))
+		return -EAGAIN;
+	return gr_sys3(SYS_readv, fd, m->msg_iov, m->msg_iovlen);
+}
+
+static ssize_t attempt_write_when_ready(int fd, struct msghdr *m)
+{
+	struct iovec iov[8];
+	size_t n = 0, total = 0;
+
+	if (!ready_now(fd, POLLOUT))
+		return -EAGAIN;
+	for (size_t i = 0; i < m->msg_iovlen && n < 8 && total < PIPE_BUF; i++) {
+		iov[n] = m->msg_iov[i];
+		if (iov[n].iov_len > PIPE_BUF - total)
+			iov[n].iov_len = PIPE_BUF - total;
+		total += iov[n++].iov_len;
+	}
+	return gr_sys3(SYS_writev, fd, iov, n);
+}
+
 static ssize_t attempt_preadv(int fd, void *arg)
 {
 	struct xfer *x = arg;
+	ssize_t r;
 
-	return gr_sys6(SYS_preadv2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
-		       RWF_NOWAIT);
+	if (fd_kind(fd) == FD_FIFO)
+		return attempt_read_when_ready(fd, x->msg);
+	r = gr_sys6(SYS_preadv2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
+		    RWF_NOWAIT);
+	if (r != -EOPNOTSUPP)
+		return r;
+	fd_set_kind(fd, FD_FIFO);
+	return attempt_read_when_ready(fd, x->msg);
 }
 
 static ssize_t attempt_pwritev(int fd, void *arg)
 {
 	struct xfer *x = arg;
+	ssize_t r;
 
-	return gr_sys6(SYS_pwritev2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
-		       RWF_NOWAIT);
+	if (fd_kind(fd) == FD_FIFO)
+		return attempt_write_when_ready(fd, x->msg);
+	r = gr_sys6(SYS_pwritev2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
+		    RWF_NOWAIT);
+	if (r != -EOPNOTSUPP)
+		return r;
+	fd_set_kind(fd, FD_FIFO);
+	return attempt_write_when_ready(fd, x->msg);
 }
 
 /* ---- an iovec array that can be advanced past partial transfers ---- */
@@ -218,7 +269,7 @@ static bool managed(int fd, enum fd_kind *k)
 	if (!gr_current_task())
 		return false;
 	*k = fd_kind(fd);
-	return *k == FD_STREAM || *k == FD_DGRAM || *k == FD_PIPE;
+	return *k == FD_STREAM || *k == FD_DGRAM || *k == FD_PIPE || *k == FD_FIFO;
 }
 
 /* a vector read or write of a managed fd */
@@ -230,7 +281,7 @@ static ssize_t rw_vec(int fd, enum fd_kind k, const struct iovec *iov, int cnt, 
 	struct shim_io io = {.mode = write ? GR_PD_W : GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
 	shim_attempt_fn *attempt;
 
-	if (k == FD_PIPE)
+	if (k == FD_PIPE || k == FD_FIFO)
 		attempt = write ? attempt_pwritev : attempt_preadv;
 	else
 		attempt = write ? attempt_sendmsg : attempt_recvmsg;
@@ -248,7 +299,7 @@ GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 	if (!managed(fd, &k))
 		return REAL(read)(fd, buf, len);
-	if (k != FD_PIPE) {
+	if (k != FD_PIPE && k != FD_FIFO) {
 		struct xfer x = {.buf = buf, .len = len};
 		struct shim_io io = {.mode = GR_PD_R};
 
@@ -273,7 +324,7 @@ GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 	struct xfer x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .alen = alen};
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
 
-	if (!managed(fd, &k) || k == FD_PIPE)
+	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
 		return REAL(recvfrom)(fd, buf, len, flags, addr, alen);
 	if ((flags & MSG_WAITALL) && k == FD_STREAM && !io.nonblock) {
 		struct iovec iov = {buf, len};
@@ -292,7 +343,7 @@ GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	enum fd_kind k;
 
-	if (!managed(fd, &k) || k == FD_PIPE)
+	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
 		return REAL(recvmsg)(fd, msg, flags);
 	return shim_result(
 		rw_vec(fd, k, msg->msg_iov, (int)msg->msg_iovlen, false, flags, msg));
@@ -360,7 +411,7 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
 			   .msg_iovlen = 1};
 
-	if (!managed(fd, &k) || k == FD_PIPE)
+	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
 		return REAL(sendto)(fd, buf, len, flags, addr, alen);
 	return shim_result(rw_vec(fd, k, &iov, 1, true, flags, &m));
 }
@@ -374,7 +425,7 @@ GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	enum fd_kind k;
 
-	if (!managed(fd, &k) || k == FD_PIPE)
+	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
 		return REAL(sendmsg)(fd, msg, flags);
 	return shim_result(rw_vec(fd, k, msg->msg_iov, (int)msg->msg_iovlen, true, flags,
 				  (struct msghdr *)msg));
@@ -386,7 +437,7 @@ GR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 	unsigned int sent = 0;
 	struct shim_io io = {.mode = GR_PD_W, .nonblock = flags & MSG_DONTWAIT};
 
-	if (!managed(fd, &k) || k == FD_PIPE)
+	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
 		return REAL(sendmmsg)(fd, vec, n, flags);
 	if (k == FD_STREAM && !io.nonblock) {
 		/* a blocking stream socket sends each message whole, one after the other */

@@ -164,7 +164,8 @@ GR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
 	size_t total = 0;
 	ssize_t err = 0;
 
-	if (!gr_current_task() || (k != FD_STREAM && k != FD_PIPE) || fd_prog_nonblock(out))
+	if (!gr_current_task() || (k != FD_STREAM && k != FD_PIPE && k != FD_FIFO) ||
+	    fd_prog_nonblock(out))
 		return REAL(sendfile)(out, in, offset, count);
 	if (!(buf = malloc(SENDFILE_CHUNK)))
 		return REAL(sendfile)(out, in, offset, count);
@@ -218,7 +219,7 @@ static bool is_managed(int fd)
 {
 	enum fd_kind k = fd_kind(fd);
 
-	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE;
+	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_FIFO;
 }
 
 GR_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
