@@ -1,15 +1,36 @@
 # scripts/bench.mk — `make bench`, included by the top Makefile: installs what the benchmarks
-# need (scripts/deps.sh bench), builds the library and the plain pthread programs of
-# scripts/bench/ into build/bench/, and runs them natively and under the shim side by side
-# (scripts/bench-runtime.sh; table on stdout and in build/bench-runtime.md). Not a timed test.
+# need (scripts/deps.sh bench), builds the library, the plain pthread programs of scripts/bench/
+# into build/bench/, the network servers and the load generator, then runs the runtime
+# benchmarks (scripts/bench-runtime.sh; table on stdout and in build/bench-runtime.md) and the
+# network benchmarks (scripts/bench-net.sh; build/bench-net.md and build/bench-net.png), each
+# natively and under the shim side by side. Not a timed test.
+#   make bench          both, runtime first
+#   make bench-net      the network benchmarks alone
+#   make demo-net       scripts/demo-net.sh: the echo server native and shimmed under load
 BENCH_PROGS := $(patsubst scripts/bench/%.c,$(B)/bench/%,\
                  $(filter-out scripts/bench/common.c,$(wildcard scripts/bench/*.c)))
 
-.PHONY: bench-deps
+# the network benchmarks: two fixtures (plain thread-per-connection servers), a hand-written
+# epoll server and the load generator in C, a Go server
+NET_PROGS := $(B)/fixtures/echo_server $(B)/fixtures/http_server $(B)/bench/net/loadgen \
+             $(B)/bench/net/epoll_echo $(B)/bench/echo-go
+
+# Go: standard library only, nothing downloaded, every cache inside the build directory
+GO_ENV := GOCACHE=$(abspath $(B))/go/cache GOPATH=$(abspath $(B))/go/path GOENV=off \
+          GOPROXY=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0
+
+.PHONY: bench-deps bench-net demo-net
 
 # bench-deps comes first so that a serial make installs the packages before building anything
-bench: bench-deps all $(BENCH_PROGS)
+bench: bench-deps all $(BENCH_PROGS) $(NET_PROGS)
 	scripts/bench-runtime.sh $(B)
+	scripts/bench-net.sh $(B)
+
+bench-net: bench-deps all $(NET_PROGS)
+	scripts/bench-net.sh $(B)
+
+demo-net: all $(B)/fixtures/echo_server $(B)/bench/net/loadgen
+	scripts/demo-net.sh $(B)
 
 bench-deps:
 	@scripts/deps.sh bench
@@ -17,3 +38,11 @@ bench-deps:
 $(B)/bench/%: scripts/bench/%.c scripts/bench/common.c scripts/bench/common.h
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -pthread -o $@ $< scripts/bench/common.c
+
+$(B)/bench/net/%: scripts/bench/net/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $<
+
+$(B)/bench/echo-go: scripts/bench/net/echo.go
+	@mkdir -p $(dir $@)
+	$(GO_ENV) go build -trimpath -o $@ $<

@@ -377,7 +377,7 @@ GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
 
 	/* with a timeout, or MSG_WAITFORONE semantics beyond the first message: libc */
-	if (!managed(fd, &k) || k == FD_PIPE || timeout)
+	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM) || timeout)
 		return REAL(recvmmsg)(fd, vec, n, flags, timeout);
 	return (int)shim_result(shim_io(fd, &io, attempt_recvmmsg, &m));
 }
