@@ -1,0 +1,160 @@
+/*
+ * stdio.c — libc's own I/O on the program's sockets and pipes, made green.
+ *
+ * libc's stdio and dprintf read and write through internal calls that no preload sees, so on a
+ * blocking socket they would block a carrier. For a managed fd (socket, pipe, FIFO):
+ *  - fdopen returns a stream whose reads and writes are the shim's (fopencookie), so fgets,
+ *    getline, fprintf, fflush... park the task instead; fileno answers the fd, fclose closes
+ *    it, fseek/ftell fail with ESPIPE as on a socket;
+ *  - dprintf/vdprintf format into memory and write the result with the shim's write.
+ * Streams libc made itself (stdin, stdout and stderr on an inetd-style socket) keep libc's I/O.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "lock.h"
+
+/* streams made here, for fileno */
+struct green_stream {
+	FILE *f;
+	int fd;
+	struct green_stream *next;
+};
+
+static gr_lock_t streams_lock = GR_LOCK_INIT;
+static struct green_stream *streams; /* protected by streams_lock */
+
+static bool managed_fd(int fd)
+{
+	enum fd_kind k = fd_kind(fd);
+
+	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_FIFO;
+}
+
+static ssize_t cookie_read(void *c, char *buf, size_t n)
+{
+	return read(((struct green_stream *)c)->fd, buf, n);
+}
+
+static ssize_t cookie_write(void *c, const char *buf, size_t n)
+{
+	return write(((struct green_stream *)c)->fd, buf, n);
+}
+
+static int cookie_close(void *c)
+{
+	struct green_stream *s = c, **pp;
+	int fd = s->fd;
+
+	gr_lock(&streams_lock);
+	for (pp = &streams; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	gr_unlock(&streams_lock);
+	free(s);
+	return close(fd);
+}
+
+/* the access mode a stream mode asks for: as fdopen checks it against the fd */
+static bool mode_fits(int fd, const char *mode)
+{
+	int fl = REAL(fcntl)(fd, F_GETFL), acc;
+	bool wants_read = mode[0] == 'r' || strchr(mode, '+');
+	bool wants_write = mode[0] != 'r' || strchr(mode, '+');
+
+	if (fl < 0)
+		return false;
+	acc = fl & O_ACCMODE;
+	return (!wants_read || acc != O_WRONLY) && (!wants_write || acc != O_RDONLY);
+}
+
+GR_EXPORT FILE *fdopen(int fd, const char *mode)
+{
+	cookie_io_functions_t io = {
+		.read = cookie_read, .write = cookie_write, .seek = NULL, .close = cookie_close};
+	struct green_stream *s;
+
+	if (!gr_current_task() || !managed_fd(fd) || !mode || !strchr("rwa", mode[0]))
+		return REAL(fdopen)(fd, mode);
+	if (!mode_fits(fd, mode)) {
+		errno = REAL(fcntl)(fd, F_GETFL) < 0 ? EBADF : EINVAL;
+		return NULL;
+	}
+	if (!(s = malloc(sizeof *s)))
+		return NULL;
+	s->fd = fd;
+	s->f = fopencookie(s, mode, io);
+	if (!s->f) {
+		free(s);
+		return NULL;
+	}
+	gr_lock(&streams_lock);
+	s->next = streams;
+	streams = s;
+	gr_unlock(&streams_lock);
+	return s->f;
+}
+
+static int green_fileno(FILE *f)
+{
+	int fd = -1;
+
+	gr_lock(&streams_lock);
+	for (struct green_stream *s = streams; s; s = s->next)
+		if (s->f == f) {
+			fd = s->fd;
+			break;
+		}
+	gr_unlock(&streams_lock);
+	return fd;
+}
+
+GR_EXPORT int fileno(FILE *f)
+{
+	int fd = __atomic_load_n(&streams, __ATOMIC_ACQUIRE) ? green_fileno(f) : -1;
+
+	return fd >= 0 ? fd : REAL(fileno)(f);
+}
+
+GR_EXPORT int fileno_unlocked(FILE *f)
+{
+	int fd = __atomic_load_n(&streams, __ATOMIC_ACQUIRE) ? green_fileno(f) : -1;
+
+	return fd >= 0 ? fd : REAL(fileno_unlocked)(f);
+}
+
+GR_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
+{
+	char *text;
+	int n;
+	ssize_t put;
+
+	if (!gr_current_task() || !managed_fd(fd))
+		return REAL(vdprintf)(fd, fmt, ap);
+	n = vasprintf(&text, fmt, ap);
+	if (n < 0)
+		return -1;
+	put = write(fd, text, (size_t)n);
+	free(text);
+	return put < 0 ? -1 : (int)put;
+}
+
+GR_EXPORT int dprintf(int fd, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vdprintf(fd, fmt, ap);
+	va_end(ap);
+	return n;
+}
