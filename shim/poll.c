@@ -80,14 +80,10 @@ static void unwatch_all(struct watching *wa)
 	wa->n = 0;
 }
 
-/*
- * The shared loop: look() is the non-blocking call (its result, or -errno); add_watches()
- * watches the call's fds. Returns look()'s first non-zero result, 0 at the deadline, -EINTR.
- */
-typedef int look_fn(void *arg);
 typedef void watch_fn(struct watching *wa, void *arg, struct gr_task *self, uint32_t seq);
 
-static int wait_for(look_fn *look, watch_fn *add_watches, void *arg, int max_fds, int64_t deadline)
+static int wait_for(shim_look_fn *look, watch_fn *add_watches, void *arg, int max_fds,
+		    int64_t deadline)
 {
 	struct gr_task *self = gr_current_task();
 	struct watching wa;
@@ -124,6 +120,44 @@ static int wait_for(look_fn *look, watch_fn *add_watches, void *arg, int max_fds
 	}
 	watching_free(&wa);
 	return r;
+}
+
+struct fd_list {
+	const int *fds;
+	int n;
+};
+
+static void list_watch(struct watching *wa, void *arg, struct gr_task *self, uint32_t seq)
+{
+	struct fd_list *l = arg;
+
+	for (int i = 0; i < l->n; i++)
+		watch(wa, l->fds[i], self, seq);
+}
+
+struct any_args {
+	struct fd_list fds;
+	shim_look_fn *look;
+	void *arg;
+};
+
+static int any_look(void *arg)
+{
+	struct any_args *a = arg;
+
+	return a->look(a->arg);
+}
+
+static void any_watch(struct watching *wa, void *arg, struct gr_task *self, uint32_t seq)
+{
+	list_watch(wa, &((struct any_args *)arg)->fds, self, seq);
+}
+
+int shim_wait_any(const int *fds, int n, shim_look_fn *look, void *arg, int64_t deadline)
+{
+	struct any_args a = {{fds, n}, look, arg};
+
+	return wait_for(any_look, any_watch, &a, n, deadline);
 }
 
 /* ---- poll ---- */

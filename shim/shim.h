@@ -68,6 +68,14 @@ int64_t shim_deadline(clockid_t clock, const struct timespec *abstime);
 /* the deadline `ms` milliseconds from now (poll-style: < 0 is GR_NEVER) */
 int64_t shim_deadline_ms(int ms);
 
+/*
+ * Wait until look(arg) returns non-zero (its result: > 0 done, < 0 -errno), looking again after
+ * any readiness edge of any of the n fds; 0 when the deadline passes, -EINTR when a signal is
+ * sent to the task (and a cancel acts). The wait of the program's own poll and select.
+ */
+typedef int shim_look_fn(void *arg);
+int shim_wait_any(const int *fds, int n, shim_look_fn *look, void *arg, int64_t deadline);
+
 /* the task a pthread_t names, or NULL if it is not a task's */
 struct gr_task *shim_task_of_thread(pthread_t th);
 

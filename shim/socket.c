@@ -22,7 +22,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 
 #include "fdtable.h"
@@ -204,16 +206,8 @@ struct splice_args {
 	loff_t *off_in, *off_out;
 	size_t len;
 	unsigned int flags;
+	ssize_t result;
 };
-
-static ssize_t attempt_splice(int fd, void *arg)
-{
-	struct splice_args *s = arg;
-	(void)fd;
-
-	return gr_sys6(SYS_splice, s->in, (long)s->off_in, s->out, (long)s->off_out, (long)s->len,
-		       s->flags | SPLICE_F_NONBLOCK);
-}
 
 static bool is_managed(int fd)
 {
@@ -222,33 +216,67 @@ static bool is_managed(int fd)
 	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_FIFO;
 }
 
+static bool is_socket(int fd)
+{
+	enum fd_kind k = fd_kind(fd);
+
+	return k == FD_STREAM || k == FD_DGRAM;
+}
+
+static bool ready_now(int fd, short events)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	return gr_sys3(SYS_poll, &p, 1, 0) > 0 && p.revents;
+}
+
+/*
+ * SPLICE_F_NONBLOCK keeps splice from waiting on a pipe, not on a blocking socket: splice only
+ * when a socket side is ready (readable; writable, and then at most what its send buffer has
+ * room for). 1 when done (result in s->result), 0 not yet, -errno.
+ */
+static int splice_look(void *arg)
+{
+	struct splice_args *s = arg;
+	size_t len = s->len;
+	ssize_t r;
+
+	if (is_socket(s->in) && !ready_now(s->in, POLLIN))
+		return 0;
+	if (is_socket(s->out)) {
+		int sndbuf = 0, queued = 0;
+		socklen_t sl = sizeof sndbuf;
+
+		if (!ready_now(s->out, POLLOUT))
+			return 0;
+		if (gr_sys6(SYS_getsockopt, s->out, SOL_SOCKET, SO_SNDBUF, (long)&sndbuf, (long)&sl,
+			    0) == 0 &&
+		    gr_sys3(SYS_ioctl, s->out, SIOCOUTQ, &queued) == 0 && sndbuf > 2 * queued) {
+			size_t room = (size_t)(sndbuf / 2 - queued);
+
+			if (len > room)
+				len = room > 4096 ? room : 4096;
+		}
+	}
+	r = gr_sys6(SYS_splice, s->in, (long)s->off_in, s->out, (long)s->off_out, (long)len,
+		    s->flags | SPLICE_F_NONBLOCK);
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0)
+		return (int)r;
+	s->result = r;
+	return 1;
+}
+
 GR_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
 			 unsigned int flags)
 {
-	struct splice_args s = {in, out, off_in, off_out, len, flags};
+	struct splice_args s = {in, out, off_in, off_out, len, flags, 0};
+	int fds[2] = {in, out}, r;
 
 	if (!gr_current_task() || (!is_managed(in) && !is_managed(out)) ||
-	    (flags & SPLICE_F_NONBLOCK))
+	    (flags & SPLICE_F_NONBLOCK) || fd_prog_nonblock(in) || fd_prog_nonblock(out))
 		return REAL(splice)(in, off_in, out, off_out, len, flags);
-	for (;;) {
-		ssize_t r = attempt_splice(in, &s);
-		struct pollfd p[2] = {{.fd = in, .events = POLLIN}, {.fd = out, .events = POLLOUT}};
-		struct shim_io io = {.mode = GR_PD_R, .known_blocking = true};
-		int fd = in;
-
-		if (r != -EAGAIN || fd_prog_nonblock(in) || fd_prog_nonblock(out))
-			return shim_result(r);
-		/* wait on the side that is not ready */
-		gr_sys3(SYS_poll, p, 2, 0);
-		if ((p[0].revents & POLLIN) && is_managed(out)) {
-			fd = out;
-			io.mode = GR_PD_W;
-		} else if (!is_managed(in)) {
-			fd = out;
-			io.mode = GR_PD_W;
-		}
-		r = shim_io(fd, &io, attempt_splice, &s);
-		if (r != -EAGAIN)
-			return shim_result(r);
-	}
+	r = shim_wait_any(fds, 2, splice_look, &s, GR_NEVER);
+	return r > 0 ? s.result : shim_result(r);
 }
