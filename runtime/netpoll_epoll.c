@@ -99,11 +99,17 @@ int gr_netpoll_backend_poll(int64_t delay_ns, void (*cb)(struct gr_pd *pd, uint3
 		uint64_t data = events[i].data.u64;
 		int modes = 0;
 
-		if (data == 0) { /* the break eventfd */
+		if (data == 0) {
+			/* the break eventfd: it is for the poll that waits. A look without
+			 * waiting leaves it there (it is level-triggered), or the waiting poll
+			 * would sleep on; the flag is cleared before the read, so a break that
+			 * comes meanwhile writes again */
 			uint64_t count;
 
-			gr_sys3(SYS_read, breakfd, &count, sizeof count);
+			if (delay_ns == 0)
+				continue;
 			atomic_store(&break_pending, false);
+			gr_sys3(SYS_read, breakfd, &count, sizeof count);
 			continue;
 		}
 		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))

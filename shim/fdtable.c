@@ -49,6 +49,8 @@ static enum fd_kind classify(int fd)
 		return FD_UNKNOWN;
 	if (S_ISFIFO(st.st_mode))
 		return FD_PIPE;
+	if (S_ISCHR(st.st_mode) || (st.st_mode & S_IFMT) == 0) /* devices; eventfd and kin */
+		return FD_POLL;
 	if (!S_ISSOCK(st.st_mode))
 		return FD_OTHER;
 	if (gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&len, 0) < 0)

@@ -28,7 +28,8 @@ enum fd_kind {
 	FD_STREAM,   /* stream or seqpacket socket */
 	FD_DGRAM,    /* datagram socket */
 	FD_PIPE,     /* pipe or FIFO */
-	FD_FIFO,     /* a FIFO that refuses RWF_NOWAIT: looked at before each call */
+	FD_POLL,     /* looked at (poll) before each call: ttys and other character devices,
+		      * eventfd, timerfd, signalfd, and FIFOs that refuse RWF_NOWAIT */
 	FD_OTHER,    /* anything else: calls go straight to libc */
 };
 

@@ -5,8 +5,8 @@
  *
  * Each attempt is non-blocking by itself, whatever mode the fd is in (DESIGN.md, "Non-blocking
  * per call"): sockets get MSG_DONTWAIT (a read on a socket is a recv), pipes and FIFOs
- * preadv2/pwritev2 with RWF_NOWAIT (or, for a FIFO that refuses it, a look before the call).
- * Other fds (regular files, ttys...) go to libc.
+ * preadv2/pwritev2 with RWF_NOWAIT; ttys, eventfd, timerfd, signalfd (and FIFOs that refuse
+ * RWF_NOWAIT) a look before the call. Regular files and other fds go to libc.
  *
  * Blocking semantics kept on top (each as the kernel does for a blocking fd):
  *  - a write/send/writev/sendmsg on a stream socket or pipe returns when every byte is queued,
@@ -120,9 +120,10 @@ static ssize_t attempt_sendmsg(int fd, void *arg)
 }
 
 /*
- * FIFOs opened by path may not take RWF_NOWAIT (EOPNOTSUPP): for them, look first (poll with
- * no wait), then make the call only when it cannot block: a read when there are bytes (or EOF),
- * a write of at most PIPE_BUF bytes when the pipe has room for that (a free slot).
+ * fds that take no per-call non-blocking flag (FIFOs opened by path may refuse RWF_NOWAIT;
+ * ttys, eventfd, timerfd, signalfd): look first (poll with no wait), then make the call only
+ * when it cannot block: a read when there is something (or EOF), a write of at most PIPE_BUF
+ * bytes when there is room (a pipe with a free slot takes that much without waiting).
  */
 static bool ready_now(int fd, short events)
 {
@@ -159,13 +160,13 @@ static ssize_t attempt_preadv(int fd, void *arg)
 	struct xfer *x = arg;
 	ssize_t r;
 
-	if (fd_kind(fd) == FD_FIFO)
+	if (fd_kind(fd) == FD_POLL)
 		return attempt_read_when_ready(fd, x->msg);
 	r = gr_sys6(SYS_preadv2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
 		    RWF_NOWAIT);
 	if (r != -EOPNOTSUPP)
 		return r;
-	fd_set_kind(fd, FD_FIFO);
+	fd_set_kind(fd, FD_POLL);
 	return attempt_read_when_ready(fd, x->msg);
 }
 
@@ -174,13 +175,13 @@ static ssize_t attempt_pwritev(int fd, void *arg)
 	struct xfer *x = arg;
 	ssize_t r;
 
-	if (fd_kind(fd) == FD_FIFO)
+	if (fd_kind(fd) == FD_POLL)
 		return attempt_write_when_ready(fd, x->msg);
 	r = gr_sys6(SYS_pwritev2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
 		    RWF_NOWAIT);
 	if (r != -EOPNOTSUPP)
 		return r;
-	fd_set_kind(fd, FD_FIFO);
+	fd_set_kind(fd, FD_POLL);
 	return attempt_write_when_ready(fd, x->msg);
 }
 
@@ -269,7 +270,7 @@ static bool managed(int fd, enum fd_kind *k)
 	if (!gr_current_task())
 		return false;
 	*k = fd_kind(fd);
-	return *k == FD_STREAM || *k == FD_DGRAM || *k == FD_PIPE || *k == FD_FIFO;
+	return *k == FD_STREAM || *k == FD_DGRAM || *k == FD_PIPE || *k == FD_POLL;
 }
 
 /* a vector read or write of a managed fd */
@@ -281,7 +282,7 @@ static ssize_t rw_vec(int fd, enum fd_kind k, const struct iovec *iov, int cnt, 
 	struct shim_io io = {.mode = write ? GR_PD_W : GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
 	shim_attempt_fn *attempt;
 
-	if (k == FD_PIPE || k == FD_FIFO)
+	if (k == FD_PIPE || k == FD_POLL)
 		attempt = write ? attempt_pwritev : attempt_preadv;
 	else
 		attempt = write ? attempt_sendmsg : attempt_recvmsg;
@@ -299,7 +300,7 @@ GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 	if (!managed(fd, &k))
 		return REAL(read)(fd, buf, len);
-	if (k != FD_PIPE && k != FD_FIFO) {
+	if (k != FD_PIPE && k != FD_POLL) {
 		struct xfer x = {.buf = buf, .len = len};
 		struct shim_io io = {.mode = GR_PD_R};
 

@@ -76,6 +76,12 @@ int64_t shim_deadline_ms(int ms);
 typedef int shim_look_fn(void *arg);
 int shim_wait_any(const int *fds, int n, shim_look_fn *look, void *arg, int64_t deadline);
 
+/*
+ * Run fn(arg) on an OS thread of its own while the calling task parks (offload.c); returns its
+ * result with errno as fn left it.
+ */
+long shim_offload(long (*fn)(void *arg), void *arg, const char *what);
+
 /* the task a pthread_t names, or NULL if it is not a task's */
 struct gr_task *shim_task_of_thread(pthread_t th);
 

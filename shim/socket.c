@@ -166,7 +166,7 @@ GR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
 	size_t total = 0;
 	ssize_t err = 0;
 
-	if (!gr_current_task() || (k != FD_STREAM && k != FD_PIPE && k != FD_FIFO) ||
+	if (!gr_current_task() || (k != FD_STREAM && k != FD_PIPE && k != FD_POLL) ||
 	    fd_prog_nonblock(out))
 		return REAL(sendfile)(out, in, offset, count);
 	if (!(buf = malloc(SENDFILE_CHUNK)))
@@ -213,7 +213,7 @@ static bool is_managed(int fd)
 {
 	enum fd_kind k = fd_kind(fd);
 
-	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_FIFO;
+	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_POLL;
 }
 
 static bool is_socket(int fd)

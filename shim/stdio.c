@@ -35,7 +35,7 @@ static bool managed_fd(int fd)
 {
 	enum fd_kind k = fd_kind(fd);
 
-	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_FIFO;
+	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_POLL;
 }
 
 static ssize_t cookie_read(void *c, char *buf, size_t n)

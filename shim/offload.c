@@ -1,0 +1,67 @@
+/*
+ * offload.c — a call that may block for long and has no non-blocking form runs on an OS thread
+ * of its own while the calling task parks; its result and errno come back to the task.
+ *
+ * Used where waiting is the point and greenpoll cannot wait on the task's behalf: opening a
+ * FIFO (the open waits for the other end), a process-shared futex or semaphore (the waker may
+ * be another process). The thread is a plain OS thread, not a task (every interposed call it
+ * makes goes straight to libc), made per call and gone after it: these calls are rare, and a
+ * thread costs a few tens of microseconds. If no thread can be made, the call blocks the
+ * carrier instead, as it would without greenpoll.
+ */
+#include "shim.h"
+
+#include <errno.h>
+
+#include "waitq.h"
+
+#define OFFLOAD_STACK (64 * 1024)
+
+struct offload {
+	long (*fn)(void *arg);
+	void *arg;
+	long result;
+	int err;
+	_Atomic unsigned int done;
+};
+
+static bool not_done(const void *addr, void *arg)
+{
+	(void)arg;
+	return !atomic_load((_Atomic unsigned int *)addr);
+}
+
+static void *offload_thread(void *p)
+{
+	struct offload *o = p;
+	_Atomic unsigned int *done = &o->done;
+
+	o->result = o->fn(o->arg);
+	o->err = errno;
+	atomic_store(done, 1);
+	/* o may be gone now (the task saw done); its address is only a key here */
+	gr_waitq_wake(done, 1);
+	return NULL;
+}
+
+long shim_offload(long (*fn)(void *arg), void *arg, const char *what)
+{
+	struct offload o = {.fn = fn, .arg = arg};
+	pthread_attr_t attr;
+	pthread_t th;
+	int err;
+
+	if (!gr_current_task())
+		return fn(arg);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, OFFLOAD_STACK);
+	err = REAL(pthread_create)(&th, &attr, offload_thread, &o);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return fn(arg);
+	while (!atomic_load(&o.done))
+		gr_waitq_park(&o.done, not_done, NULL, GR_NEVER, false, what);
+	errno = o.err;
+	return o.result;
+}
