@@ -41,6 +41,7 @@ static struct {
 	_Atomic int nidle, nspinning;
 	atomic_bool polling;	  /* an idle carrier waits in the poller */
 	_Atomic int64_t poll_until; /* until when it waits (GR_NEVER: no limit) */
+	struct gr_task *_Atomic signal_target; /* gr_interrupt_from_signal's, not yet done */
 	atomic_bool started;
 	gr_lock_t start_lock;
 	struct gr_sched_hooks hooks;
@@ -67,7 +68,7 @@ int gr_sched_nprocs(void) { return sched.nprocs; }
 
 static bool work_visible(void)
 {
-	if (atomic_load(&sched.globq.len))
+	if (atomic_load(&sched.globq.len) || atomic_load(&sched.signal_target))
 		return true;
 	for (int i = 0; i < sched.nprocs; i++)
 		if (gr_runq_len(&sched.procs[i].runq))
@@ -182,6 +183,10 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 {
 	struct gr_proc *p = c->p;
 	struct gr_task *t;
+
+	if (atomic_load_explicit(&sched.signal_target, memory_order_relaxed) &&
+	    (t = atomic_exchange(&sched.signal_target, NULL)))
+		gr_interrupt(t);
 
 	/* now and then the global queue, timers and the ring go first: `next` alone could keep
 	 * two tasks that wake each other running forever */
@@ -472,6 +477,11 @@ void gr_interrupt(struct gr_task *t)
 	tok = atomic_load(&t->wait_token);
 	if (TOKEN_PHASE(tok) != PHASE_DONE && t->wait_interruptible)
 		gr_wake(t, TOKEN_SEQ(tok), GR_WAKE_INTERRUPT);
+}
+
+void gr_interrupt_from_signal(struct gr_task *t)
+{
+	atomic_store(&sched.signal_target, t);
 }
 
 _Noreturn void gr_sched_exit_switch(struct gr_task *t)

@@ -114,6 +114,13 @@ bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why);
 /* Interrupt t: its current interruptible wait, if any, ends with GR_WAKE_INTERRUPT. */
 void gr_interrupt(struct gr_task *t);
 
+/*
+ * From a signal handler (async-signal-safe): interrupt t soon, from a carrier's scheduling code
+ * (the handler may have interrupted that very code, so it cannot touch the scheduler itself).
+ * The signal also ends the carrier's idle wait, which then does it.
+ */
+void gr_interrupt_from_signal(struct gr_task *t);
+
 /* The task's last switch (from gr_task_exit). */
 _Noreturn void gr_sched_exit_switch(struct gr_task *t);
 

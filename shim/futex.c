@@ -5,8 +5,10 @@
  * the wait queue's lock, as the kernel does it under its hash bucket lock, so a wake between
  * the caller's check and its park is not lost. Results are the kernel's: 0 / EAGAIN (value
  * changed) / ETIMEDOUT / EINTR (a signal sent to the task) for a wait, the number woken for a
- * wake. Shared futexes, other operations and every other system call go to the kernel
- * unchanged. (glibc's own locks make their futex calls inline, not through syscall().)
+ * wake. A wait on a shared futex is the kernel's (its waker may be another process), made on
+ * an OS thread of its own while the task waits (offload.c); other operations and every other
+ * system call go to the kernel unchanged. (glibc's own locks make their futex calls inline,
+ * not through syscall().)
  */
 #include "shim.h"
 
@@ -69,6 +71,13 @@ static long green_futex(uint32_t *addr, int op, uint32_t val, const struct times
 	}
 }
 
+static long shared_futex_wait(void *arg)
+{
+	long *a = arg;
+
+	return REAL(syscall)(SYS_futex, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
 GR_EXPORT long syscall(long number, ...)
 {
 	va_list ap;
@@ -92,6 +101,13 @@ GR_EXPORT long syscall(long number, ...)
 			}
 			return r;
 		}
+	}
+	if (number == SYS_futex && gr_current_task()) {
+		int cmd = (int)a[1] & FUTEX_CMD_MASK;
+
+		/* a shared futex's waker may be another process: only the kernel can wait */
+		if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET)
+			return shim_offload(shared_futex_wait, a, "shared futex");
 	}
 	return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -77,6 +77,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_task_set_hooks(&task_hooks);
 	initial_task = gr_task_adopt_initial(gr_tcb_self(), (int32_t)getpid());
 	shim_task_init(initial_task, NULL);
+	shim_signal_init(initial_task);
 	gr_sched_init(cfg.procs, initial_task, &sched_hooks);
 	pthread_atfork(NULL, NULL, gr_after_fork_child);
 	if (cfg.debug)

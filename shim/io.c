@@ -51,7 +51,6 @@ ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
 	for (;;) {
 		ssize_t r = attempt(fd, arg);
 		struct gr_pd *pd;
-		bool cancellable;
 		int err;
 
 		if (r != -EAGAIN || io->nonblock || (!io->known_blocking && fd_prog_nonblock(fd)))
@@ -62,15 +61,15 @@ ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
 			set_deadline(fd, io);
 			io->deadline_set = true;
 		}
-		cancellable = shim_cancellable(self);
-		err = gr_pd_lock(pd, io->mode, io->deadline, cancellable);
+		/* interruptible: a signal ends the wait (a cancel acts only if enabled) */
+		err = gr_pd_lock(pd, io->mode, io->deadline, true);
 		if (err >= 0) {
 			/* readiness since the attempt above is in the pd, unless a task that had
 			 * the lock before us used it up */
 			r = err ? attempt(fd, arg) : -EAGAIN;
 			err = 0;
 			while (r == -EAGAIN &&
-			       !(err = gr_pd_wait(pd, io->mode, io->deadline, cancellable)))
+			       !(err = gr_pd_wait(pd, io->mode, io->deadline, true)))
 				r = attempt(fd, arg);
 			gr_pd_unlock(pd, io->mode);
 		}

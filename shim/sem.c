@@ -5,7 +5,8 @@
  * are the value, the high 32 bits the number of waiters; `private` is 0 for a process-private
  * semaphore and FUTEX_PRIVATE_FLAG's value for a shared one (glibc's naming is the reverse of
  * what the flag means). Process-shared ones (sem_init with pshared, sem_open) keep glibc's
- * implementation. sem_wait and sem_timedwait are cancellation points and end with EINTR when a
+ * implementation; a task's wait on one is made on an OS thread of its own (offload.c), since
+ * the poster may be another process. sem_wait and sem_timedwait are cancellation points and end with EINTR when a
  * signal handler without SA_RESTART runs (with SA_RESTART the wait goes on, as Linux's futex
  * wait inside glibc's sem_wait does).
  */
@@ -81,15 +82,38 @@ static int sem_take(sem_t *s, int64_t deadline)
 	return 0;
 }
 
+/* a process-shared semaphore's poster may be another process: only glibc can wait on it */
+struct shared_wait {
+	sem_t *s;
+	clockid_t clock;
+	const struct timespec *abs;
+};
+
+static long shared_wait(void *arg)
+{
+	struct shared_wait *w = arg;
+
+	return w->abs ? REAL(sem_clockwait)(w->s, w->clock, w->abs) : REAL(sem_wait)(w->s);
+}
+
+static int shared_take(sem_t *s, clockid_t clock, const struct timespec *abs)
+{
+	struct shared_wait w = {s, clock, abs};
+
+	if (!gr_current_task())
+		return (int)shared_wait(&w);
+	return (int)shim_offload(shared_wait, &w, "shared semaphore");
+}
+
 GR_EXPORT int sem_wait(sem_t *s)
 {
-	return green(s) ? sem_take(s, GR_NEVER) : REAL(sem_wait)(s);
+	return green(s) ? sem_take(s, GR_NEVER) : shared_take(s, CLOCK_REALTIME, NULL);
 }
 
 GR_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abs)
 {
 	if (!green(s))
-		return REAL(sem_clockwait)(s, clock, abs);
+		return shared_take(s, clock, abs);
 	if (!shim_valid_timespec(abs) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)) {
 		errno = EINVAL;
 		return -1;
@@ -99,7 +123,7 @@ GR_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *ab
 
 GR_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abs)
 {
-	return green(s) ? sem_clockwait(s, CLOCK_REALTIME, abs) : REAL(sem_timedwait)(s, abs);
+	return green(s) ? sem_clockwait(s, CLOCK_REALTIME, abs) : shared_take(s, CLOCK_REALTIME, abs);
 }
 
 GR_EXPORT int sem_trywait(sem_t *s)

@@ -48,6 +48,8 @@ struct shim_task {
 	bool has_affinity;
 	cpu_set_t affinity; /* pthread_setaffinity_np / sched_setaffinity, recorded */
 	int sched_policy, sched_priority;
+	atomic_bool signal_ran;	    /* a handler ran for this task elsewhere (signal.c) */
+	atomic_bool signal_restart; /* ...and it has SA_RESTART */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
 
@@ -81,6 +83,9 @@ int shim_wait_any(const int *fds, int n, shim_look_fn *look, void *arg, int64_t 
  * result with errno as fn left it.
  */
 long shim_offload(long (*fn)(void *arg), void *arg, const char *what);
+
+/* the initial task, which takes EINTR for signals that reach idle carriers (signal.c) */
+void shim_signal_init(struct gr_task *initial);
 
 /* the task a pthread_t names, or NULL if it is not a task's */
 struct gr_task *shim_task_of_thread(pthread_t th);

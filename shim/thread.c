@@ -229,10 +229,13 @@ void shim_before_wait(struct gr_task *t)
 
 bool shim_interrupted(struct gr_task *t)
 {
+	struct shim_task *st = shim_of(t);
 	bool restart;
 
 	atomic_store(&t->interrupted, false);
 	restart = shim_deliver_signals(t);
+	if (atomic_exchange(&st->signal_ran, false) && !atomic_load(&st->signal_restart))
+		restart = false;
 	shim_cancel_point(t);
 	return restart;
 }

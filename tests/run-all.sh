@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run-all.sh — every test: the Check unit tests (BUILD_DIR/unit/test_*), then the integration
-# runs (tests/integration.sh). Ends with one line "N passed, N failed" (unit checks plus
-# integration runs) and exits non-zero if anything failed or a test binary crashed.
+# runs: the runtime core (tests/integration.sh), sockets (tests/net-integration.sh),
+# synchronization and multiplexing (tests/sync-integration.sh). Ends with one line
+# "N passed, N failed" (unit checks plus integration runs) and exits non-zero if anything
+# failed or a test binary crashed. Tests that need many fds raise the soft limit themselves.
 #   usage: tests/run-all.sh [BUILD_DIR]     (after `make all fixtures unit`)
 set -u
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." || exit 2
@@ -39,15 +41,19 @@ for t in "${units[@]}"; do
 	fi
 done
 
-GP_RESULTS=$results tests/integration.sh "$build"
-if read -r p f < <(sed -E 's/passed=([0-9]+) failed=([0-9]+)/\1 \2/' "$results" | tail -n 1) &&
-	[ -n "${p:-}" ]; then
-	passed=$((passed + p))
-	failed=$((failed + f))
-else
-	echo "FAIL: tests/integration.sh reported no result"
-	failed=$((failed + 1))
-fi
+# the integration runners: each appends "passed=N failed=N" to $GP_RESULTS
+for runner in integration net-integration sync-integration; do
+	: >"$results"
+	GP_RESULTS=$results "tests/$runner.sh" "$build"
+	if read -r p f < <(sed -E 's/passed=([0-9]+) failed=([0-9]+)/\1 \2/' "$results" | tail -n 1) &&
+		[ -n "${p:-}" ]; then
+		passed=$((passed + p))
+		failed=$((failed + f))
+	else
+		echo "FAIL: tests/$runner.sh reported no result"
+		failed=$((failed + 1))
+	fi
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
