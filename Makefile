@@ -46,13 +46,9 @@ clean:
 	rm -rf $(B)
 
 # ---- the two commands of README.md ----
-$(B)/demo/%: tests/demo/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -pthread -o $@ $<
-
 demo:
 	@scripts/deps.sh
-	@$(MAKE) --no-print-directory all $(B)/demo/threads_demo
+	@$(MAKE) --no-print-directory all $(B)/fixtures/echo_server $(B)/bench/net/loadgen
 	@scripts/demo.sh $(B)
 
 test:

@@ -6,7 +6,6 @@
 # natively and under the shim side by side. Not a timed test.
 #   make bench          both, runtime first
 #   make bench-net      the network benchmarks alone
-#   make demo-net       scripts/demo-net.sh: the echo server native and shimmed under load
 BENCH_PROGS := $(patsubst scripts/bench/%.c,$(B)/bench/%,\
                  $(filter-out scripts/bench/common.c,$(wildcard scripts/bench/*.c)))
 
@@ -19,7 +18,7 @@ NET_PROGS := $(B)/fixtures/echo_server $(B)/fixtures/http_server $(B)/bench/net/
 GO_ENV := GOCACHE=$(abspath $(B))/go/cache GOPATH=$(abspath $(B))/go/path GOENV=off \
           GOPROXY=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0
 
-.PHONY: bench-deps bench-net demo-net
+.PHONY: bench-deps bench-net
 
 # bench-deps comes first so that a serial make installs the packages before building anything
 bench: bench-deps all $(BENCH_PROGS) $(NET_PROGS)
@@ -28,9 +27,6 @@ bench: bench-deps all $(BENCH_PROGS) $(NET_PROGS)
 
 bench-net: bench-deps all $(NET_PROGS)
 	scripts/bench-net.sh $(B)
-
-demo-net: all $(B)/fixtures/echo_server $(B)/bench/net/loadgen
-	scripts/demo-net.sh $(B)
 
 bench-deps:
 	@scripts/deps.sh bench
