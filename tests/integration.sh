@@ -10,6 +10,9 @@
 # Exits non-zero if any run failed. A missing library makes every shim run fail.
 set -u
 
+# shellcheck source=tests/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
 build=${1:-build}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
 fixtures=$build/fixtures
@@ -21,38 +24,9 @@ EXTRA_OS_THREADS=4
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
 
-pass() { echo "PASS: $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $1: $2"; failed=$((failed + 1)); }
 
-# run ENV_ASSIGNMENT... -- CMD ARG...: runs CMD under timeout (not shimmed itself) with the
-# given environment; stdout and stderr go to $tmp/out and $tmp/err, the status to $status.
-# (The outer 2>/dev/null only silences bash's own "Aborted"-style job reports.)
-run() {
-	local env=()
-	while [ "$1" != -- ]; do env+=("$1"); shift; done
-	shift
-	{ timeout -k 5 60 env "${env[@]}" "$@" >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
-	status=$?
-}
 
-# Why a run whose status is not 0 failed: exit status or signal, and the last stderr line.
-reason() {
-	local why last
-	if [ "$status" -eq 124 ]; then
-		why="timed out after 60 s"
-	elif [ "$status" -eq 137 ]; then
-		why="killed by SIGKILL (a hang past timeout's grace, or the OOM killer)"
-	elif [ "$status" -gt 128 ]; then
-		why="killed by SIG$(kill -l $((status - 128)) 2>/dev/null || echo $((status - 128)))"
-	else
-		why="exit status $status"
-	fi
-	last=$(grep -v '^[[:space:]]*$' "$tmp/err" | tail -n 1)
-	echo "$why${last:+; stderr: $last}"
-}
 
 # Case-specific checks of a finished run's output; prints a reason and fails if wrong.
 check_output() {
@@ -155,7 +129,7 @@ good_config() {
 
 for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls \
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
-	    fork_threads cancel_signal; do
+	    fork_threads cancel_signal idle_cpu; do
 	run_case "$case" native
 	run_case "$case" 2
 done
@@ -233,8 +207,4 @@ else
 	launcher_bad "a missing command" run --
 fi
 
-echo "integration: $passed passed, $failed failed"
-if [ -n "${GP_RESULTS:-}" ]; then
-	echo "passed=$passed failed=$failed" >>"$GP_RESULTS"
-fi
-[ "$failed" -eq 0 ]
+report integration

@@ -26,6 +26,9 @@
 # set. Exits non-zero if any run failed. A missing library makes every shim run fail.
 set -u
 
+# shellcheck source=tests/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
 build=${1:-build}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
 fixtures=$build/fixtures
@@ -49,11 +52,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0
-failed=0
 
-pass() { echo "PASS: $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $1: $2"; failed=$((failed + 1)); }
 
 # Seconds a run may take before it counts as hung. Native runs take 0.1 to 5 s each.
 limit_of() {
@@ -64,34 +63,7 @@ limit_of() {
 	esac
 }
 
-# run LIMIT ENV_ASSIGNMENT... -- CMD ARG...: runs CMD under timeout (not shimmed itself) with
-# the given environment; stdout and stderr go to $tmp/out and $tmp/err, the status to $status.
-# (The outer 2>/dev/null only silences bash's own "Aborted"-style job reports.)
-run() {
-	local env=() limit=$1
-	shift
-	while [ "$1" != -- ]; do env+=("$1"); shift; done
-	shift
-	run_limit=$limit
-	{ timeout -k 5 "$limit" env -u LD_PRELOAD "${env[@]}" "$@" >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
-	status=$?
-}
 
-# Why a run whose status is not 0 failed: exit status or signal, and the last stderr line.
-reason() {
-	local why last file=${1:-$tmp/err}
-	if [ "$status" -eq 124 ]; then
-		why="timed out after $run_limit s"
-	elif [ "$status" -eq 137 ]; then
-		why="killed by SIGKILL (a hang past timeout's grace, or the OOM killer)"
-	elif [ "$status" -gt 128 ]; then
-		why="killed by SIG$(kill -l $((status - 128)) 2>/dev/null || echo $((status - 128)))"
-	else
-		why="exit status $status"
-	fi
-	last=$(grep -v '^[[:space:]]*$' "$file" | tail -n 1)
-	echo "$why${last:+; stderr: $last}"
-}
 
 label_of() {
 	if [ "$2" = native ]; then echo "$1 (native)"; else echo "$1 (shim)"; fi
@@ -108,12 +80,12 @@ run_case() {
 		return
 	fi
 	if [ "$mode" = native ]; then
-		run "$(limit_of "$case")" -- "$fixtures/$case"
+		run --limit "$(limit_of "$case")" -- "$fixtures/$case"
 	elif [ ! -f "$lib" ]; then
 		fail "$label" "$lib does not exist"
 		return
 	else
-		run "$(limit_of "$case")" LD_PRELOAD="$lib" GREENPOLL_PROCS="$PROCS" -- \
+		run --limit "$(limit_of "$case")" LD_PRELOAD="$lib" GREENPOLL_PROCS="$PROCS" -- \
 			"$fixtures/$case" --max-os-threads "$MAX_OS_THREADS"
 	fi
 	if [ "$status" -ne 0 ]; then
@@ -158,7 +130,7 @@ wait_port() {
 			wait "$server_pid" 2>/dev/null
 			status=$?
 			server_pid=
-			why="the server ended before writing its port file: $(reason "$tmp/srv.err")"
+			why="the server ended before writing its port file: $(reason_in "$tmp/srv.err")"
 			return 1
 		fi
 		sleep 0.1
@@ -191,11 +163,11 @@ stop_server() {
 	status=$?
 	server_pid=
 	if [ "$was_alive" = 0 ]; then
-		why="the server ended before it was stopped: $(reason "$tmp/srv.err")"
+		why="the server ended before it was stopped: $(reason_in "$tmp/srv.err")"
 		return 1
 	fi
 	if [ "$status" -ne 0 ]; then
-		why="the server did not exit cleanly on SIGTERM: $(reason "$tmp/srv.err")"
+		why="the server did not exit cleanly on SIGTERM: $(reason_in "$tmp/srv.err")"
 		return 1
 	fi
 	return 0
@@ -244,7 +216,7 @@ server_case() {
 		fail "$label" "$first"
 		return
 	fi
-	run "$(limit_of "$case")" -- "$client" --port-file "$tmp/port" --server-pid "$server_pid" \
+	run --limit "$(limit_of "$case")" -- "$client" --port-file "$tmp/port" --server-pid "$server_pid" \
 		"${cargs[@]}"
 	cstatus=$status
 	if [ "$cstatus" -ne 0 ]; then
@@ -278,25 +250,24 @@ fixture_cases="net_flags net_blocking_io net_timeouts net_errors net_close_block
 server_cases="echo_server_10k http_keepalive"
 selected=${NET_CASES:-$fixture_cases $server_cases}
 for case in $selected; do
+	# shellcheck disable=SC2086,SC2116 # split into one line of names on purpose
 	case " $(echo $fixture_cases) " in *" $case "*) continue ;; esac
 	case " $server_cases " in *" $case "*) continue ;; esac
 	fail "$case" "no such case (NET_CASES)"
 done
 
 for case in $fixture_cases; do
+	# shellcheck disable=SC2086,SC2116 # split into one line of names on purpose
 	case " $(echo $selected) " in *" $case "*) ;; *) continue ;; esac
 	run_case "$case" native
 	run_case "$case" shim
 done
 
 for case in $server_cases; do
+	# shellcheck disable=SC2086,SC2116 # split into one line of names on purpose
 	case " $(echo $selected) " in *" $case "*) ;; *) continue ;; esac
 	server_case "$case" native
 	server_case "$case" shim
 done
 
-echo "net-integration: $passed passed, $failed failed"
-if [ -n "${GP_RESULTS:-}" ]; then
-	echo "passed=$passed failed=$failed" >>"$GP_RESULTS"
-fi
-[ "$failed" -eq 0 ]
+report net-integration

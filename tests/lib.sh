@@ -1,0 +1,58 @@
+# shellcheck shell=bash
+# lib.sh — what the integration runners share (sourced): counting results, running a program
+# under a time limit, saying why a run failed, and the summary line. The runner sets $tmp (a
+# scratch directory) before using run.
+# shellcheck disable=SC2154 # $tmp is the runner's
+
+passed=0
+failed=0
+run_limit=60
+
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $1: $2"; failed=$((failed + 1)); }
+
+# run [--limit SECONDS] ENV_ASSIGNMENT... -- CMD ARG...: runs CMD under timeout (never shimmed
+# itself: LD_PRELOAD comes only from the assignments) with the given environment; stdout and
+# stderr go to $tmp/out and $tmp/err, the status to $status. (The outer 2>/dev/null only
+# silences bash's own "Aborted"-style job reports.)
+run() {
+	local env=()
+	run_limit=60
+	if [ "$1" = --limit ]; then
+		run_limit=$2
+		shift 2
+	fi
+	while [ "$1" != -- ]; do env+=("$1"); shift; done
+	shift
+	{ timeout -k 5 "$run_limit" env -u LD_PRELOAD "${env[@]}" "$@" >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
+	status=$?
+}
+
+# reason: why a run whose status is not 0 failed: exit status or signal, and the last line of
+# its stderr; reason_in FILE takes the last line from FILE.
+reason() { reason_in "$tmp/err"; }
+
+reason_in() {
+	local why last file=$1
+	if [ "$status" -eq 124 ]; then
+		why="timed out after $run_limit s"
+	elif [ "$status" -eq 137 ]; then
+		why="killed by SIGKILL (a hang past timeout's grace, or the OOM killer)"
+	elif [ "$status" -gt 128 ]; then
+		why="killed by SIG$(kill -l $((status - 128)) 2>/dev/null || echo $((status - 128)))"
+	else
+		why="exit status $status"
+	fi
+	last=$(grep -v '^[[:space:]]*$' "$file" | tail -n 1)
+	echo "$why${last:+; stderr: $last}"
+}
+
+# report NAME: the summary line; appends "passed=N failed=N" to $GP_RESULTS if it is set;
+# returns non-zero if anything failed.
+report() {
+	echo "$1: $passed passed, $failed failed"
+	if [ -n "${GP_RESULTS:-}" ]; then
+		echo "passed=$passed failed=$failed" >>"$GP_RESULTS"
+	fi
+	[ "$failed" -eq 0 ]
+}
