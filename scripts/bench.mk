@@ -1,13 +1,19 @@
 # scripts/bench.mk — `make bench`, included by the top Makefile: installs what the benchmarks
 # need (scripts/deps.sh bench), builds the library, the plain pthread programs of scripts/bench/
 # into build/bench/, the network servers and the load generator, then runs the runtime
-# benchmarks (scripts/bench-runtime.sh; table on stdout and in build/bench-runtime.md) and the
-# network benchmarks (scripts/bench-net.sh; build/bench-net.md and build/bench-net.png), each
-# natively and under the shim side by side. Not a timed test.
-#   make bench          both, runtime first
+# benchmarks (scripts/bench-runtime.sh; table on stdout and in build/bench-runtime.md), the
+# synchronization benchmarks (scripts/bench-sync.sh; build/bench-sync.md) and the network
+# benchmarks (scripts/bench-net.sh; build/bench-net.md and build/bench-net.png), each natively
+# and under the shim side by side. Not a timed test.
+#   make bench          all three, runtime first
+#   make bench-sync     the synchronization benchmarks alone
 #   make bench-net      the network benchmarks alone
 BENCH_PROGS := $(patsubst scripts/bench/%.c,$(B)/bench/%,\
                  $(filter-out scripts/bench/common.c,$(wildcard scripts/bench/*.c)))
+
+# the synchronization benchmarks: two plain programs and the worker-pool server fixtures
+SYNC_PROGS := $(patsubst scripts/bench/%.c,$(B)/bench/%,$(wildcard scripts/bench/sync/*.c)) \
+              $(B)/fixtures/pool_server $(B)/fixtures/pool_client
 
 # the network benchmarks: two fixtures (plain thread-per-connection servers), a hand-written
 # epoll server and the load generator in C, a Go server
@@ -18,12 +24,16 @@ NET_PROGS := $(B)/fixtures/echo_server $(B)/fixtures/http_server $(B)/bench/net/
 GO_ENV := GOCACHE=$(abspath $(B))/go/cache GOPATH=$(abspath $(B))/go/path GOENV=off \
           GOPROXY=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0
 
-.PHONY: bench-deps bench-net
+.PHONY: bench-deps bench-net bench-sync
 
 # bench-deps comes first so that a serial make installs the packages before building anything
-bench: bench-deps all $(BENCH_PROGS) $(NET_PROGS)
+bench: bench-deps all $(BENCH_PROGS) $(SYNC_PROGS) $(NET_PROGS)
 	scripts/bench-runtime.sh $(B)
+	scripts/bench-sync.sh $(B)
 	scripts/bench-net.sh $(B)
+
+bench-sync: bench-deps all $(SYNC_PROGS)
+	scripts/bench-sync.sh $(B)
 
 bench-net: bench-deps all $(NET_PROGS)
 	scripts/bench-net.sh $(B)
