@@ -292,9 +292,16 @@ static void unlist(char *tp)
 	node[1] = node;
 }
 
-static void set_fields(char *tp, int32_t tid, struct gr_task *owner)
+static void set_fields(char *tp, int32_t tid, struct gr_task *owner, void *stack_lo,
+		       size_t stack_size, size_t guard)
 {
 	void **robust = (void **)(tp + OFF_ROBUST_HEAD);
+
+	/* pthread_getattr_np, and libc's alloca limit (a quarter of stackblock_size) */
+	AT(tp, OFF_STACKBLOCK, void *) = stack_lo;
+	AT(tp, OFF_STACKBLOCK_SIZE, size_t) = stack_size;
+	AT(tp, OFF_GUARDSIZE, size_t) = guard;
+	AT(tp, OFF_REPORTED_GUARDSIZE, size_t) = guard;
 
 	AT(tp, OFF_HEADER_TCB, void *) = tp;
 	AT(tp, OFF_HEADER_SELF, void *) = tp;
@@ -331,11 +338,7 @@ void *gr_tcb_make(void *region_top, void *stack_lo, size_t stack_size, size_t gu
 	memset(tp, 0, sizeof_pthread);
 	if (!dl_allocate_tls(tp))
 		return NULL;
-	set_fields(tp, tid, owner);
-	AT(tp, OFF_STACKBLOCK, void *) = stack_lo;
-	AT(tp, OFF_STACKBLOCK_SIZE, size_t) = stack_size;
-	AT(tp, OFF_GUARDSIZE, size_t) = guard;
-	AT(tp, OFF_REPORTED_GUARDSIZE, size_t) = guard;
+	set_fields(tp, tid, owner, stack_lo, stack_size, guard);
 	return tp;
 }
 
@@ -350,13 +353,10 @@ void *gr_tcb_renew(void *region_top, int32_t tid, struct gr_task *owner)
 	memcpy(libc_block, tp - libc_block_off, libc_block_size);
 	dl_deallocate_tls(tp, false);
 	memset(tp, 0, sizeof_pthread);
-	dl_allocate_tls(tp); /* cannot fail: a dtv of the same size was just freed */
+	if (!dl_allocate_tls(tp))
+		return NULL; /* out of memory for a dtv: the region goes back to the kernel */
 	memcpy(tp - libc_block_off, libc_block, libc_block_size);
-	set_fields(tp, tid, owner);
-	AT(tp, OFF_STACKBLOCK, void *) = stack_lo;
-	AT(tp, OFF_STACKBLOCK_SIZE, size_t) = stack_size;
-	AT(tp, OFF_GUARDSIZE, size_t) = guard;
-	AT(tp, OFF_REPORTED_GUARDSIZE, size_t) = guard;
+	set_fields(tp, tid, owner, stack_lo, stack_size, guard);
 	return tp;
 }
 

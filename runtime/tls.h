@@ -80,7 +80,8 @@ void *gr_tcb_make(void *region_top, void *stack_lo, size_t stack_size, size_t gu
 
 /*
  * Re-initialise, for a new task, the TCB gr_tcb_make made below the same region_top (the region
- * came back from the pool); returns its TP.
+ * came back from the pool); returns its TP, or NULL when out of memory (the TCB is then unusable
+ * and holds nothing outside the region).
  */
 void *gr_tcb_renew(void *region_top, int32_t tid, struct gr_task *owner);
 

@@ -266,7 +266,7 @@ sigterm_note() {
 notes+=(
 	"speed-up: how many times faster the shim is than native (native ÷ shim for times, shim ÷ native for rates)."
 	"Median of $reps runs per side, sides alternating. All runs, native | shim: ping-pong one CPU $(field_note pingpong.native1 rt_us) | $(field_note pingpong.shim1 rt_us) µs; two CPUs $(field_note pingpong.native2 rt_us) | $(field_note pingpong.shim2 rt_us) µs; mutex $(field_note counter.native ns_per_inc) | $(field_note counter.shim ns_per_inc) ns; pool 1,000 $(field_note pool1k.native rps) | $(field_note pool1k.shim rps) req/s; pool 5,000 $(field_note pool5k.native rps) | $(field_note pool5k.shim rps) req/s."
-	"Ping-pong: two threads hand a turn back and forth through one mutex and two condvars (scripts/bench/sync/pingpong.c); up to 200,000 round trips or 5 s. One CPU: native pinned to CPU $cpu (taskset), shim GREENPOLL_PROCS=1. Two CPUs: both unpinned on $procs CPUs, shim GREENPOLL_PROCS=2; its target is against the shim's one-carrier figure. OS threads: native $(field_note pingpong.native2 os_threads), shim $(field_note pingpong.shim2 os_threads)."
+	"Ping-pong: two threads hand a turn back and forth through one mutex and two condvars (scripts/bench/sync/pingpong.c); up to 200,000 round trips or 5 s. One CPU: native pinned to CPU $cpu (taskset), shim GREENPOLL_PROCS=1. Two CPUs: both unpinned on $procs CPUs, shim GREENPOLL_PROCS=2; its target is against the shim's one-carrier figure. Native unpinned is bimodal: a few µs while the kernel keeps both threads on one CPU, ~50 µs when each wakes the other across CPUs; read all runs, not just the median. OS threads: native $(field_note pingpong.native2 os_threads), shim $(field_note pingpong.shim2 os_threads)."
 	"Contended mutex: 4 threads increment one counter under one default mutex for 1 s (scripts/bench/sync/counter.c); ns per increment over all threads. Shim at the default GREENPOLL_PROCS ($procs)."
 	"Worker-pool server: tests/fixtures/pool_server (main thread accepts, 64 workers fed through a mutex+condvar queue, one HTTP/1.0 request per connection) against tests/fixtures/pool_client (one epoll thread keeping 1,000 or 5,000 connections open, 20,000 or 25,000 requests, every reply checked), both on this machine; the shim side preloads the server only, at the default GREENPOLL_PROCS. Server OS threads (max sampled): native $(field_note pool5k.native server_threads), shim $(field_note pool5k.shim server_threads). How the servers ended when sent SIGTERM (ok: exited within 3 s; killed: SIGKILL after 3 s): native $(sigterm_note native), shim $(sigterm_note shim)."
 )
@@ -275,6 +275,20 @@ for key in "${!fail[@]}"; do
 done
 
 header=$'benchmark\tnative\tshim\tspeed-up\ttarget\tmet?'
+# the markdown first, so that a closed stdout (| head) still leaves it written
+{
+	printf '## Synchronization benchmarks\n\n'
+	printf "\`scripts/bench-sync.sh\`, %s; %s CPUs, Linux %s, load average %s at start.\n\n" \
+		"$started" "$procs" "$(uname -r)" "$load"
+	printf '| %s |\n' "${header//$'\t'/ | }"
+	printf '|---|---:|---:|---:|---|---|\n'
+	for r in "${rows[@]}"; do
+		r=${r//|/\\|}
+		printf '| %s |\n' "${r//$'\t'/ | }"
+	done
+	printf '\n'
+	printf -- '- %s\n' "${notes[@]}"
+} >"$md"
 # the table aligned for the terminal (${#c} counts characters: LC_ALL is a UTF-8 locale)
 widths=(0 0 0 0 0 0)
 for r in "$header" "${rows[@]}"; do
@@ -294,17 +308,4 @@ done
 printf '\n'
 printf -- '- %s\n' "${notes[@]}"
 
-{
-	printf '## Synchronization benchmarks\n\n'
-	printf "\`scripts/bench-sync.sh\`, %s; %s CPUs, Linux %s, load average %s at start.\n\n" \
-		"$started" "$procs" "$(uname -r)" "$load"
-	printf '| %s |\n' "${header//$'\t'/ | }"
-	printf '|---|---:|---:|---:|---|---|\n'
-	for r in "${rows[@]}"; do
-		r=${r//|/\\|}
-		printf '| %s |\n' "${r//$'\t'/ | }"
-	done
-	printf '\n'
-	printf -- '- %s\n' "${notes[@]}"
-} >"$md"
 printf '\nwritten to %s\n' "$md" >&2
