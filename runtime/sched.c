@@ -81,8 +81,6 @@ static void wakep(void)
 	struct gr_carrier *c;
 	int zero = 0;
 
-	if (!atomic_load_explicit(&sched.started, memory_order_relaxed))
-		return;
 	atomic_thread_fence(memory_order_seq_cst); /* pairs with carrier_sleep's publication */
 	if (atomic_load(&sched.nspinning) || !atomic_load(&sched.nidle))
 		return;
@@ -132,7 +130,10 @@ void gr_sched_ready(struct gr_task *t)
 
 		if (displaced)
 			runq_put(c->p, displaced);
+		if (sched.nprocs == 1)
+			return; /* the only carrier is this one, awake */
 	} else {
+		/* from a thread that is no carrier (an offloaded call): every carrier may sleep */
 		gr_globq_put(&sched.globq, &t, 1);
 	}
 	wakep();

@@ -46,7 +46,8 @@ static void unlink_waiter(struct bucket *b, struct waiter *w)
 	*pp = w->next;
 	if (b->tail == w)
 		b->tail = prev;
-	w->queued = false;
+	/* the last touch of the record: its owner may return as soon as it sees this */
+	__atomic_store_n(&w->queued, false, __ATOMIC_RELEASE);
 }
 
 int gr_waitq_park_bits(const void *addr, uint32_t bits, gr_waitq_check_fn *check, void *arg,
@@ -73,13 +74,15 @@ int gr_waitq_park_bits(const void *addr, uint32_t bits, gr_waitq_check_fn *check
 	why = gr_park(deadline, what, addr);
 	/*
 	 * A timeout, an interrupt, or a wake-up meant for an earlier wait (see gr_wake) leaves the
-	 * record queued; and a waker may still be reading it. Taking the bucket lock settles both
-	 * before the record goes with this frame.
+	 * record queued: take it off before it goes with this frame. A waker reads the record only
+	 * before it marks it unqueued.
 	 */
-	gr_lock(&b->lock);
-	if (w.queued)
-		unlink_waiter(b, &w);
-	gr_unlock(&b->lock);
+	if (__atomic_load_n(&w.queued, __ATOMIC_ACQUIRE)) {
+		gr_lock(&b->lock);
+		if (w.queued)
+			unlink_waiter(b, &w);
+		gr_unlock(&b->lock);
+	}
 	return why;
 }
 
@@ -98,10 +101,15 @@ int gr_waitq_wake_bits(const void *addr, uint32_t bits, int n)
 	gr_lock(&b->lock);
 	for (w = b->head; w && (n < 0 || woken < n); w = next) {
 		next = w->next;
+		struct gr_task *t;
+		uint32_t seq;
+
 		if (w->addr != addr || !(w->bits & bits))
 			continue;
+		t = w->task;
+		seq = w->seq;
 		unlink_waiter(b, w);
-		if (gr_wake(w->task, w->seq, GR_WAKE_NORMAL))
+		if (gr_wake(t, seq, GR_WAKE_NORMAL))
 			woken++;
 	}
 	gr_unlock(&b->lock);

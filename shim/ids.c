@@ -66,8 +66,12 @@ GR_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 
 bool shim_deliver_signals(struct gr_task *t)
 {
-	unsigned long pending = atomic_exchange(&shim_of(t)->pending_signals, 0);
+	unsigned long pending;
 	bool restart = true;
+
+	if (!atomic_load_explicit(&shim_of(t)->pending_signals, memory_order_relaxed))
+		return true;
+	pending = atomic_exchange(&shim_of(t)->pending_signals, 0);
 
 	for (int sig = 1; pending; sig++, pending >>= 1) {
 		struct sigaction sa;

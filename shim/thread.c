@@ -222,7 +222,8 @@ void shim_cancel_point(struct gr_task *t)
 
 void shim_before_wait(struct gr_task *t)
 {
-	atomic_store(&t->interrupted, false);
+	if (atomic_load_explicit(&t->interrupted, memory_order_relaxed))
+		atomic_store(&t->interrupted, false);
 	shim_deliver_signals(t);
 	shim_cancel_point(t);
 }
