@@ -418,7 +418,8 @@ uint32_t gr_wait_prepare(bool interruptible)
 	uint32_t seq = ++t->wait_seq;
 
 	t->wait_interruptible = interruptible;
-	atomic_store(&t->wait_token, TOKEN(seq, 0, PHASE_ARMED));
+	/* release: published (in a queue, a pollDesc) only after this, by a release of its own */
+	atomic_store_explicit(&t->wait_token, TOKEN(seq, 0, PHASE_ARMED), memory_order_release);
 	if (interruptible && atomic_load(&t->interrupted))
 		gr_wake(t, seq, GR_WAKE_INTERRUPT);
 	return seq;

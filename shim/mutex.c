@@ -105,7 +105,8 @@ static int mutex_acquire(pthread_mutex_t *m, bool try, int64_t deadline)
 	} else if ((err = lock_word(g, deadline))) {
 		return err;
 	}
-	atomic_store(&g->owner, self);
+	/* owner is compared only with the caller's own id: no ordering needed */
+	atomic_store_explicit(&g->owner, self, memory_order_relaxed);
 	g->count = 1;
 	g->nusers++;
 	return 0;
@@ -167,7 +168,7 @@ GR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 		if (type == PTHREAD_MUTEX_RECURSIVE && --g->count > 0)
 			return 0;
 	}
-	atomic_store(&g->owner, 0);
+	atomic_store_explicit(&g->owner, 0, memory_order_relaxed);
 	g->nusers--;
 	if (atomic_exchange(&g->lock, 0) == 2)
 		gr_waitq_wake(&g->lock, 1);
