@@ -123,6 +123,14 @@ int gr_netpoll_backend_close(int fd);
 int gr_netpoll_backend_poll(int64_t delay_ns, void (*cb)(struct gr_pd *pd, uint32_t seq, int modes));
 void gr_netpoll_backend_break(void);
 
+/*
+ * The poller's own fds (epoll, eventfd) are not the program's: gr_netpoll_owns_fd tells whether
+ * fd is one of them; gr_netpoll_move_fd moves it to another number (so the program can dup2
+ * onto this one); 0 or -errno.
+ */
+bool gr_netpoll_owns_fd(int fd);
+int gr_netpoll_move_fd(int fd);
+
 /* In a fork child: a poller of the child's own (the parent's epoll set is shared). */
 void gr_netpoll_after_fork_child(void);
 

@@ -6,12 +6,14 @@
  * sequence number in the top 16 (user-space addresses on x86_64 fit in 47 bits); netpoll.c
  * drops an event whose sequence number is not the pd's current one.
  *
- * The runtime's own fds are close-on-exec. All calls are raw system calls: epoll_wait and
- * friends are names the shim interposes for the program's own use.
+ * The runtime's own fds are close-on-exec, and the shim keeps the program from closing them or
+ * dup2-ing over them (gr_netpoll_owns_fd, gr_netpoll_move_fd). All calls are raw system calls:
+ * epoll_wait and friends are names the shim interposes for the program's own use.
  */
 #include "netpoll.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -22,7 +24,7 @@
 #define MAX_EVENTS 128
 #define TAG_SHIFT 48
 
-static int epfd = -1, breakfd = -1;
+static _Atomic int epfd = -1, breakfd = -1;
 static atomic_bool break_pending;
 
 static uint64_t tag(struct gr_pd *pd, uint32_t seq)
@@ -65,6 +67,27 @@ int gr_netpoll_backend_close(int fd)
 	struct epoll_event ev = {0};
 
 	return (int)gr_sys4(SYS_epoll_ctl, epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+bool gr_netpoll_owns_fd(int fd)
+{
+	return fd >= 0 && (fd == atomic_load(&epfd) || fd == atomic_load(&breakfd));
+}
+
+int gr_netpoll_move_fd(int fd)
+{
+	_Atomic int *which = fd == atomic_load(&epfd) ? &epfd : fd == atomic_load(&breakfd) ? &breakfd : NULL;
+	long moved;
+
+	if (!which)
+		return 0;
+	moved = gr_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, fd + 1);
+	if (moved < 0)
+		return (int)moved;
+	/* a poll in progress keeps its own reference to the epoll set: closing the number is safe */
+	atomic_store(which, (int)moved);
+	gr_sys1(SYS_close, fd);
+	return 0;
 }
 
 void gr_netpoll_backend_break(void)

@@ -2,6 +2,11 @@
  * fd.c — fds coming and going: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3,
  * fclose, pclose; and the file status flags the program sees: fcntl, ioctl(FIONBIO).
  *
+ * greenpoll's own fds (the poller's epoll fd and eventfd) are not the program's: closing one
+ * gives EBADF as for an fd that is not open, dup2/dup3 onto one first moves greenpoll's out of
+ * the way, and dup of one is refused with EBADF (a daemon closing every fd, or redirecting onto
+ * low numbers, keeps a working greenpoll).
+ *
  * Every call that makes an fd number refer to something new resets the shim's entry for it
  * (an fd closed behind the shim's back leaves a stale one). close, dup2 and dup3 over an open
  * fd, fclose and pclose first wake the tasks parked on it, with EBADF, and stop watching it:
@@ -14,6 +19,7 @@
  */
 #include "shim.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +28,7 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "netpoll.h"
 
 static void fd_made(int fd, enum fd_kind kind)
 {
@@ -73,13 +80,30 @@ GR_EXPORT int pipe(int fds[2])
 
 GR_EXPORT int close(int fd)
 {
+	if (gr_netpoll_owns_fd(fd)) {
+		errno = EBADF; /* not the program's: to it, no such fd is open */
+		return -1;
+	}
 	fd_forget(fd);
 	return REAL(close)(fd);
 }
 
+/* newfd is about to be replaced by the program: if greenpoll uses that number, move out */
+static int make_room(int newfd)
+{
+	int err = gr_netpoll_owns_fd(newfd) ? gr_netpoll_move_fd(newfd) : 0;
+
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	fd_forget(newfd);
+	return 0;
+}
+
 GR_EXPORT int dup(int oldfd)
 {
-	int fd = REAL(dup)(oldfd);
+	int fd = REAL(dup)(gr_netpoll_owns_fd(oldfd) ? -1 : oldfd);
 
 	if (fd >= 0) {
 		fd_forget(fd);
@@ -92,9 +116,10 @@ GR_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	int r;
 
-	if (oldfd == newfd)
-		return REAL(dup3)(oldfd, newfd, flags);
-	fd_forget(newfd);
+	if (oldfd == newfd || gr_netpoll_owns_fd(oldfd))
+		return REAL(dup3)(gr_netpoll_owns_fd(oldfd) ? -1 : oldfd, newfd, flags);
+	if (make_room(newfd))
+		return -1;
 	r = REAL(dup3)(oldfd, newfd, flags);
 	if (r >= 0)
 		fd_dup(oldfd, newfd);
@@ -105,9 +130,10 @@ GR_EXPORT int dup2(int oldfd, int newfd)
 {
 	int r;
 
-	if (oldfd == newfd)
-		return REAL(dup2)(oldfd, newfd);
-	fd_forget(newfd);
+	if (oldfd == newfd || gr_netpoll_owns_fd(oldfd))
+		return REAL(dup2)(gr_netpoll_owns_fd(oldfd) ? -1 : oldfd, newfd);
+	if (make_room(newfd))
+		return -1;
 	r = REAL(dup2)(oldfd, newfd);
 	if (r >= 0)
 		fd_dup(oldfd, newfd);

@@ -129,7 +129,7 @@ good_config() {
 
 for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls \
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
-	    fork_threads cancel_signal idle_cpu fifo_open_alone; do
+	    fork_threads cancel_signal idle_cpu fifo_open_alone close_all_fds; do
 	run_case "$case" native
 	run_case "$case" 2
 done
