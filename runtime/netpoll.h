@@ -129,6 +129,7 @@ void gr_netpoll_backend_break(void);
  * onto this one); 0 or -errno.
  */
 bool gr_netpoll_owns_fd(int fd);
+int gr_netpoll_fds(int fds[2]); /* the poller's fds now open, into fds; how many */
 int gr_netpoll_move_fd(int fd);
 
 /* In a fork child: a poller of the child's own (the parent's epoll set is shared). */

@@ -74,6 +74,17 @@ bool gr_netpoll_owns_fd(int fd)
 	return fd >= 0 && (fd == atomic_load(&epfd) || fd == atomic_load(&breakfd));
 }
 
+int gr_netpoll_fds(int fds[2])
+{
+	int n = 0, e = atomic_load(&epfd), b = atomic_load(&breakfd);
+
+	if (e >= 0)
+		fds[n++] = e;
+	if (b >= 0)
+		fds[n++] = b;
+	return n;
+}
+
 int gr_netpoll_move_fd(int fd)
 {
 	_Atomic int *which = fd == atomic_load(&epfd) ? &epfd : fd == atomic_load(&breakfd) ? &breakfd : NULL;

@@ -3,9 +3,9 @@
  * fclose, pclose; and the file status flags the program sees: fcntl, ioctl(FIONBIO).
  *
  * greenpoll's own fds (the poller's epoll fd and eventfd) are not the program's: closing one
- * gives EBADF as for an fd that is not open, dup2/dup3 onto one first moves greenpoll's out of
- * the way, and dup of one is refused with EBADF (a daemon closing every fd, or redirecting onto
- * low numbers, keeps a working greenpoll).
+ * gives EBADF as for an fd that is not open, close_range and closefrom skip them, dup2/dup3 onto
+ * one first moves greenpoll's out of the way, and dup of one is refused with EBADF (a daemon
+ * closing every fd, or redirecting onto low numbers, keeps a working greenpoll).
  *
  * Every call that makes an fd number refer to something new resets the shim's entry for it
  * (an fd closed behind the shim's back leaves a stale one). close, dup2 and dup3 over an open
@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <limits.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include "fdtable.h"
@@ -86,6 +88,45 @@ GR_EXPORT int close(int fd)
 	}
 	fd_forget(fd);
 	return REAL(close)(fd);
+}
+
+/* close_range and closefrom: every fd in the range but greenpoll's own */
+static int close_span(unsigned int first, unsigned int last, int flags)
+{
+	if (first > last)
+		return 0;
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		fd_forget_range(first, last);
+	return REAL(close_range)(first, last, flags);
+}
+
+GR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	int own[2], n = gr_netpoll_fds(own);
+
+	if (n == 2 && own[0] > own[1]) {
+		int t = own[0];
+
+		own[0] = own[1];
+		own[1] = t;
+	}
+	for (int i = 0; i < n; i++) {
+		unsigned int fd = (unsigned int)own[i];
+
+		if (fd < first || fd > last)
+			continue;
+		if (fd > first && close_span(first, fd - 1, flags) != 0)
+			return -1;
+		if (fd == last)
+			return 0;
+		first = fd + 1;
+	}
+	return close_span(first, last, flags);
+}
+
+GR_EXPORT void closefrom(int lowfd)
+{
+	close_range(lowfd < 0 ? 0 : (unsigned int)lowfd, ~0u, 0);
 }
 
 /* newfd is about to be replaced by the program: if greenpoll uses that number, move out */

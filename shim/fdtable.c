@@ -132,6 +132,17 @@ void fd_forget(int fd)
 	atomic_store(&e->mode_gen, 0);
 }
 
+void fd_forget_range(unsigned int first, unsigned int last)
+{
+	for (unsigned int c = first / CHUNK_FDS; c < MAX_FDS / CHUNK_FDS && c <= last / CHUNK_FDS; c++) {
+		if (!atomic_load(&chunks[c]))
+			continue;
+		for (unsigned int fd = c * CHUNK_FDS; fd < (c + 1) * CHUNK_FDS; fd++)
+			if (fd >= first && fd <= last)
+				fd_forget((int)fd);
+	}
+}
+
 void fd_dup(int oldfd, int newfd)
 {
 	struct fd_entry *o = fd_entry(oldfd), *n = fd_entry(newfd);

@@ -64,6 +64,9 @@ struct gr_pd *fd_pd(int fd);
 /* The program is closing fd (or it is being replaced): wake its waiters, forget it. */
 void fd_forget(int fd);
 
+/* The same for every fd in [first, last] the table knows of. */
+void fd_forget_range(unsigned int first, unsigned int last);
+
 /* newfd is a dup of oldfd: same kind and listener state. */
 void fd_dup(int oldfd, int newfd);
 
