@@ -47,7 +47,7 @@ $(B)/bench/%: scripts/bench/%.c scripts/bench/common.c scripts/bench/common.h
 
 $(B)/bench/net/%: scripts/bench/net/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -o $@ $<
+	$(CC) $(STD) $(WARN) $(CFLAGS) -iquote tests/fixtures -o $@ $<
 
 $(B)/bench/echo-go: scripts/bench/net/echo.go
 	@mkdir -p $(dir $@)

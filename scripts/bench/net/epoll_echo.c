@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server.h"
+
 #define MAX_EVENTS 512
 
 struct pending {
@@ -49,36 +51,6 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: epoll_echo [--port N] [--port-file PATH] [--backlog N]\n");
 	exit(2);
-}
-
-static long parse_num(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "epoll_echo: bad %s: %s\n", opt, s);
-		exit(2);
-	}
-	return v;
-}
-
-static void write_port_file(const char *path, int port)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-		fprintf(stderr, "epoll_echo: --port-file path too long\n");
-		exit(2);
-	}
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-		fprintf(stderr, "epoll_echo: %s: %s\n", path, strerror(errno));
-		exit(1);
-	}
 }
 
 static void ctl(int op, int fd, uint32_t events)
