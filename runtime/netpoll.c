@@ -77,6 +77,7 @@ struct gr_pd *gr_pd_open(int fd)
 	atomic_store(&pd->wg, GR_PD_NIL);
 	atomic_store(&pd->rlock, 0);
 	atomic_store(&pd->wlock, 0);
+	atomic_store(&pd->marked, false);
 	gr_unlock(&pd->lock);
 	return pd;
 }
@@ -265,12 +266,40 @@ int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible)
 	return 0;
 }
 
+/* ---- emptied reads ---- */
+
+/* a read's stamp: the pd's incarnation and the count of reads begun with it */
+static uint64_t stamp_of(uint32_t seq, uint32_t reads) { return (uint64_t)seq << 32 | reads; }
+
+uint64_t gr_pd_read_begin(struct gr_pd *pd)
+{
+	uint32_t seq = atomic_load(&pd->seq);
+
+	return stamp_of(seq, atomic_fetch_add(&pd->reads, 1) + 1);
+}
+
+void gr_pd_read_emptied(struct gr_pd *pd, uint64_t stamp)
+{
+	/* only if no read began since: that one may have found (and left) new data */
+	if (stamp_of(atomic_load(&pd->seq), atomic_load(&pd->reads)) == stamp)
+		atomic_store(&pd->emptied, stamp);
+}
+
+bool gr_pd_read_known_empty(struct gr_pd *pd)
+{
+	uint64_t now = stamp_of(atomic_load(&pd->seq), atomic_load(&pd->reads));
+
+	return atomic_load(&pd->emptied) == now && !atomic_load(&pd->marked);
+}
+
 /* ---- the poller ---- */
 
 static void event(struct gr_pd *pd, uint32_t seq, int modes)
 {
 	if ((atomic_load(&pd->seq) & GR_PD_TAG_MASK) != (seq & GR_PD_TAG_MASK))
 		return; /* an event for an fd closed since */
+	if (modes & GR_PD_MARK)
+		atomic_store(&pd->marked, true); /* before the waiter runs: it reads the hint */
 	if (modes & GR_PD_R)
 		unblock(&pd->rg, true);
 	if (modes & GR_PD_W)
@@ -310,11 +339,11 @@ void gr_pd_unwatch(struct gr_pd *pd, struct gr_pd_watch *w)
 	gr_unlock(&pd->lock);
 }
 
-int gr_netpoll(int64_t delay_ns)
+int gr_netpoll(int64_t delay_ns, int max, struct gr_netpoll_events *room)
 {
 	if (!gr_netpoll_active())
 		return 0;
-	return gr_netpoll_backend_poll(delay_ns, event);
+	return gr_netpoll_backend_poll(delay_ns, max, room, event);
 }
 
 void gr_netpoll_break(void)

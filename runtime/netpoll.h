@@ -19,6 +19,18 @@
  * tasks blocked on one fd in one direction (32 threads in accept on one listener) take turns
  * and none is lost.
  *
+ * Emptied reads (a hint that saves the read that would only say EAGAIN): for an fd whose reads
+ * empty it whenever they come back short (TCP: a short read took all there was), the caller
+ * brackets each read with gr_pd_read_begin / gr_pd_read_emptied, and gr_pd_read_known_empty
+ * then says whether the last read emptied the fd and none began since. Data that arrived after
+ * that read came with an edge of its own, which sets READY or wakes the waiter, so a task that
+ * goes straight to gr_pd_wait on the hint never sleeps past data. Except where the stream has a
+ * mark that a read stops short of and that no later edge announces: out-of-band data (a TCP
+ * read stops at the urgent mark), the end of the stream or an error (a short read can take
+ * the last bytes and the FIN; every later read returns at once). An event carrying such a mark
+ * (GR_PD_MARK: priority data, peer hang-up, error) turns the hint off for the pd's life; it is
+ * noted before the event wakes anyone, and an event not yet seen sets READY when it is.
+ *
  * Lifetime: a pd is reference-counted: one reference for the fd table that names it, one per
  * operation in flight. gr_pd_close (the program closes the fd) marks it closing, takes it out
  * of epoll and wakes its waiters with EBADF before the fd number can be reused; it goes back to
@@ -31,8 +43,13 @@
  *   gr_netpoll_backend_open(fd, pd, seq)   watch fd for read and write readiness, edge-
  *                                          triggered, once for its life; 0 or -errno
  *   gr_netpoll_backend_close(fd)           stop watching fd (before it is closed)
- *   gr_netpoll_backend_poll(delay_ns, cb)  wait up to delay_ns (< 0: no limit; 0: just look)
- *                                          for events; cb(pd, seq, GR_PD_R|GR_PD_W) for each
+ *   gr_netpoll_backend_poll(delay_ns, max, room, cb)
+ *                                          wait up to delay_ns (< 0: no limit; 0: just look)
+ *                                          for at most max (≥ 1) events (it may take fewer),
+ *                                          read into room;
+ *                                          cb(pd, seq, GR_PD_R|GR_PD_W|GR_PD_MARK) for each,
+ *                                          in the order
+ *                                          the fds became ready
  *   gr_netpoll_backend_break()             make a poll that is waiting return now
  */
 #ifndef GR_NETPOLL_H
@@ -50,7 +67,7 @@
 #define GR_PD_NIL ((uintptr_t)0)
 #define GR_PD_READY ((uintptr_t)1)
 
-enum { GR_PD_R = 1, GR_PD_W = 2 };
+enum { GR_PD_R = 1, GR_PD_W = 2, GR_PD_MARK = 4 /* events only: see gr_pd_read_known_empty */ };
 
 /* a task watching a pd for any readiness (poll, select, epoll_wait of the program) */
 struct gr_pd_watch {
@@ -69,6 +86,9 @@ struct gr_pd {
 	bool registered;    /* protected by lock */
 	_Atomic uintptr_t rg, wg;
 	_Atomic int rlock, wlock; /* direction locks: 0 free, 1 held, 2 held with waiters */
+	_Atomic uint32_t reads;	  /* reads begun (gr_pd_read_begin) */
+	_Atomic uint64_t emptied; /* stamp of the last read that emptied the fd */
+	atomic_bool marked;	  /* a read may stop short of a mark in the stream (GR_PD_MARK) */
 	struct gr_pd *free_next;  /* protected by the cache lock */
 };
 
@@ -101,6 +121,15 @@ void gr_pd_unlock(struct gr_pd *pd, int mode);
 int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
 
 /*
+ * The emptied-read hint (see above). gr_pd_read_begin returns the read's stamp; pass it to
+ * gr_pd_read_emptied if the read came back short. pd need not be referenced (a stale pd's
+ * stamps never match).
+ */
+uint64_t gr_pd_read_begin(struct gr_pd *pd);
+void gr_pd_read_emptied(struct gr_pd *pd, uint64_t stamp);
+bool gr_pd_read_known_empty(struct gr_pd *pd);
+
+/*
  * The program's own multiplexing (poll, select, epoll_wait): any number of tasks may watch a
  * pd at once, each woken (gr_wake(task, seq)) by every readiness edge of the fd and by its
  * close; they then look at the fd themselves. w->task and w->seq are set by the caller
@@ -110,17 +139,31 @@ int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible)
 int gr_pd_watch(struct gr_pd *pd, struct gr_pd_watch *w);
 void gr_pd_unwatch(struct gr_pd *pd, struct gr_pd_watch *w);
 
+/*
+ * Room for the events of one look (the backend's own format), kept by the caller: a look runs
+ * on whatever stack the carrier is on, often a parking task's, which must stay shallow (every
+ * byte below its frames is a page it touches for good).
+ */
+#define GR_NETPOLL_MAX_EVENTS 128
+struct gr_netpoll_events {
+	_Alignas(8) unsigned char bytes[GR_NETPOLL_MAX_EVENTS * 12];
+};
+
 /* Scheduler side. */
 bool gr_netpoll_active(void); /* some fd has been registered */
-/* Look for events for up to delay_ns (see the backend's poll); readies the tasks they wake. */
-int gr_netpoll(int64_t delay_ns);
+/*
+ * Look for at most max events for up to delay_ns (see the backend's poll); readies the tasks
+ * they wake (gr_wake). Events not taken stay with the backend for the next look.
+ */
+int gr_netpoll(int64_t delay_ns, int max, struct gr_netpoll_events *room);
 void gr_netpoll_break(void);
 
 /* the backend (netpoll_epoll.c) */
 int gr_netpoll_backend_init(void);
 int gr_netpoll_backend_open(int fd, struct gr_pd *pd, uint32_t seq);
 int gr_netpoll_backend_close(int fd);
-int gr_netpoll_backend_poll(int64_t delay_ns, void (*cb)(struct gr_pd *pd, uint32_t seq, int modes));
+int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room,
+			    void (*cb)(struct gr_pd *pd, uint32_t seq, int modes));
 void gr_netpoll_backend_break(void);
 
 /*

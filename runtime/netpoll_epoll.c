@@ -21,7 +21,11 @@
 
 #include "sys.h"
 
-#define MAX_EVENTS 128
+#define MAX_EVENTS GR_NETPOLL_MAX_EVENTS
+_Static_assert(sizeof(struct gr_netpoll_events) >= MAX_EVENTS * sizeof(struct epoll_event),
+	       "gr_netpoll_events holds a look's epoll events");
+_Static_assert(_Alignof(struct gr_netpoll_events) >= _Alignof(struct epoll_event),
+	       "gr_netpoll_events is aligned for epoll events");
 #define TAG_SHIFT 48
 
 static _Atomic int epfd = -1, breakfd = -1;
@@ -55,7 +59,7 @@ int gr_netpoll_backend_init(void)
 int gr_netpoll_backend_open(int fd, struct gr_pd *pd, uint32_t seq)
 {
 	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
 		.data.u64 = tag(pd, seq),
 	};
 
@@ -109,9 +113,10 @@ void gr_netpoll_backend_break(void)
 		gr_sys3(SYS_write, breakfd, &one, sizeof one);
 }
 
-int gr_netpoll_backend_poll(int64_t delay_ns, void (*cb)(struct gr_pd *pd, uint32_t seq, int modes))
+int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room,
+			    void (*cb)(struct gr_pd *pd, uint32_t seq, int modes))
 {
-	struct epoll_event events[MAX_EVENTS];
+	struct epoll_event *events = (struct epoll_event *)room->bytes;
 	int timeout_ms;
 	long n;
 
@@ -125,7 +130,9 @@ int gr_netpoll_backend_poll(int64_t delay_ns, void (*cb)(struct gr_pd *pd, uint3
 		timeout_ms = (int)((delay_ns + 999999) / 1000000);
 	else
 		timeout_ms = 1000000000;
-	n = gr_sys6(SYS_epoll_pwait, epfd, (long)events, MAX_EVENTS, timeout_ms, 0, 8);
+	if (max > MAX_EVENTS)
+		max = MAX_EVENTS;
+	n = gr_sys6(SYS_epoll_pwait, epfd, (long)events, max, timeout_ms, 0, 8);
 	if (n < 0)
 		return n == -EINTR ? 0 : (int)n;
 	for (long i = 0; i < n; i++) {
@@ -146,8 +153,10 @@ int gr_netpoll_backend_poll(int64_t delay_ns, void (*cb)(struct gr_pd *pd, uint3
 			gr_sys3(SYS_read, breakfd, &count, sizeof count);
 			continue;
 		}
-		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR))
 			modes |= GR_PD_R;
+		if (e & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			modes |= GR_PD_MARK;
 		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 			modes |= GR_PD_W;
 		cb((struct gr_pd *)(uintptr_t)(data & (((uint64_t)1 << TAG_SHIFT) - 1)),

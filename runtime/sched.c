@@ -27,6 +27,7 @@
 
 #define SPIN_ROUNDS 64
 #define GLOBQ_EVERY 61 /* ticks between looks at the global queue while the local one is busy */
+#define NETPOLL_MIN_ROOM 32 /* a busy carrier's look at the poller waits for this much room */
 #define CARRIER_STACK (256 * 1024) /* a carrier's own context: the idle loop */
 
 gr_ctx_switch_fn *gr_ctx_switch;
@@ -106,15 +107,15 @@ static void wakep(void)
 		gr_futex_wake((uint32_t *)&c->wake_word, 1);
 }
 
-static void runq_put(struct gr_proc *p, struct gr_task *t)
+/* t onto c's ring; when it is full, half of it and t go to the global queue */
+static void runq_put(struct gr_carrier *c, struct gr_task *t)
 {
-	while (!gr_runq_put(&p->runq, t)) {
-		struct gr_task *batch[GR_RUNQ_SIZE / 2 + 1];
-		uint32_t n = gr_runq_take_half(&p->runq, batch);
+	while (!gr_runq_put(&c->p->runq, t)) {
+		uint32_t n = gr_runq_take_half(&c->p->runq, c->overflow);
 
 		if (n) {
-			batch[n++] = t;
-			gr_globq_put(&sched.globq, batch, n);
+			c->overflow[n++] = t;
+			gr_globq_put(&sched.globq, c->overflow, n);
 			return;
 		}
 	}
@@ -125,11 +126,15 @@ void gr_sched_ready(struct gr_task *t)
 	struct gr_carrier *c = gr_here();
 
 	atomic_store_explicit(&t->state, GR_TASK_RUNNABLE, memory_order_relaxed);
+	if (c && c->readying_polled) {
+		runq_put(c, t);
+		return; /* netpoll_into wakes a carrier once for the whole batch */
+	}
 	if (c) {
 		struct gr_task *displaced = gr_runq_put_next(&c->p->runq, t);
 
 		if (displaced)
-			runq_put(c->p, displaced);
+			runq_put(c, displaced);
 		if (sched.nprocs == 1)
 			return; /* the only carrier is this one, awake */
 	} else {
@@ -149,10 +154,28 @@ static uint32_t next_rand(struct gr_carrier *c)
 	return (uint32_t)c->rand;
 }
 
-/* tasks whose fds became ready, without waiting; true if any were readied */
-static bool poll_ready(void)
+/*
+ * Ready the tasks whose fds became ready, waiting up to delay_ns (see gr_netpoll): at the tail
+ * of c's ring, at most as many events as it has room for. The number of events taken.
+ */
+static int netpoll_into(struct gr_carrier *c, int64_t delay_ns)
 {
-	return gr_netpoll_active() && gr_netpoll(0) > 0;
+	int room = GR_RUNQ_SIZE - (int)gr_runq_len(&c->p->runq), n;
+
+	if (room < NETPOLL_MIN_ROOM || !gr_netpoll_active())
+		return 0;
+	c->readying_polled = true;
+	n = gr_netpoll(delay_ns, room, &c->events);
+	c->readying_polled = false;
+	if (n > 0 && sched.nprocs > 1)
+		wakep();
+	return n;
+}
+
+/* tasks whose fds became ready, without waiting; true if any were readied */
+static bool poll_ready(struct gr_carrier *c)
+{
+	return netpoll_into(c, 0) > 0;
 }
 
 static bool run_timers(struct gr_proc *p)
@@ -167,16 +190,16 @@ static bool run_timers(struct gr_proc *p)
  * batch onto p's run queue, so tasks that overflowed there are not left behind while p keeps
  * getting new work of its own.
  */
-static struct gr_task *globq_take(struct gr_proc *p)
+static struct gr_task *globq_take(struct gr_carrier *c)
 {
-	struct gr_task *batch[GR_RUNQ_SIZE / 2];
+	struct gr_task **batch = c->globq_batch;
 	uint32_t max = atomic_load(&sched.globq.len) / (uint32_t)sched.nprocs + 1, n;
 
 	if (max > GR_RUNQ_SIZE / 2)
 		max = GR_RUNQ_SIZE / 2;
 	n = gr_globq_get_batch(&sched.globq, batch, max);
 	for (uint32_t i = 1; i < n; i++)
-		runq_put(p, batch[i]);
+		runq_put(c, batch[i]);
 	return n ? batch[0] : NULL;
 }
 
@@ -193,17 +216,17 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	 * two tasks that wake each other running forever */
 	if (++p->schedtick % GLOBQ_EVERY == 0) {
 		run_timers(p);
-		poll_ready();
-		if ((t = globq_take(p)) || (t = gr_runq_get(&p->runq)))
+		poll_ready(c);
+		if ((t = globq_take(c)) || (t = gr_runq_get(&p->runq)))
 			return t;
 	}
 	if ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq)))
 		return t;
-	if ((t = globq_take(p)))
+	if ((t = globq_take(c)))
 		return t;
 	if (run_timers(p) && ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
-	if (!atomic_load(&sched.polling) && poll_ready() &&
+	if (!atomic_load(&sched.polling) && poll_ready(c) &&
 	    ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
 	if (!steal)
@@ -289,7 +312,7 @@ static void carrier_sleep(struct gr_carrier *c)
 	if (!work_visible() && next > now && !atomic_load(&c->wake_word)) {
 		if (poller) {
 			atomic_store(&sched.poll_until, next);
-			gr_netpoll(next == GR_NEVER ? -1 : next - now);
+			netpoll_into(c, next == GR_NEVER ? -1 : next - now);
 			atomic_store(&sched.poll_until, GR_NEVER);
 		} else if (next == GR_NEVER) {
 			gr_futex_wait((uint32_t *)&c->wake_word, 0, NULL);
@@ -371,7 +394,7 @@ void gr_sched_finish_switch(struct gr_carrier *c)
 	switch (c->prev_action) {
 	case GR_SWITCH_YIELD:
 		atomic_store_explicit(&prev->state, GR_TASK_RUNNABLE, memory_order_relaxed);
-		runq_put(c->p, prev);
+		runq_put(c, prev);
 		break;
 	case GR_SWITCH_PARK:
 		atomic_store_explicit(&prev->state, GR_TASK_PARKED, memory_order_relaxed);

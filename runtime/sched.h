@@ -18,7 +18,11 @@
  * (and a busy one does every GLOBQ_EVERY switches, so tasks whose fd became ready are not
  * starved behind runnable ones); of the idle carriers, one waits in the poller (until the
  * earliest timer), the others on their futex. Waking the idle carrier that waits in the poller
- * means breaking its wait (gr_netpoll_break).
+ * means breaking its wait (gr_netpoll_break). Tasks the poller readies join the tail of the
+ * looking carrier's ring in the order their fds became ready, and a look takes no more events
+ * than the ring has room for (the rest stay queued in the kernel): first ready, first served,
+ * with nothing pushed to the global queue where it would wait behind newer work. (Readied
+ * any other way, a task goes to `next`: it is the one the waker just handed work to.)
  *
  * Waking idle carriers (after Go's wakep): making a task runnable wakes one idle carrier only
  * if no carrier is already spinning, and a woken carrier counts as spinning until it finds work
@@ -36,6 +40,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "netpoll.h"
 #include "runq.h"
 #include "task.h"
 #include "timer.h"
@@ -68,6 +73,13 @@ struct gr_carrier {
 	struct gr_carrier *idle_next; /* protected by the idle lock */
 	bool idle;		     /* in the idle list; protected by the idle lock */
 	bool polling;		     /* idle in the poller, not on the futex; protected by the idle lock */
+	bool readying_polled;	     /* in netpoll_into: readied tasks go to the ring's tail; owner only */
+
+	/* scratch for scheduling code, which runs on the stack of whichever task is switching
+	 * away: its frames stay small (every byte below them is a page that task keeps) */
+	struct gr_task *overflow[GR_RUNQ_SIZE / 2 + 1]; /* runq_put */
+	struct gr_task *globq_batch[GR_RUNQ_SIZE / 2];	 /* globq_take */
+	struct gr_netpoll_events events;		 /* netpoll_into */
 };
 
 struct gr_sched_hooks {

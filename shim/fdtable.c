@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -111,6 +112,41 @@ struct gr_pd *fd_pd(int fd)
 	}
 }
 
+struct gr_pd *fd_pd_peek(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+
+	return e ? atomic_load_explicit(&e->pd, memory_order_acquire) : NULL;
+}
+
+bool fd_short_read_empties(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+	unsigned char s;
+	int proto;
+	socklen_t len = sizeof proto;
+
+	if (!e)
+		return false;
+	s = atomic_load_explicit(&e->short_reads, memory_order_relaxed);
+	if (s == FD_SHORT_UNKNOWN) {
+		s = gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, (long)&proto, (long)&len,
+			    0) == 0 && proto == IPPROTO_TCP
+			    ? FD_SHORT_EMPTIED
+			    : FD_SHORT_MAYBE;
+		atomic_store_explicit(&e->short_reads, s, memory_order_relaxed);
+	}
+	return s == FD_SHORT_EMPTIED;
+}
+
+void fd_set_short_reads_maybe(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+
+	if (e)
+		atomic_store(&e->short_reads, FD_SHORT_MAYBE);
+}
+
 static void listener_put(struct listener *l)
 {
 	if (l && atomic_fetch_sub(&l->refs, 1) == 1)
@@ -130,6 +166,7 @@ void fd_forget(int fd)
 	listener_put(atomic_exchange(&e->listener, NULL));
 	atomic_store(&e->kind, FD_UNKNOWN);
 	atomic_store(&e->mode_gen, 0);
+	atomic_store(&e->short_reads, FD_SHORT_UNKNOWN);
 }
 
 void fd_forget_range(unsigned int first, unsigned int last)
@@ -152,6 +189,7 @@ void fd_dup(int oldfd, int newfd)
 		return;
 	atomic_store(&n->mode_gen, 0);
 	atomic_store(&n->kind, atomic_load(&o->kind));
+	atomic_store(&n->short_reads, atomic_load(&o->short_reads));
 	l = atomic_load(&o->listener);
 	if (l)
 		atomic_fetch_add(&l->refs, 1);

@@ -47,6 +47,15 @@ struct fd_entry {
 	int64_t rcvtimeo, sndtimeo; /* SO_RCVTIMEO, SO_SNDTIMEO in ns; 0: none */
 	struct gr_pd *_Atomic pd;	    /* NULL until a blocking call waited */
 	struct listener *_Atomic listener; /* NULL unless the shim set O_NONBLOCK on it */
+	_Atomic unsigned char short_reads; /* enum fd_short_reads */
+};
+
+/* what a read that comes back short says about a stream socket */
+enum fd_short_reads {
+	FD_SHORT_UNKNOWN = 0,
+	FD_SHORT_EMPTIED, /* TCP: it took all there was */
+	FD_SHORT_MAYBE,	  /* anything else (Unix stream sockets stop at a change of sender,
+			   * kernel TLS at a record): more may be queued */
 };
 
 /* The entry for fd, or NULL if fd is out of range (or the table cannot grow). */
@@ -60,6 +69,16 @@ void fd_set_kind(int fd, enum fd_kind kind);
 
 /* The fd's poll descriptor with a reference for the caller (release with gr_pd_release). */
 struct gr_pd *fd_pd(int fd);
+
+/* The fd's poll descriptor if it has one, without a reference (pds are type-stable): for
+ * hints that a stale pd cannot make wrong (gr_pd_read_known_empty). */
+struct gr_pd *fd_pd_peek(int fd);
+
+/* Whether a short read of the stream socket fd empties it (found once, then cached). */
+bool fd_short_read_empties(int fd);
+
+/* The program changed what short reads mean on fd (a TCP upper-layer protocol such as TLS). */
+void fd_set_short_reads_maybe(int fd);
 
 /* The program is closing fd (or it is being replaced): wake its waiters, forget it. */
 void fd_forget(int fd);

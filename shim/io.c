@@ -44,16 +44,41 @@ static void set_deadline(int fd, struct shim_io *io)
 	io->has_timeout = t != 0;
 }
 
+static bool may_wait(int fd, const struct shim_io *io)
+{
+	return !io->nonblock && (io->known_blocking || !fd_prog_nonblock(fd));
+}
+
+/* one attempt; for a read that can empty the socket, noted in pd's hint (pd may be NULL) */
+static ssize_t attempt_once(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg,
+			    struct gr_pd *pd)
+{
+	uint64_t stamp;
+	ssize_t r;
+
+	if (!io->empties_below || !pd)
+		return attempt(fd, arg);
+	stamp = gr_pd_read_begin(pd);
+	r = attempt(fd, arg);
+	if (r > 0 && (size_t)r < io->empties_below)
+		gr_pd_read_emptied(pd, stamp);
+	return r;
+}
+
 ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
 {
 	struct gr_task *self = gr_current_task();
+	struct gr_pd *peek = io->empties_below ? fd_pd_peek(fd) : NULL;
+	/* known empty: wait first (only a blocking call may; the wait re-checks everything) */
+	bool wait_first = peek && gr_pd_read_known_empty(peek) && may_wait(fd, io);
 
 	for (;;) {
-		ssize_t r = attempt(fd, arg);
+		ssize_t r = wait_first ? -EAGAIN : attempt_once(fd, io, attempt, arg, peek);
 		struct gr_pd *pd;
 		int err;
 
-		if (r != -EAGAIN || io->nonblock || (!io->known_blocking && fd_prog_nonblock(fd)))
+		wait_first = false;
+		if (r != -EAGAIN || !may_wait(fd, io))
 			return r;
 		if (!(pd = fd_pd(fd)))
 			return -ENOMEM;
@@ -66,11 +91,11 @@ ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
 		if (err >= 0) {
 			/* readiness since the attempt above is in the pd, unless a task that had
 			 * the lock before us used it up */
-			r = err ? attempt(fd, arg) : -EAGAIN;
+			r = err ? attempt_once(fd, io, attempt, arg, pd) : -EAGAIN;
 			err = 0;
 			while (r == -EAGAIN &&
 			       !(err = gr_pd_wait(pd, io->mode, io->deadline, true)))
-				r = attempt(fd, arg);
+				r = attempt_once(fd, io, attempt, arg, pd);
 			gr_pd_unlock(pd, io->mode);
 		}
 		gr_pd_release(pd);
@@ -303,6 +328,9 @@ GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 		struct xfer x = {.buf = buf, .len = len};
 		struct shim_io io = {.mode = GR_PD_R};
 
+		if (k == FD_STREAM && fd_short_read_empties(fd))
+			io.empties_below = len;
+
 		return shim_result(shim_io(fd, &io, attempt_recvfrom, &x));
 	}
 	return shim_result(rw_vec(fd, k, &iov, 1, false, 0, NULL));
@@ -331,6 +359,8 @@ GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 
 		return shim_result(rw_vec(fd, k, &iov, 1, false, flags, NULL));
 	}
+	if (k == FD_STREAM && !(flags & ~MSG_NOSIGNAL) && fd_short_read_empties(fd))
+		io.empties_below = len;
 	return shim_result(shim_io(fd, &io, attempt_recvfrom, &x));
 }
 

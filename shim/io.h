@@ -13,6 +13,9 @@
  *  - a cancel ends the task (these calls are cancellation points);
  *  - the fd closed meanwhile gives EBADF.
  * Several tasks blocked on one fd in one direction wait their turn (gr_pd_lock).
+ * A plain read of a TCP socket that came back short emptied it: the next blocking read goes
+ * straight to the wait (whose edge-or-READY protocol never sleeps past data) instead of making
+ * a call that would only say EAGAIN, as a hand-written edge-triggered epoll loop does.
  */
 #ifndef GR_IO_H
 #define GR_IO_H
@@ -33,6 +36,8 @@ struct shim_io {
 	bool deadline_set;	  /* deadline read from the socket's timeout (at the first wait) */
 	int64_t deadline;	  /* GR_NEVER, or when the socket's timeout ends the call */
 	bool has_timeout;	  /* a socket timeout applies (signals then never restart) */
+	size_t empties_below;	  /* a TCP read of this many bytes: fewer emptied the socket,
+				   * so the next read may wait first (gr_pd_read_known_empty) */
 };
 
 /* Run attempt as a blocking call; returns its result or -errno. */

@@ -25,6 +25,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "fdtable.h"
@@ -63,6 +65,8 @@ GR_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t 
 	    (opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD || opt == SO_RCVTIMEO_NEW ||
 	     opt == SO_SNDTIMEO_NEW))
 		fd_mode_changed();
+	if (r == 0 && level == IPPROTO_TCP && opt == TCP_ULP)
+		fd_set_short_reads_maybe(fd);
 	return r;
 }
 
