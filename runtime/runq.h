@@ -55,6 +55,19 @@ bool gr_runq_put(struct gr_runq *q, struct gr_task *t);
 struct gr_task *gr_runq_get(struct gr_runq *q);
 
 /*
+ * Owner only: the task gr_runq_get would return now, or NULL, without taking it. Another
+ * carrier may steal it meanwhile, so it is a hint: only to prefetch, never to dereference.
+ */
+static inline struct gr_task *gr_runq_peek(struct gr_runq *q)
+{
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+
+	if (atomic_load_explicit(&q->tail, memory_order_relaxed) == h)
+		return NULL;
+	return atomic_load_explicit(&q->slot[h % GR_RUNQ_SIZE], memory_order_relaxed);
+}
+
+/*
  * Owner only, on a full queue: take half of it (oldest first) into out[] for the global queue.
  * Returns how many were taken (0 if a concurrent taker won; the caller retries the put).
  */

@@ -328,20 +328,28 @@ static void carrier_sleep(struct gr_carrier *c)
 	unidle(c);
 }
 
+/*
+ * Look everywhere once (run queues, timers, the poller, stealing); then, while other carriers
+ * run, watch the queues for a short while without system calls (work readied elsewhere shows
+ * up there), and sleep when nothing came.
+ */
 static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 {
 	for (;;) {
-		for (int round = 0; round < SPIN_ROUNDS; round++) {
-			struct gr_task *t = find_runnable(c, true);
+		struct gr_task *t = find_runnable(c, true);
+		int round = 0;
 
-			if (t) {
-				stop_spinning(c, true);
-				return t;
-			}
-			if (!atomic_load(&sched.started))
-				break; /* no other carrier can make work appear */
-			gr_cpu_relax();
+		if (t) {
+			stop_spinning(c, true);
+			return t;
 		}
+		if (atomic_load(&sched.started)) /* else no other carrier can make work appear */
+			while (round < SPIN_ROUNDS && !work_visible()) {
+				gr_cpu_relax();
+				round++;
+			}
+		if (round < SPIN_ROUNDS && atomic_load(&sched.started))
+			continue;
 		stop_spinning(c, false);
 		carrier_sleep(c);
 	}
@@ -351,6 +359,15 @@ static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 
 static void switch_to(struct gr_carrier *c, struct gr_ctx *from, struct gr_task *next)
 {
+	struct gr_task *after = gr_runq_peek(&c->p->runq);
+
+	/* the task after this one: its record's hot line and its TCB's first line (the stack
+	 * guard and the current task; cold when there are thousands of tasks) are on their way
+	 * while this one runs. A task's TCB is right below its record (task.c). */
+	if (after) {
+		__builtin_prefetch(after, 1);
+		__builtin_prefetch(gr_tcb_place(after), 0);
+	}
 	next->carrier = c;
 	c->current = next;
 	atomic_store_explicit(&next->state, GR_TASK_RUNNING, memory_order_relaxed);

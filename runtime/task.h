@@ -47,27 +47,28 @@ enum gr_wake_reason { GR_WAKE_NORMAL = 1, GR_WAKE_TIMEOUT = 2, GR_WAKE_INTERRUPT
 struct gr_carrier;
 
 struct gr_task {
+	/* the first 64 bytes are what a park, a wake and a switch touch (one cache line: with
+	 * thousands of tasks each of these is a miss) */
 	struct gr_ctx ctx;	   /* saved context; valid while not RUNNING */
 	struct gr_task *next;	   /* run queue or global queue link */
 	struct gr_carrier *carrier; /* carrier running it; written by that carrier before the switch */
 	_Atomic int state;	   /* enum gr_task_state */
+	uint32_t wait_seq;	   /* written by the task only; see the wake token protocol above */
+	_Atomic uint64_t wait_token;
 	void *tcb;		   /* its glibc TCB: what pthread_self() returns */
-	uint64_t id;		   /* unique for the process's life */
-	int32_t tid;		   /* gettid() of the task: unique among live tasks */
+	const char *wait_what;	   /* what it waits for (task dumps); written by the task */
 
+	const void *wait_on;	      /* the object it waits on, if any */
+	bool wait_interruptible;      /* for the current wait; written by the task before ARMED */
+	_Atomic bool interrupted;     /* an interrupt (cancel/signal) is pending */
+	uint32_t wait_timer_seq;      /* wait_seq the armed timer belongs to */
+	struct gr_timer wait_timer;   /* deadline of the current wait */
+
+	uint64_t id;		/* unique for the process's life */
+	int32_t tid;		/* gettid() of the task: unique among live tasks */
 	void *(*start)(void *); /* const after create */
 	void *arg;		/* const after create */
 	void *result;		/* written by the task before it exits */
-
-	/* waiting: see the wake token protocol above */
-	_Atomic uint64_t wait_token;
-	uint32_t wait_seq;	      /* written by the task only */
-	bool wait_interruptible;      /* for the current wait; written by the task before ARMED */
-	struct gr_timer wait_timer;   /* deadline of the current wait */
-	uint32_t wait_timer_seq;      /* wait_seq the armed timer belongs to */
-	_Atomic bool interrupted;     /* an interrupt (cancel/signal) is pending */
-	const char *wait_what;	      /* what it waits for (task dumps); written by the task */
-	const void *wait_on;	      /* the object it waits on, if any */
 
 	/* join/detach: protected by join_lock */
 	gr_lock_t join_lock;
@@ -85,6 +86,9 @@ struct gr_task {
 
 	_Alignas(16) unsigned char local[GR_TASK_LOCAL_BYTES];
 };
+
+_Static_assert(offsetof(struct gr_task, wait_what) + sizeof(const char *) <= 64,
+	       "a task's hot fields fit its first cache line");
 
 struct gr_task_attr {
 	size_t stack_size; /* usable bytes, TLS included; 0: the default */

@@ -60,7 +60,7 @@ if [[ ${1-} == --pool-run ]]; then
 	sampler=$!
 	rc=0
 	out=$("$build/fixtures/pool_client" --port "$(cat "$tmp/port")" --clients "$clients" \
-		--requests "$requests" --timeout 50 2>"$tmp/cerr") || rc=$?
+		--requests "$requests" --threads "${POOL_CLIENT_THREADS:-1}" --timeout 50 2>"$tmp/cerr") || rc=$?
 	kill "$sampler" 2>/dev/null || true
 	sampler=''
 	sigterm=killed

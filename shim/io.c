@@ -136,6 +136,13 @@ static ssize_t attempt_recvmsg(int fd, void *arg)
 	return gr_sys3(SYS_recvmsg, fd, x->msg, x->flags | MSG_DONTWAIT);
 }
 
+static ssize_t attempt_sendto(int fd, void *arg)
+{
+	struct xfer *x = arg;
+
+	return gr_sys6(SYS_sendto, fd, (long)x->buf, (long)x->len, x->flags | MSG_DONTWAIT, 0, 0);
+}
+
 static ssize_t attempt_sendmsg(int fd, void *arg)
 {
 	struct xfer *x = arg;
@@ -287,6 +294,28 @@ static ssize_t transfer_all(int fd, struct shim_io *io, shim_attempt_fn *attempt
 	return done ? (ssize_t)done : r;
 }
 
+/*
+ * A write or send of one buffer on a stream socket (the common case, without the msghdr of
+ * transfer_all): every byte, or the count queued before an error, as the kernel does.
+ */
+static ssize_t stream_send_all(int fd, const void *buf, size_t len, int flags)
+{
+	struct xfer x = {.flags = flags};
+	struct shim_io io = {.mode = GR_PD_W, .nonblock = flags & MSG_DONTWAIT};
+	size_t done = 0;
+	ssize_t r;
+
+	do {
+		x.buf = (char *)buf + done;
+		x.len = len - done;
+		r = shim_io(fd, &io, attempt_sendto, &x);
+		if (r < 0 || io.nonblock)
+			break;
+		done += (size_t)r;
+	} while (done < len);
+	return done ? (ssize_t)done : r;
+}
+
 /* ---- which calls are managed ---- */
 
 static bool managed(int fd, enum fd_kind *k)
@@ -421,6 +450,8 @@ GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 	if (!managed(fd, &k))
 		return REAL(write)(fd, buf, len);
+	if (k == FD_STREAM)
+		return shim_result(stream_send_all(fd, buf, len, 0));
 	return shim_result(rw_vec(fd, k, &iov, 1, true, 0, NULL));
 }
 
@@ -443,6 +474,8 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
 		return REAL(sendto)(fd, buf, len, flags, addr, alen);
+	if (k == FD_STREAM && !addr)
+		return shim_result(stream_send_all(fd, buf, len, flags));
 	return shim_result(rw_vec(fd, k, &iov, 1, true, flags, &m));
 }
 
