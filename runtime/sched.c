@@ -27,7 +27,7 @@
 
 #define SPIN_ROUNDS 64
 #define GLOBQ_EVERY 61 /* ticks between looks at the global queue while the local one is busy */
-#define NETPOLL_MIN_ROOM 32 /* a busy carrier's look at the poller waits for this much room */
+#define NETPOLL_MIN_EVENTS 16 /* a look at the poller takes up to this many even on a full ring */
 #define CARRIER_STACK (256 * 1024) /* a carrier's own context: the idle loop */
 
 gr_ctx_switch_fn *gr_ctx_switch;
@@ -156,14 +156,18 @@ static uint32_t next_rand(struct gr_carrier *c)
 
 /*
  * Ready the tasks whose fds became ready, waiting up to delay_ns (see gr_netpoll): at the tail
- * of c's ring, at most as many events as it has room for. The number of events taken.
+ * of c's ring, as many events as it has room for, but at least NETPOLL_MIN_EVENTS (a ring kept
+ * full by tasks that yield must not shut the fds out: the overflow goes to the global queue,
+ * oldest first). The number of events taken.
  */
 static int netpoll_into(struct gr_carrier *c, int64_t delay_ns)
 {
 	int room = GR_RUNQ_SIZE - (int)gr_runq_len(&c->p->runq), n;
 
-	if (room < NETPOLL_MIN_ROOM || !gr_netpoll_active())
+	if (!gr_netpoll_active())
 		return 0;
+	if (room < NETPOLL_MIN_EVENTS)
+		room = NETPOLL_MIN_EVENTS;
 	c->readying_polled = true;
 	n = gr_netpoll(delay_ns, room, &c->events);
 	c->readying_polled = false;
@@ -329,27 +333,27 @@ static void carrier_sleep(struct gr_carrier *c)
 }
 
 /*
- * Look everywhere once (run queues, timers, the poller, stealing); then, while other carriers
- * run, watch the queues for a short while without system calls (work readied elsewhere shows
- * up there), and sleep when nothing came.
+ * Spin a while before sleeping, as Go's spinning Ms do: a full look (run queues, timers, the
+ * poller, stealing) first and again whenever work shows up in some queue, cheap glances at the
+ * queues in between (no system calls: an idle carrier shares the CPUs with the program's
+ * other processes).
  */
 static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 {
 	for (;;) {
-		struct gr_task *t = find_runnable(c, true);
-		int round = 0;
+		for (int round = 0; round < SPIN_ROUNDS; round++) {
+			if (round == 0 || work_visible()) {
+				struct gr_task *t = find_runnable(c, true);
 
-		if (t) {
-			stop_spinning(c, true);
-			return t;
-		}
-		if (atomic_load(&sched.started)) /* else no other carrier can make work appear */
-			while (round < SPIN_ROUNDS && !work_visible()) {
-				gr_cpu_relax();
-				round++;
+				if (t) {
+					stop_spinning(c, true);
+					return t;
+				}
 			}
-		if (round < SPIN_ROUNDS && atomic_load(&sched.started))
-			continue;
+			if (!atomic_load(&sched.started))
+				break; /* no other carrier can make work appear */
+			gr_cpu_relax();
+		}
 		stop_spinning(c, false);
 		carrier_sleep(c);
 	}
@@ -361,13 +365,10 @@ static void switch_to(struct gr_carrier *c, struct gr_ctx *from, struct gr_task 
 {
 	struct gr_task *after = gr_runq_peek(&c->p->runq);
 
-	/* the task after this one: its record's hot line and its TCB's first line (the stack
-	 * guard and the current task; cold when there are thousands of tasks) are on their way
-	 * while this one runs. A task's TCB is right below its record (task.c). */
-	if (after) {
+	/* the task after this one: its record's hot line (cold when there are thousands of
+	 * tasks) is on its way while this one runs */
+	if (after)
 		__builtin_prefetch(after, 1);
-		__builtin_prefetch(gr_tcb_place(after), 0);
-	}
 	next->carrier = c;
 	c->current = next;
 	atomic_store_explicit(&next->state, GR_TASK_RUNNING, memory_order_relaxed);

@@ -330,8 +330,6 @@ static char *tp_below(void *region_top)
 	return (char *)(((uintptr_t)region_top - sizeof_pthread) & ~(uintptr_t)(static_align - 1));
 }
 
-void *gr_tcb_place(void *region_top) { return tp_below(region_top); }
-
 void *gr_tcb_make(void *region_top, void *stack_lo, size_t stack_size, size_t guard, int32_t tid,
 		  struct gr_task *owner)
 {

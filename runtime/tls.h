@@ -85,9 +85,6 @@ void *gr_tcb_make(void *region_top, void *stack_lo, size_t stack_size, size_t gu
  */
 void *gr_tcb_renew(void *region_top, int32_t tid, struct gr_task *owner);
 
-/* Where gr_tcb_make puts the TCB below region_top (arithmetic only: for prefetching). */
-void *gr_tcb_place(void *region_top);
-
 /* Release what a TCB holds outside its region (dtv, dynamic TLS) before the region goes away. */
 void gr_tcb_destroy(void *tcb);
 

@@ -246,7 +246,8 @@ server_case() {
 
 fixture_cases="net_flags net_blocking_io net_timeouts net_errors net_close_blocked net_stdio
 	       net_pipes net_echo_threads net_prethreaded net_udp net_unix_dgram net_idle_timeout
-	       net_bulk net_sendfile net_peer_reset net_churn net_emfile net_short_reads"
+	       net_bulk net_sendfile net_peer_reset net_churn net_emfile net_short_reads
+	       net_busy_yielders"
 server_cases="echo_server_10k http_keepalive"
 selected=${NET_CASES:-$fixture_cases $server_cases}
 for case in $selected; do
