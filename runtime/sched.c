@@ -497,6 +497,23 @@ enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on)
 	return TOKEN_WHY(tok);
 }
 
+/*
+ * What a parked task touches first when it runs again: the top of its saved stack (the
+ * registers the switch pops, the frames it returns through) and its TCB's first line (stack
+ * guard, current task). With thousands of tasks these are cold; fetching them now, while the
+ * tasks ahead of it run, hides the misses. t is parked, so its record is valid and its saved
+ * stack pointer final.
+ */
+static void prefetch_resume(struct gr_task *t)
+{
+	const char *sp = t->ctx.sp;
+
+	__builtin_prefetch(sp, 0);
+	__builtin_prefetch(sp + 64, 0);
+	__builtin_prefetch(sp + 128, 0);
+	__builtin_prefetch(t->tcb, 0);
+}
+
 bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why)
 {
 	uint64_t tok = atomic_load(&t->wait_token);
@@ -505,8 +522,10 @@ bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why)
 		if (TOKEN_SEQ(tok) != seq || TOKEN_PHASE(tok) == PHASE_DONE)
 			return false;
 		if (atomic_compare_exchange_weak(&t->wait_token, &tok, TOKEN(seq, why, PHASE_DONE))) {
-			if (TOKEN_PHASE(tok) == PHASE_PARKED)
+			if (TOKEN_PHASE(tok) == PHASE_PARKED) {
+				prefetch_resume(t);
 				gr_sched_ready(t);
+			}
 			return true;
 		}
 	}
