@@ -27,6 +27,15 @@ struct gr_task *gr_runq_get(struct gr_runq *q)
 {
 	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
 
+	if (q->owner_only) {
+		struct gr_task *t;
+
+		if (atomic_load_explicit(&q->tail, memory_order_relaxed) == h)
+			return NULL;
+		t = atomic_load_explicit(&q->slot[h % GR_RUNQ_SIZE], memory_order_relaxed);
+		atomic_store_explicit(&q->head, h + 1, memory_order_relaxed);
+		return t;
+	}
 	for (;;) {
 		uint32_t tl = atomic_load_explicit(&q->tail, memory_order_acquire);
 		struct gr_task *t;
@@ -50,8 +59,11 @@ uint32_t gr_runq_take_half(struct gr_runq *q, struct gr_task **out)
 	for (uint32_t i = 0; i < n; i++)
 		out[i] = atomic_load_explicit(&q->slot[(h + i) % GR_RUNQ_SIZE],
 					      memory_order_relaxed);
-	if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
-						     memory_order_acquire))
+	if (q->owner_only)
+		atomic_store_explicit(&q->head, h + n, memory_order_relaxed);
+	else if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
 		return 0;
 	return n;
 }

@@ -11,6 +11,10 @@
  * stayed put for a few microseconds, so it is not pulled to another CPU just before its own
  * processor would have run it.
  *
+ * With one processor there is no thief: a queue marked owner_only is used by its owner alone,
+ * which then takes without atomic read-modify-write instructions (each costs tens of cycles,
+ * and a hand-off between two tasks makes several).
+ *
  * The global queue (gr_globq) is an intrusive FIFO under a lock, for overflow and for tasks
  * made ready where no processor is at hand; its length is readable without the lock.
  */
@@ -31,27 +35,39 @@ struct gr_runq {
 	_Atomic uint32_t head; /* next slot to take; CAS by any taker */
 	_Atomic uint32_t tail; /* next slot to fill; stored by the owner only */
 	struct gr_task *_Atomic next; /* set by the owner; taken by exchange (owner) or CAS (thief) */
+	bool owner_only; /* no thief can exist (one processor); set before any use */
 	struct gr_task *_Atomic slot[GR_RUNQ_SIZE];
 };
 
 /* Owner only: t becomes `next`; returns the task it displaced (for the ring), or NULL. */
 static inline struct gr_task *gr_runq_put_next(struct gr_runq *q, struct gr_task *t)
 {
-	return atomic_exchange_explicit(&q->next, t, memory_order_acq_rel);
+	struct gr_task *old;
+
+	if (!q->owner_only)
+		return atomic_exchange_explicit(&q->next, t, memory_order_acq_rel);
+	old = atomic_load_explicit(&q->next, memory_order_relaxed);
+	atomic_store_explicit(&q->next, t, memory_order_relaxed);
+	return old;
 }
 
 /* Owner only: take `next`, NULL if empty. */
 static inline struct gr_task *gr_runq_get_next(struct gr_runq *q)
 {
-	if (!atomic_load_explicit(&q->next, memory_order_relaxed))
+	struct gr_task *t = atomic_load_explicit(&q->next, memory_order_relaxed);
+
+	if (!t)
 		return NULL;
-	return atomic_exchange_explicit(&q->next, NULL, memory_order_acq_rel);
+	if (!q->owner_only)
+		return atomic_exchange_explicit(&q->next, NULL, memory_order_acq_rel);
+	atomic_store_explicit(&q->next, NULL, memory_order_relaxed);
+	return t;
 }
 
 /* Owner only. False when the queue is full. */
 bool gr_runq_put(struct gr_runq *q, struct gr_task *t);
 
-/* Any thread. NULL when empty. */
+/* Any thread (the owner only, if owner_only). NULL when empty. */
 struct gr_task *gr_runq_get(struct gr_runq *q);
 
 /*

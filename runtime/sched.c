@@ -665,6 +665,7 @@ void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_ho
 		gr_throw("runtime: out of memory at start-up");
 	for (int i = 0; i < nprocs; i++) {
 		sched.procs[i].id = i;
+		sched.procs[i].runq.owner_only = nprocs == 1; /* nobody to steal from it */
 		gr_timers_init(&sched.procs[i].timers);
 		sched.carriers[i].id = i;
 		sched.carriers[i].p = &sched.procs[i];

@@ -28,11 +28,21 @@ static struct gr_runq *new_runq(void)
 	return q;
 }
 
-/* a queue whose head and tail start at `start` (to cross the ring and the uint32 wrap) */
+/*
+ * A queue whose head and tail start at `start` (to cross the ring and the uint32 wrap). Tests
+ * that use it run twice (Check loop tests): _i = 0 a shared queue, _i = 1 an owner_only one,
+ * which must behave the same for its owner.
+ */
+static int owner_only_mode;
+
+/* every test starts with shared queues (steal tests need them) */
+static void shared_mode(void) { owner_only_mode = 0; }
+
 static struct gr_runq *new_runq_at(uint32_t start)
 {
 	struct gr_runq *q = new_runq();
 
+	q->owner_only = owner_only_mode;
 	atomic_store(&q->head, start);
 	atomic_store(&q->tail, start);
 	return q;
@@ -43,6 +53,7 @@ static const uint32_t starts[] = {0, 100, GR_RUNQ_SIZE - 1, UINT32_MAX - 5, UINT
 
 START_TEST(test_runq_put_get_fifo)
 {
+	owner_only_mode = _i;
 	for (size_t s = 0; s < NSTARTS; s++) {
 		struct gr_runq *q = new_runq_at(starts[s]);
 
@@ -86,6 +97,25 @@ START_TEST(test_runq_put_get_fifo)
 }
 END_TEST
 
+/* `next`: put displaces the one before, get takes it once; the ring is not touched */
+START_TEST(test_runq_next_slot)
+{
+	struct gr_runq *q;
+
+	owner_only_mode = _i;
+	q = new_runq_at(0);
+	ck_assert_ptr_null(gr_runq_get_next(q));
+	ck_assert_ptr_null(gr_runq_put_next(q, &tasks[1]));
+	ck_assert_uint_eq(gr_runq_len(q), 1);
+	ck_assert_ptr_eq(gr_runq_put_next(q, &tasks[2]), &tasks[1]);
+	ck_assert_ptr_null(gr_runq_get(q));
+	ck_assert_ptr_eq(gr_runq_get_next(q), &tasks[2]);
+	ck_assert_ptr_null(gr_runq_get_next(q));
+	ck_assert_uint_eq(gr_runq_len(q), 0);
+	free(q);
+}
+END_TEST
+
 START_TEST(test_runq_put_fails_when_full)
 {
 	for (size_t s = 0; s < NSTARTS; s++) {
@@ -114,6 +144,7 @@ START_TEST(test_runq_take_half_takes_oldest)
 {
 	struct gr_task *out[GR_RUNQ_SIZE];
 
+	owner_only_mode = _i;
 	for (size_t s = 0; s < NSTARTS; s++) {
 		struct gr_runq *q = new_runq_at(starts[s]);
 
@@ -454,9 +485,12 @@ static Suite *runq_suite(void)
 	TCase *tcc = tcase_create("concurrent");
 
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_runq_put_get_fifo);
+	tcase_add_checked_fixture(tc, shared_mode, NULL);
+	tcase_add_checked_fixture(tcc, shared_mode, NULL);
+	tcase_add_loop_test(tc, test_runq_put_get_fifo, 0, 2);
+	tcase_add_loop_test(tc, test_runq_next_slot, 0, 2);
 	tcase_add_test(tc, test_runq_put_fails_when_full);
-	tcase_add_test(tc, test_runq_take_half_takes_oldest);
+	tcase_add_loop_test(tc, test_runq_take_half_takes_oldest, 0, 2);
 	tcase_add_test(tc, test_runq_steal_half_in_order);
 	tcase_add_test(tc, test_runq_steal_from_empty);
 	tcase_add_test(tc, test_runq_steal_into_nonempty_dst);
