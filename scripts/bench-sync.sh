@@ -15,7 +15,10 @@
 # BUILD/fixtures/pool_server and BUILD/fixtures/pool_client (make fixtures).
 #
 # (Run with --pool-run SIDE CLIENTS REQUESTS, it is its own helper: one pool_server run,
-# started and stopped here, printing pool_client's line plus the server's OS thread count.)
+# started and stopped here, printing pool_client's line plus the server's OS thread count.
+# POOL_CLIENT_THREADS=N gives pool_client N epoll threads instead of 1, to see the servers
+# when the client is not the bottleneck, e.g.
+#   POOL_CLIENT_THREADS=2 scripts/bench-sync.sh --pool-run shim 5000 25000 build )
 set -euo pipefail
 
 self=$(readlink -f -- "${BASH_SOURCE[0]}")
