@@ -29,6 +29,9 @@
 #define GLOBQ_EVERY 61 /* ticks between looks at the global queue while the local one is busy */
 #define NETPOLL_MIN_EVENTS 16 /* a look at the poller takes up to this many even on a full ring */
 #define CARRIER_STACK (256 * 1024) /* a carrier's own context: the idle loop */
+/* cache lines above a parked task's saved stack pointer that its resumption reads back: the
+ * switch's registers and the frames of the park path (a blocking read is about 700 bytes) */
+#define RESUME_STACK_LINES 11
 
 gr_ctx_switch_fn *gr_ctx_switch;
 
@@ -508,9 +511,8 @@ static void prefetch_resume(struct gr_task *t)
 {
 	const char *sp = t->ctx.sp;
 
-	__builtin_prefetch(sp, 0);
-	__builtin_prefetch(sp + 64, 0);
-	__builtin_prefetch(sp + 128, 0);
+	for (int line = 0; line < RESUME_STACK_LINES; line++)
+		__builtin_prefetch(sp + 64 * line, 0);
 	__builtin_prefetch(t->tcb, 0);
 }
 
