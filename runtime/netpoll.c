@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sched.h"
 #include "throw.h"
@@ -49,8 +50,10 @@ struct gr_pd *gr_pd_open(int fd)
 
 	gr_lock(&cache_lock);
 	if (!free_pds) {
-		struct chunk *c = calloc(1, sizeof *c);
+		struct chunk *c = aligned_alloc(_Alignof(struct chunk), sizeof *c);
 
+		if (c)
+			memset(c, 0, sizeof *c);
 		if (!c) {
 			gr_unlock(&cache_lock);
 			return NULL;

@@ -77,24 +77,25 @@ struct gr_pd_watch {
 	struct gr_pd_watch *next, *prev;
 };
 
-/* cache-line aligned: what an event and a wait touch is in the first line */
+/* cache-line aligned: what an event, a read and a wait touch is in the first line */
 struct gr_pd {
 	_Alignas(64) gr_lock_t lock;
-	int fd;		      /* protected by lock; const while open */
-	_Atomic uint32_t seq; /* incarnation; written under lock, read anywhere */
-	int refs;	      /* protected by lock */
-	bool closing;	      /* protected by lock; read without it as a hint */
-	bool registered;      /* protected by lock */
-	atomic_bool marked;   /* a read may stop short of a mark in the stream (GR_PD_MARK) */
+	int fd;		       /* protected by lock; const while open */
+	_Atomic uint32_t seq;  /* incarnation; written under lock, read anywhere */
+	int refs;	       /* protected by lock */
+	_Atomic uint32_t reads; /* reads begun (gr_pd_read_begin) */
+	bool closing;	       /* protected by lock; read without it as a hint */
+	bool registered;       /* protected by lock */
+	atomic_bool marked;    /* a read may stop short of a mark in the stream (GR_PD_MARK) */
 	_Atomic uintptr_t rg, wg;
-	struct gr_pd_watch *watchers; /* protected by lock */
 	_Atomic int rlock, wlock;     /* direction locks: 0 free, 1 held, 2 held with waiters */
+	_Atomic uint64_t emptied;     /* stamp of the last read that emptied the fd */
+	struct gr_pd_watch *watchers; /* protected by lock */
 
-	_Atomic uint32_t reads;	  /* reads begun (gr_pd_read_begin) */
-	_Atomic uint64_t emptied; /* stamp of the last read that emptied the fd */
-	struct gr_pd *free_next;  /* protected by the cache lock */
+	struct gr_pd *free_next; /* protected by the cache lock */
 };
-_Static_assert(offsetof(struct gr_pd, wlock) + sizeof(int) <= 64, "a pd's hot fields fit a line");
+_Static_assert(offsetof(struct gr_pd, watchers) + sizeof(void *) <= 64,
+	       "everything but the cache link fits a pd's first line");
 
 /* A pd for a newly opened fd, holding one reference (the fd table's); NULL if out of memory. */
 struct gr_pd *gr_pd_open(int fd);

@@ -50,19 +50,19 @@ struct gr_task {
 	/* the first 64 bytes are what a park, a wake and a switch touch (one cache line: with
 	 * thousands of tasks each of these is a miss) */
 	struct gr_ctx ctx;	   /* saved context; valid while not RUNNING */
-	struct gr_task *next;	   /* run queue or global queue link */
 	struct gr_carrier *carrier; /* carrier running it; written by that carrier before the switch */
-	_Atomic int state;	   /* enum gr_task_state */
-	uint32_t wait_seq;	   /* written by the task only; see the wake token protocol above */
-	_Atomic uint64_t wait_token;
+	_Atomic uint64_t wait_token; /* see the wake token protocol above */
+	_Atomic uint8_t state;	   /* enum gr_task_state */
+	bool wait_interruptible;   /* for the current wait; written by the task before ARMED */
+	_Atomic bool interrupted;  /* an interrupt (cancel/signal) is pending */
+	uint32_t wait_seq;	   /* written by the task only */
 	void *tcb;		   /* its glibc TCB: what pthread_self() returns */
 	const char *wait_what;	   /* what it waits for (task dumps); written by the task */
+	const void *wait_on;	   /* the object it waits on, if any */
 
-	const void *wait_on;	      /* the object it waits on, if any */
-	bool wait_interruptible;      /* for the current wait; written by the task before ARMED */
-	_Atomic bool interrupted;     /* an interrupt (cancel/signal) is pending */
-	uint32_t wait_timer_seq;      /* wait_seq the armed timer belongs to */
-	struct gr_timer wait_timer;   /* deadline of the current wait */
+	struct gr_task *next;	    /* global queue link */
+	uint32_t wait_timer_seq;    /* wait_seq the armed timer belongs to */
+	struct gr_timer wait_timer; /* deadline of the current wait */
 
 	uint64_t id;		/* unique for the process's life */
 	int32_t tid;		/* gettid() of the task: unique among live tasks */
@@ -87,7 +87,7 @@ struct gr_task {
 	_Alignas(16) unsigned char local[GR_TASK_LOCAL_BYTES];
 };
 
-_Static_assert(offsetof(struct gr_task, wait_what) + sizeof(const char *) <= 64,
+_Static_assert(offsetof(struct gr_task, wait_on) + sizeof(const void *) <= 64,
 	       "a task's hot fields fit its first cache line");
 
 struct gr_task_attr {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -26,10 +27,12 @@ struct fd_entry *fd_entry(int fd)
 		return NULL;
 	c = atomic_load_explicit(&chunks[fd / CHUNK_FDS], memory_order_acquire);
 	if (!c) {
-		struct fd_entry *fresh = calloc(CHUNK_FDS, sizeof *fresh), *none = NULL;
+		struct fd_entry *fresh = aligned_alloc(_Alignof(struct fd_entry),
+						       CHUNK_FDS * sizeof *fresh), *none = NULL;
 
 		if (!fresh)
 			return NULL;
+		memset(fresh, 0, CHUNK_FDS * sizeof *fresh);
 		if (atomic_compare_exchange_strong(&chunks[fd / CHUNK_FDS], &none, fresh))
 			c = fresh;
 		else {

@@ -39,15 +39,16 @@ struct listener {
 	atomic_bool prog_nonblock; /* what F_GETFL shows the program */
 };
 
+/* 64 bytes, aligned: an entry is one cache line (with thousands of fds each is a miss) */
 struct fd_entry {
-	_Atomic unsigned char kind;	    /* enum fd_kind */
+	_Alignas(64) _Atomic unsigned char kind; /* enum fd_kind */
+	_Atomic unsigned char short_reads;	  /* enum fd_short_reads */
 	/* the program's mode, cached: valid while mode_gen is the table's generation */
-	_Atomic unsigned int mode_gen;
 	bool nonblock;
+	_Atomic unsigned int mode_gen;
 	int64_t rcvtimeo, sndtimeo; /* SO_RCVTIMEO, SO_SNDTIMEO in ns; 0: none */
 	struct gr_pd *_Atomic pd;	    /* NULL until a blocking call waited */
 	struct listener *_Atomic listener; /* NULL unless the shim set O_NONBLOCK on it */
-	_Atomic unsigned char short_reads; /* enum fd_short_reads */
 };
 
 /* what a read that comes back short says about a stream socket */
