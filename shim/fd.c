@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <limits.h>
 #include <linux/close_range.h>
@@ -48,8 +49,13 @@ GR_EXPORT int socket(int domain, int type, int protocol)
 {
 	int fd = REAL(socket)(domain, type, protocol);
 
-	if (fd >= 0)
+	if (fd >= 0) {
 		fd_made(fd, kind_of_socket_type(type));
+		if ((domain == AF_INET || domain == AF_INET6) &&
+		    (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+		    (protocol == 0 || protocol == IPPROTO_TCP))
+			fd_set_short_reads(fd, FD_SHORT_EMPTIED);
+	}
 	return fd;
 }
 

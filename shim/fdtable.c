@@ -142,12 +142,12 @@ bool fd_short_read_empties(int fd)
 	return s == FD_SHORT_EMPTIED;
 }
 
-void fd_set_short_reads_maybe(int fd)
+void fd_set_short_reads(int fd, enum fd_short_reads s)
 {
 	struct fd_entry *e = fd_entry(fd);
 
 	if (e)
-		atomic_store(&e->short_reads, FD_SHORT_MAYBE);
+		atomic_store(&e->short_reads, s);
 }
 
 static void listener_put(struct listener *l)

@@ -78,8 +78,9 @@ struct gr_pd *fd_pd_peek(int fd);
 /* Whether a short read of the stream socket fd empties it (found once, then cached). */
 bool fd_short_read_empties(int fd);
 
-/* The program changed what short reads mean on fd (a TCP upper-layer protocol such as TLS). */
-void fd_set_short_reads_maybe(int fd);
+/* What short reads mean on fd, when known without asking (a new socket, an accepted one; the
+ * program set a TCP upper-layer protocol such as TLS: FD_SHORT_MAYBE). */
+void fd_set_short_reads(int fd, enum fd_short_reads s);
 
 /* The program is closing fd (or it is being replaced): wake its waiters, forget it. */
 void fd_forget(int fd);

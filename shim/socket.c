@@ -66,7 +66,7 @@ GR_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t 
 	     opt == SO_SNDTIMEO_NEW))
 		fd_mode_changed();
 	if (r == 0 && level == IPPROTO_TCP && opt == TCP_ULP)
-		fd_set_short_reads_maybe(fd);
+		fd_set_short_reads(fd, FD_SHORT_MAYBE);
 	return r;
 }
 
@@ -105,6 +105,9 @@ GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	if (r >= 0) {
 		fd_forget((int)r);
 		fd_set_kind((int)r, FD_STREAM);
+		/* same protocol as the listener: asked once for all its connections */
+		fd_set_short_reads((int)r, fd_short_read_empties(fd) ? FD_SHORT_EMPTIED
+								    : FD_SHORT_MAYBE);
 	}
 	return (int)shim_result(r);
 }
