@@ -43,13 +43,12 @@
  *   gr_netpoll_backend_open(fd, pd, seq)   watch fd for read and write readiness, edge-
  *                                          triggered, once for its life; 0 or -errno
  *   gr_netpoll_backend_close(fd)           stop watching fd (before it is closed)
- *   gr_netpoll_backend_poll(delay_ns, max, room, cb)
+ *   gr_netpoll_backend_poll(delay_ns, max, room)
  *                                          wait up to delay_ns (< 0: no limit; 0: just look)
- *                                          for at most max (≥ 1) events (it may take fewer),
- *                                          read into room;
- *                                          cb(pd, seq, GR_PD_R|GR_PD_W|GR_PD_MARK) for each,
- *                                          in the order
- *                                          the fds became ready
+ *                                          for at most max (≥ 1) events (it may take fewer);
+ *                                          room->ready[0..n) gets one {pd, seq, GR_PD_R|
+ *                                          GR_PD_W|GR_PD_MARK} per fd, in the order the fds
+ *                                          became ready; returns n or -errno
  *   gr_netpoll_backend_break()             make a poll that is waiting return now
  */
 #ifndef GR_NETPOLL_H
@@ -151,7 +150,12 @@ void gr_pd_unwatch(struct gr_pd *pd, struct gr_pd_watch *w);
  */
 #define GR_NETPOLL_MAX_EVENTS 128
 struct gr_netpoll_events {
-	_Alignas(8) unsigned char bytes[GR_NETPOLL_MAX_EVENTS * 12];
+	_Alignas(8) unsigned char raw[GR_NETPOLL_MAX_EVENTS * 12]; /* the backend's own format */
+	struct gr_pd_ready {
+		struct gr_pd *pd;
+		uint32_t seq;
+		int modes;
+	} ready[GR_NETPOLL_MAX_EVENTS];
 };
 
 /* Scheduler side. */
@@ -167,8 +171,7 @@ void gr_netpoll_break(void);
 int gr_netpoll_backend_init(void);
 int gr_netpoll_backend_open(int fd, struct gr_pd *pd, uint32_t seq);
 int gr_netpoll_backend_close(int fd);
-int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room,
-			    void (*cb)(struct gr_pd *pd, uint32_t seq, int modes));
+int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room);
 void gr_netpoll_backend_break(void);
 
 /*

@@ -22,7 +22,8 @@
 #include "sys.h"
 
 #define MAX_EVENTS GR_NETPOLL_MAX_EVENTS
-_Static_assert(sizeof(struct gr_netpoll_events) >= MAX_EVENTS * sizeof(struct epoll_event),
+_Static_assert(sizeof(((struct gr_netpoll_events *)0)->raw) >=
+		       MAX_EVENTS * sizeof(struct epoll_event),
 	       "gr_netpoll_events holds a look's epoll events");
 _Static_assert(_Alignof(struct gr_netpoll_events) >= _Alignof(struct epoll_event),
 	       "gr_netpoll_events is aligned for epoll events");
@@ -113,11 +114,10 @@ void gr_netpoll_backend_break(void)
 		gr_sys3(SYS_write, breakfd, &one, sizeof one);
 }
 
-int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room,
-			    void (*cb)(struct gr_pd *pd, uint32_t seq, int modes))
+int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room)
 {
-	struct epoll_event *events = (struct epoll_event *)room->bytes;
-	int timeout_ms;
+	struct epoll_event *events = (struct epoll_event *)room->raw;
+	int timeout_ms, ready = 0;
 	long n;
 
 	if (delay_ns < 0)
@@ -135,10 +135,6 @@ int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events 
 	n = gr_sys6(SYS_epoll_pwait, epfd, (long)events, max, timeout_ms, 0, 8);
 	if (n < 0)
 		return n == -EINTR ? 0 : (int)n;
-	/* the pds of the whole batch are on their way before the first is looked at (with
-	 * thousands of fds each is a cache miss); pds are type-stable, a stale one is harmless */
-	for (long i = 0; i < n; i++)
-		__builtin_prefetch((void *)(uintptr_t)(events[i].data.u64 & (((uint64_t)1 << TAG_SHIFT) - 1)), 1);
 	for (long i = 0; i < n; i++) {
 		uint32_t e = events[i].events;
 		uint64_t data = events[i].data.u64;
@@ -163,8 +159,11 @@ int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events 
 			modes |= GR_PD_MARK;
 		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 			modes |= GR_PD_W;
-		cb((struct gr_pd *)(uintptr_t)(data & (((uint64_t)1 << TAG_SHIFT) - 1)),
-		   (uint32_t)(data >> TAG_SHIFT), modes);
+		room->ready[ready++] = (struct gr_pd_ready){
+			.pd = (struct gr_pd *)(uintptr_t)(data & (((uint64_t)1 << TAG_SHIFT) - 1)),
+			.seq = (uint32_t)(data >> TAG_SHIFT),
+			.modes = modes,
+		};
 	}
-	return (int)n;
+	return ready;
 }
