@@ -3,6 +3,7 @@
 #
 #   usage: tests/net-integration.sh [BUILD_DIR]     (from the repo root, after `make fixtures`)
 #   NET_CASES="net_udp echo_server_10k" tests/net-integration.sh    runs only those cases
+#   NET_PROCS=1 tests/net-integration.sh     shim runs with that GREENPOLL_PROCS (default 2)
 #
 # Two kinds of case:
 #  - Self-contained fixtures (BUILD_DIR/fixtures/net_*): plain blocking programs that run
@@ -34,7 +35,7 @@ case $build in /*) ;; *) build=$PWD/$build ;; esac
 fixtures=$build/fixtures
 lib=$build/libgreenpoll.so
 
-PROCS=2
+PROCS=${NET_PROCS:-2}
 # Under the shim the process may have GREENPOLL_PROCS carriers plus this many other OS
 # threads (the main thread's own, the monitor, spare carriers handed a P).
 EXTRA_OS_THREADS=4
