@@ -8,9 +8,10 @@
  *
  * Switching: a task that stops running (park, yield, exit) picks the next runnable task itself
  * and switches straight to it; only when there is none does it switch to its carrier's own
- * context, which spins briefly looking for work (stealing half of another processor's queue,
- * the global queue, due timers anywhere) and then sleeps on a futex until woken or until the
- * earliest timer. Whatever the stopping task asked for (requeue, mark parked, reap) is done by
+ * context, which spins briefly looking for work (one full look: stealing half of another
+ * processor's queue, the global queue, due timers anywhere, the poller; then glances at the
+ * queues without system calls, looking fully again when work shows up) and then sleeps on a
+ * futex until woken or until the earliest timer. Whatever the stopping task asked for (requeue, mark parked, reap) is done by
  * the context switched to, in gr_sched_finish_switch, once the stopped task's registers are
  * saved: before that no other carrier may run it.
  *
@@ -20,9 +21,14 @@
  * earliest timer), the others on their futex. Waking the idle carrier that waits in the poller
  * means breaking its wait (gr_netpoll_break). Tasks the poller readies join the tail of the
  * looking carrier's ring in the order their fds became ready, and a look takes no more events
- * than the ring has room for (the rest stay queued in the kernel): first ready, first served,
- * with nothing pushed to the global queue where it would wait behind newer work. (Readied
- * any other way, a task goes to `next`: it is the one the waker just handed work to.)
+ * than the ring has room for (the rest stay queued in the kernel; at least a few, even on a
+ * full ring): first ready, first served, with nothing pushed to the global queue where it
+ * would wait behind newer work. (Readied any other way, a task goes to `next`: it is the one
+ * the waker just handed work to.)
+ *
+ * Thousands of tasks: each switch would miss the caches on the next task's record, TCB and
+ * saved frames. A woken task's saved frames and TCB line are prefetched when it is readied,
+ * and the record of the task after the one switched to when switching.
  *
  * Waking idle carriers (after Go's wakep): making a task runnable wakes one idle carrier only
  * if no carrier is already spinning, and a woken carrier counts as spinning until it finds work
