@@ -25,7 +25,9 @@
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
 
-#define SPIN_ROUNDS 64
+#define SPIN_NS 50000 /* an idle carrier watches the queues this long before it sleeps: waking
+			* it again costs the waker a futex call and the CPU ~30 us */
+#define GLANCE_NS 2000 /* between two glances at the queues of a spinning carrier */
 #define GLOBQ_EVERY 61 /* ticks between looks at the global queue while the local one is busy */
 #define NETPOLL_MIN_EVENTS 16 /* a look at the poller takes up to this many even on a full ring */
 #define CARRIER_STACK (256 * 1024) /* a carrier's own context: the idle loop */
@@ -336,15 +338,17 @@ static void carrier_sleep(struct gr_carrier *c)
 }
 
 /*
- * Spin a while before sleeping, as Go's spinning Ms do: a full look (run queues, timers, the
- * poller, stealing) first and again whenever work shows up in some queue, cheap glances at the
- * queues in between (no system calls: an idle carrier shares the CPUs with the program's
- * other processes).
+ * Spin a while (SPIN_NS) before sleeping, as Go's spinning Ms do: a full look (run queues,
+ * timers, the poller, stealing) first and again whenever work shows up in some queue, cheap
+ * glances at the queues in between (no system calls: an idle carrier shares the CPUs with the
+ * program's other processes).
  */
 static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 {
 	for (;;) {
-		for (int round = 0; round < SPIN_ROUNDS; round++) {
+		int64_t until = gr_nanotime() + SPIN_NS, now;
+
+		for (int round = 0;; round++) {
 			if (round == 0 || work_visible()) {
 				struct gr_task *t = find_runnable(c, true);
 
@@ -355,7 +359,12 @@ static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 			}
 			if (!atomic_load(&sched.started))
 				break; /* no other carrier can make work appear */
-			gr_cpu_relax();
+			/* not too often: every glance pulls the busy carriers' queue lines over */
+			now = gr_nanotime();
+			if (now >= until)
+				break;
+			while (gr_nanotime() < now + GLANCE_NS)
+				gr_cpu_relax();
 		}
 		stop_spinning(c, false);
 		carrier_sleep(c);
