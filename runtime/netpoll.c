@@ -241,7 +241,8 @@ int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible)
 		return err;
 	for (;;) {
 		old = GR_PD_READY;
-		if (atomic_compare_exchange_strong(gp, &old, GR_PD_NIL))
+		if (atomic_load_explicit(gp, memory_order_relaxed) == GR_PD_READY &&
+		    atomic_compare_exchange_strong(gp, &old, GR_PD_NIL))
 			return 0;
 		gr_wait_prepare(interruptible);
 		old = GR_PD_NIL;
