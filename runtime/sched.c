@@ -30,6 +30,8 @@
 #define GLANCE_NS 2000 /* between two glances at the queues of a spinning carrier */
 #define GLOBQ_EVERY 61 /* ticks between looks at the global queue while the local one is busy */
 #define NETPOLL_MIN_EVENTS 16 /* a look at the poller takes up to this many even on a full ring */
+#define NETPOLL_LOW_RING 32		 /* a busy carrier looks at the poller below this... */
+#define NETPOLL_EVERY (GLOBQ_EVERY * 8) /* ...and at least every this many ticks */
 #define CARRIER_STACK (256 * 1024) /* a carrier's own context: the idle loop */
 /* cache lines above a parked task's saved stack pointer that its resumption reads back: the
  * switch's registers and the frames of the park path (a blocking read is about 700 bytes) */
@@ -225,7 +227,10 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	 * two tasks that wake each other running forever */
 	if (++p->schedtick % GLOBQ_EVERY == 0) {
 		run_timers(p);
-		poll_ready(c);
+		/* the poller when the ring runs low (bigger batches, fewer looks), and at least
+		 * every NETPOLL_EVERY ticks however long the ring stays */
+		if (gr_runq_len(&p->runq) < NETPOLL_LOW_RING || p->schedtick % NETPOLL_EVERY == 0)
+			poll_ready(c);
 		if ((t = globq_take(c)) || (t = gr_runq_get(&p->runq)))
 			return t;
 	}

@@ -16,8 +16,9 @@
  * saved: before that no other carrier may run it.
  *
  * Network readiness: a carrier with nothing else to do looks at the poller without waiting
- * (and a busy one does every GLOBQ_EVERY switches, so tasks whose fd became ready are not
- * starved behind runnable ones); of the idle carriers, one waits in the poller (until the
+ * (and a busy one does when its ring runs low, checked every GLOBQ_EVERY switches, and at
+ * least every NETPOLL_EVERY switches, so tasks whose fd became ready are not starved behind
+ * runnable ones, and looks come in batches); of the idle carriers, one waits in the poller (until the
  * earliest timer), the others on their futex. Waking the idle carrier that waits in the poller
  * means breaking its wait (gr_netpoll_break). Tasks the poller readies join the tail of the
  * looking carrier's ring in the order their fds became ready, and a look takes no more events
