@@ -50,11 +50,12 @@ GR_EXPORT int socket(int domain, int type, int protocol)
 	int fd = REAL(socket)(domain, type, protocol);
 
 	if (fd >= 0) {
+		bool tcp = (domain == AF_INET || domain == AF_INET6) &&
+			   (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+			   (protocol == 0 || protocol == IPPROTO_TCP);
+
 		fd_made(fd, kind_of_socket_type(type));
-		if ((domain == AF_INET || domain == AF_INET6) &&
-		    (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
-		    (protocol == 0 || protocol == IPPROTO_TCP))
-			fd_set_short_reads(fd, FD_SHORT_EMPTIED);
+		fd_set_short_reads(fd, tcp ? FD_SHORT_EMPTIED : FD_SHORT_MAYBE);
 	}
 	return fd;
 }
@@ -64,8 +65,10 @@ GR_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	int r = REAL(socketpair)(domain, type, protocol, sv);
 
 	if (r == 0) {
-		fd_made(sv[0], kind_of_socket_type(type));
-		fd_made(sv[1], kind_of_socket_type(type));
+		for (int i = 0; i < 2; i++) {
+			fd_made(sv[i], kind_of_socket_type(type));
+			fd_set_short_reads(sv[i], FD_SHORT_MAYBE); /* never TCP */
+		}
 	}
 	return r;
 }
