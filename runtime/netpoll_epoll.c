@@ -114,25 +114,45 @@ void gr_netpoll_backend_break(void)
 		gr_sys3(SYS_write, breakfd, &one, sizeof one);
 }
 
-int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room)
+/*
+ * epoll_pwait2 takes the delay to the nanosecond, as nanosleep and timed waits do natively (a
+ * 50 µs sleep must not take a millisecond); epoll_pwait, for kernels before 5.11, rounds a
+ * delay up to whole milliseconds.
+ */
+static long wait_events(struct epoll_event *events, int max, int64_t delay_ns)
 {
-	struct epoll_event *events = (struct epoll_event *)room->raw;
-	int timeout_ms, ready = 0;
-	long n;
+	static atomic_bool no_pwait2;
+	int timeout_ms;
 
+	if (delay_ns > 0 && !atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+		struct timespec ts = {.tv_sec = delay_ns / 1000000000,
+				      .tv_nsec = delay_ns % 1000000000};
+		long n = gr_sys6(SYS_epoll_pwait2, epfd, (long)events, max, (long)&ts, 0, 8);
+
+		if (n != -ENOSYS)
+			return n;
+		atomic_store(&no_pwait2, true);
+	}
 	if (delay_ns < 0)
 		timeout_ms = -1;
 	else if (delay_ns == 0)
 		timeout_ms = 0;
-	else if (delay_ns < 1000000)
-		timeout_ms = 1; /* never spin on a sub-millisecond timer */
 	else if (delay_ns < (int64_t)1000000 * 1000000)
 		timeout_ms = (int)((delay_ns + 999999) / 1000000);
 	else
 		timeout_ms = 1000000000;
+	return gr_sys6(SYS_epoll_pwait, epfd, (long)events, max, timeout_ms, 0, 8);
+}
+
+int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room)
+{
+	struct epoll_event *events = (struct epoll_event *)room->raw;
+	int ready = 0;
+	long n;
+
 	if (max > MAX_EVENTS)
 		max = MAX_EVENTS;
-	n = gr_sys6(SYS_epoll_pwait, epfd, (long)events, max, timeout_ms, 0, 8);
+	n = wait_events(events, max, delay_ns);
 	if (n < 0)
 		return n == -EINTR ? 0 : (int)n;
 	for (long i = 0; i < n; i++) {

@@ -25,8 +25,9 @@
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
 
-#define SPIN_NS 50000 /* an idle carrier watches the queues this long before it sleeps: waking
-			* it again costs the waker a futex call and the CPU ~30 us */
+#define SPIN_NS 50000 /* an idle carrier watches the queues this long before it sleeps while
+			* another carrier runs tasks: waking it again costs the waker a futex call
+			* and the CPU ~30 us */
 #define GLANCE_NS 2000 /* between two glances at the queues of a spinning carrier */
 #define GLOBQ_EVERY 61 /* ticks between looks at the global queue while the local one is busy */
 #define NETPOLL_MIN_EVENTS 16 /* a look at the poller takes up to this many even on a full ring */
@@ -47,6 +48,7 @@ static struct {
 	gr_lock_t idle_lock;
 	struct gr_carrier *idle_head; /* protected by idle_lock */
 	_Atomic int nidle, nspinning;
+	_Atomic int nbusy; /* carriers running tasks, not looking for work */
 	atomic_bool polling;	  /* an idle carrier waits in the poller */
 	_Atomic int64_t poll_until; /* until when it waits (GR_NEVER: no limit) */
 	struct gr_task *_Atomic signal_target; /* gr_interrupt_from_signal's, not yet done */
@@ -343,13 +345,20 @@ static void carrier_sleep(struct gr_carrier *c)
 }
 
 /*
- * Spin a while (SPIN_NS) before sleeping, as Go's spinning Ms do: a full look (run queues,
+ * Spin a while (SPIN_NS) before sleeping, as Go's spinning Ms do, but only while another
+ * carrier runs tasks: only a running task makes work appear in a queue (the poller and the
+ * timers wake a sleeping carrier themselves), so with every carrier idle, or with one carrier,
+ * spinning would only burn a CPU an idle program should leave alone. A full look (run queues,
  * timers, the poller, stealing) first and again whenever work shows up in some queue, cheap
  * glances at the queues in between (no system calls: an idle carrier shares the CPUs with the
  * program's other processes).
  */
 static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 {
+	if (c->busy) {
+		c->busy = false;
+		atomic_fetch_sub(&sched.nbusy, 1);
+	}
 	for (;;) {
 		int64_t until = gr_nanotime() + SPIN_NS, now;
 
@@ -359,11 +368,13 @@ static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 
 				if (t) {
 					stop_spinning(c, true);
+					c->busy = true;
+					atomic_fetch_add(&sched.nbusy, 1);
 					return t;
 				}
 			}
-			if (!atomic_load(&sched.started))
-				break; /* no other carrier can make work appear */
+			if (!atomic_load(&sched.nbusy))
+				break; /* no running task can make work appear */
 			/* not too often: every glance pulls the busy carriers' queue lines over */
 			now = gr_nanotime();
 			if (now >= until)
@@ -652,6 +663,7 @@ void gr_sched_after_fork_child(void)
 		c->idle = false;
 		c->polling = false;
 		c->spinning = false;
+		c->busy = c == here;
 		c->idle_next = NULL;
 	}
 	here->os_tid = (int32_t)gr_os_tid();
@@ -662,6 +674,7 @@ void gr_sched_after_fork_child(void)
 	sched.idle_head = NULL;
 	atomic_store(&sched.nidle, 0);
 	atomic_store(&sched.nspinning, 0);
+	atomic_store(&sched.nbusy, 1);
 	atomic_store(&sched.polling, false);
 	atomic_store(&sched.started, false);
 }
@@ -693,6 +706,8 @@ void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_ho
 	make_own_context(c0);
 	c0->os_tid = (int32_t)gr_os_tid();
 	c0->alive = true;
+	c0->busy = true;
+	atomic_store(&sched.nbusy, 1);
 	c0->current = initial;
 	initial->carrier = c0;
 	atomic_store(&initial->state, GR_TASK_RUNNING);

@@ -77,6 +77,7 @@ struct gr_carrier {
 	/* idle sleeping */
 	_Atomic uint32_t wake_word;  /* futex: 1 when woken */
 	bool spinning;		     /* counted in sched.nspinning; owner only */
+	bool busy;		     /* running tasks, counted in sched.nbusy; owner only */
 	struct gr_carrier *idle_next; /* protected by the idle lock */
 	bool idle;		     /* in the idle list; protected by the idle lock */
 	bool polling;		     /* idle in the poller, not on the futex; protected by the idle lock */
