@@ -8,6 +8,7 @@
 #include "stack.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -30,6 +31,41 @@ size_t gr_page_size(void)
 	if (!page)
 		page = (size_t)sysconf(_SC_PAGESIZE);
 	return page;
+}
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/* 1: guard regions work here, -1: they do not (kernel before 6.13), 0: not tried yet */
+static _Atomic int guard_regions;
+
+/* [lo, lo + guard) faults on any access from now on */
+static bool install_guard(char *lo, size_t guard)
+{
+	if (atomic_load_explicit(&guard_regions, memory_order_relaxed) >= 0) {
+		if (madvise(lo, guard, MADV_GUARD_INSTALL) == 0) {
+			atomic_store_explicit(&guard_regions, 1, memory_order_relaxed);
+			return true;
+		}
+		if (errno != EINVAL)
+			return false;
+		atomic_store_explicit(&guard_regions, -1, memory_order_relaxed);
+	}
+	return mprotect(lo, guard, PROT_NONE) == 0;
+}
+
+bool gr_stack_guards_packed(void)
+{
+	if (!atomic_load(&guard_regions)) {
+		bool reused;
+		int err;
+		void *top = gr_stack_get(gr_page_size(), gr_page_size(), &reused, &err);
+
+		if (top)
+			gr_stack_unmap(top, gr_page_size(), gr_page_size());
+	}
+	return atomic_load(&guard_regions) > 0;
 }
 
 static struct stack_class *find_class(size_t size, size_t guard, bool create)
@@ -86,7 +122,7 @@ void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err)
 		*err = errno == ENOMEM ? EAGAIN : errno;
 		return NULL;
 	}
-	if (guard && mprotect(lo, guard, PROT_NONE) != 0) {
+	if (guard && !install_guard(lo, guard)) {
 		/* the map count limit: the guard would split the mapping in two */
 		*err = EAGAIN;
 		munmap(lo, size + guard);

@@ -2,9 +2,11 @@
  * stack.h — stack regions for tasks: mmap'd, reserved lazily, a guard page below, pooled.
  *
  * A region is [guard][usable ... top). Only touched pages cost memory (MAP_NORESERVE; the kernel
- * backs pages on first touch). A region costs two kernel mappings (the guard and the rest),
- * the fewest a guard page allows; vm.max_map_count therefore bounds live tasks at about half
- * its value.
+ * backs pages on first touch). The guard is a guard region (MADV_GUARD_INSTALL, Linux 6.13):
+ * the region stays one kernel mapping, which the kernel merges with the regions mapped next to
+ * it, so live tasks are not bounded by vm.max_map_count and cost no mapping of their own. On an
+ * older kernel the guard is a PROT_NONE mapping of its own (mprotect): two mappings a region,
+ * and vm.max_map_count bounds live tasks at about half its value.
  *
  * The pool keeps released regions by size class (usable size, guard) for reuse, most recently
  * released resident region first (cache-warm), trimmed regions last. Beyond GR_STACK_RESIDENT
@@ -53,6 +55,9 @@ void gr_stack_unmap(void *top, size_t size, size_t guard);
 void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident);
 
 size_t gr_page_size(void);
+
+/* Whether guards are guard regions (one mapping a region) rather than mappings of their own. */
+bool gr_stack_guards_packed(void);
 
 /* In a fork child: the pool lock may have been held by a thread that is gone. */
 void gr_stack_after_fork_child(void);

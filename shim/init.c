@@ -21,6 +21,7 @@
 #include "config.h"
 #include "fork.h"
 #include "sched.h"
+#include "stack.h"
 #include "throw.h"
 
 int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
@@ -81,8 +82,12 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_sched_init(cfg.procs, initial_task, &sched_hooks);
 	pthread_atfork(NULL, NULL, gr_after_fork_child);
 	if (cfg.debug)
-		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu, FS switch by %s", cfg.procs,
-		       cfg.stack, gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl");
+		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu, FS switch by %s, stack "
+		       "guards %s",
+		       cfg.procs, cfg.stack,
+		       gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl",
+		       gr_stack_guards_packed() ? "in the stack's own mapping"
+						: "mapped apart (vm.max_map_count bounds tasks)");
 }
 
 /*

@@ -133,6 +133,50 @@ START_TEST(test_stack_guard_page_faults)
 }
 END_TEST
 
+static int mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, ch;
+
+	ck_assert_msg(f != NULL, "cannot open /proc/self/maps");
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* with guard regions, regions mapped one after another share mappings; else two apiece */
+START_TEST(test_stack_guards_cost_no_mapping)
+{
+	enum { REGIONS = 64 };
+	const size_t size = 16 * PG, guard = PG;
+	char *tops[REGIONS];
+	int before = mappings(), added;
+	bool packed = gr_stack_guards_packed();
+
+	for (int i = 0; i < REGIONS; i++) {
+		tops[i] = get_new(size, guard);
+		tops[i][-1] = 1; /* a touched region merges too */
+	}
+	added = mappings() - before;
+	if (packed)
+		ck_assert_msg(added < REGIONS / 4, "%d regions with guard regions added %d mappings",
+			      REGIONS, added);
+	else
+		ck_assert_msg(added >= REGIONS && added <= 2 * REGIONS + 2,
+			      "%d regions with PROT_NONE guards added %d mappings", REGIONS, added);
+	for (int i = 0; i < REGIONS; i++) {
+		int st = in_child(touch, tops[i] - size - 1);
+
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+			      "region %d: touching its guard: status %#x", i, st);
+	}
+	for (int i = 0; i < REGIONS; i++)
+		gr_stack_unmap(tops[i], size, guard);
+	ck_assert_int_eq(mappings(), before);
+}
+END_TEST
+
 START_TEST(test_stack_put_get_reuses_lifo)
 {
 	const size_t size = 16 * PG, guard = PG, keep = 2 * PG;
@@ -408,6 +452,7 @@ static Suite *stack_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_stack_get_region_writable);
 	tcase_add_test(tc, test_stack_guard_page_faults);
+	tcase_add_test(tc, test_stack_guards_cost_no_mapping);
 	tcase_add_test(tc, test_stack_put_get_reuses_lifo);
 	tcase_add_test(tc, test_stack_classes_do_not_mix);
 	tcase_add_test(tc, test_stack_trim_beyond_resident);
