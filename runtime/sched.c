@@ -180,7 +180,9 @@ static int netpoll_into(struct gr_carrier *c, int64_t delay_ns)
 	c->readying_polled = true;
 	n = gr_netpoll(delay_ns, room, &c->events);
 	c->readying_polled = false;
-	if (n > 0 && sched.nprocs > 1)
+	/* one task this carrier is about to run needs no help (after Go's findrunnable, which
+	 * runs one polled goroutine itself and starts Ps for the rest) */
+	if (n > 0 && sched.nprocs > 1 && gr_runq_len(&c->p->runq) > 1)
 		wakep();
 	return n;
 }
