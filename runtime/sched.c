@@ -577,7 +577,12 @@ void gr_interrupt_from_signal(struct gr_task *t)
 
 _Noreturn void gr_sched_exit_switch(struct gr_task *t)
 {
-	struct gr_carrier *c = t->carrier;
+	struct gr_carrier *c;
+
+	/* its last timed wait may have left a stopped slot, and the record is about to go */
+	if (t->wait_timer.fire)
+		gr_timer_detach(&t->wait_timer);
+	c = t->carrier;
 
 	c->prev_action = GR_SWITCH_EXIT;
 	switch_away(t, c);
@@ -670,6 +675,9 @@ void gr_sched_after_fork_child(void)
 	}
 	here->os_tid = (int32_t)gr_os_tid();
 	make_own_context(here);
+	/* the heaps are new: the forking task's timer has no slot in them */
+	if (here->current && here->current->wait_timer.fire)
+		gr_timer_init(&here->current->wait_timer, wait_timer_fired);
 	sched.globq = (struct gr_globq){.lock = GR_LOCK_INIT};
 	sched.idle_lock = (gr_lock_t)GR_LOCK_INIT;
 	sched.start_lock = (gr_lock_t)GR_LOCK_INIT;

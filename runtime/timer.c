@@ -1,5 +1,5 @@
 /*
- * timer.c — per-processor timer heaps (see timer.h).
+ * timer.c — per-processor timer heaps (see timer.h for the states and the lazy stop).
  */
 #include "timer.h"
 
@@ -21,57 +21,58 @@ void gr_timer_init(struct gr_timer *t, gr_timer_fire_fn *fire)
 	t->fire = fire;
 	t->heap = NULL;
 	t->idx = GR_TIMER_IDLE;
+	t->armed = false;
 }
 
-static void place(struct gr_timers *h, size_t i, struct gr_timer *t)
+static void place(struct gr_timers *h, size_t i, struct gr_timer_slot s)
 {
-	h->heap[i] = t;
-	t->idx = i;
+	h->heap[i] = s;
+	s.t->idx = i;
 }
 
 static void sift_up(struct gr_timers *h, size_t i)
 {
-	struct gr_timer *t = h->heap[i];
+	struct gr_timer_slot s = h->heap[i];
 
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
 
-		if (h->heap[parent]->when <= t->when)
+		if (h->heap[parent].key <= s.key)
 			break;
 		place(h, i, h->heap[parent]);
 		i = parent;
 	}
-	place(h, i, t);
+	place(h, i, s);
 }
 
 static void sift_down(struct gr_timers *h, size_t i)
 {
-	struct gr_timer *t = h->heap[i];
+	struct gr_timer_slot s = h->heap[i];
 
 	for (;;) {
 		size_t c = 2 * i + 1;
 
 		if (c >= h->n)
 			break;
-		if (c + 1 < h->n && h->heap[c + 1]->when < h->heap[c]->when)
+		if (c + 1 < h->n && h->heap[c + 1].key < h->heap[c].key)
 			c++;
-		if (t->when <= h->heap[c]->when)
+		if (s.key <= h->heap[c].key)
 			break;
 		place(h, i, h->heap[c]);
 		i = c;
 	}
-	place(h, i, t);
+	place(h, i, s);
 }
 
 static void publish_next(struct gr_timers *h)
 {
-	atomic_store_explicit(&h->next, h->n ? h->heap[0]->when : GR_NEVER, memory_order_release);
+	atomic_store_explicit(&h->next, h->n ? h->heap[0].key : GR_NEVER, memory_order_release);
 }
 
-/* remove heap[i]; lock held */
+/* remove slot i; its timer is idle afterwards; lock held */
 static void remove_at(struct gr_timers *h, size_t i)
 {
-	struct gr_timer *t = h->heap[i];
+	struct gr_timer *t = h->heap[i].t;
 
 	h->n--;
 	if (i != h->n) {
@@ -80,24 +81,41 @@ static void remove_at(struct gr_timers *h, size_t i)
 		sift_up(h, i);
 	}
 	t->idx = GR_TIMER_IDLE;
+	t->armed = false;
 	__atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
 }
 
 void gr_timer_add(struct gr_timers *h, struct gr_timer *t, int64_t when)
 {
+	struct gr_timers *old = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
+
+	/* only this caller gives t a slot: once out of another heap, it stays out */
+	if (old && old != h)
+		gr_timer_detach(t);
 	gr_lock(&h->lock);
+	t->when = when;
+	t->armed = true;
+	if (t->heap == h) {
+		/* its stopped slot: a later deadline leaves the key early (re-keyed at the top) */
+		if (when < h->heap[t->idx].key) {
+			h->heap[t->idx].key = when;
+			sift_up(h, t->idx);
+			publish_next(h);
+		}
+		gr_unlock(&h->lock);
+		return;
+	}
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? 2 * h->cap : 64;
-		struct gr_timer **heap = realloc(h->heap, cap * sizeof *heap);
+		struct gr_timer_slot *heap = realloc(h->heap, cap * sizeof *heap);
 
 		if (!heap)
 			gr_throw("runtime: out of memory growing a timer heap");
 		h->heap = heap;
 		h->cap = cap;
 	}
-	t->when = when;
 	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
-	place(h, h->n++, t);
+	place(h, h->n++, (struct gr_timer_slot){.key = when, .t = t});
 	sift_up(h, h->n - 1);
 	publish_next(h);
 	gr_unlock(&h->lock);
@@ -112,10 +130,29 @@ bool gr_timer_del(struct gr_timer *t)
 			return false;
 		gr_lock(&h->lock);
 		if (t->heap == h) {
+			bool was_armed = t->armed;
+
+			t->armed = false;
+			gr_unlock(&h->lock);
+			return was_armed;
+		}
+		gr_unlock(&h->lock);
+	}
+}
+
+void gr_timer_detach(struct gr_timer *t)
+{
+	for (;;) {
+		struct gr_timers *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
+
+		if (!h)
+			return;
+		gr_lock(&h->lock);
+		if (t->heap == h) {
 			remove_at(h, t->idx);
 			publish_next(h);
 			gr_unlock(&h->lock);
-			return true;
+			return;
 		}
 		gr_unlock(&h->lock);
 	}
@@ -128,12 +165,21 @@ int gr_timers_run(struct gr_timers *h, int64_t now, void *arg)
 	if (gr_timers_next(h) > now)
 		return 0;
 	gr_lock(&h->lock);
-	while (h->n && h->heap[0]->when <= now) {
-		struct gr_timer *t = h->heap[0];
+	while (h->n && h->heap[0].key <= now) {
+		struct gr_timer *t = h->heap[0].t;
 
-		remove_at(h, 0);
-		t->fire(t, arg);
-		fired++;
+		if (!t->armed) {
+			remove_at(h, 0); /* stopped: its slot goes */
+		} else if (h->heap[0].key != t->when) {
+			/* armed again for later: into place by its deadline (which may be due too,
+			 * but not before timers due earlier) */
+			h->heap[0].key = t->when;
+			sift_down(h, 0);
+		} else {
+			remove_at(h, 0);
+			t->fire(t, arg);
+			fired++;
+		}
 	}
 	publish_next(h);
 	gr_unlock(&h->lock);

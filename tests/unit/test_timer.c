@@ -63,19 +63,23 @@ static void log_free(struct firelog *log)
 	memset(log, 0, sizeof *log);
 }
 
-/* min-heap order, back-pointers and `next` */
+/* min-heap order of the keys, back-pointers, keys no later than armed deadlines, `next` */
 static void check_heap(struct gr_timers *h)
 {
 	for (size_t i = 0; i < h->n; i++) {
-		REQ(h->heap[i]->heap == h);
-		REQ(h->heap[i]->idx == i);
+		struct gr_timer *t = h->heap[i].t;
+
+		REQ(t->heap == h);
+		REQ(t->idx == i);
+		REQ_MSG(!t->armed || h->heap[i].key <= t->when,
+			"slot %zu: key %lld after its armed deadline %lld", i,
+			(long long)h->heap[i].key, (long long)t->when);
 		if (i)
-			REQ_MSG(h->heap[(i - 1) / 2]->when <= h->heap[i]->when,
-				      "heap order broken at %zu: parent %lld > child %lld", i,
-				      (long long)h->heap[(i - 1) / 2]->when,
-				      (long long)h->heap[i]->when);
+			REQ_MSG(h->heap[(i - 1) / 2].key <= h->heap[i].key,
+				"heap order broken at %zu: parent %lld > child %lld", i,
+				(long long)h->heap[(i - 1) / 2].key, (long long)h->heap[i].key);
 	}
-	REQ(gr_timers_next(h) == (h->n ? h->heap[0]->when : GR_NEVER));
+	REQ(gr_timers_next(h) == (h->n ? h->heap[0].key : GR_NEVER));
 }
 
 static void heap_free(struct gr_timers *h) { free(h->heap); }
@@ -204,15 +208,23 @@ START_TEST(test_timer_next_tracks_earliest)
 	ck_assert_int_eq(gr_timers_next(&h), 100);
 	gr_timer_add(&h, &r[3].t, 200);
 	ck_assert_int_eq(gr_timers_next(&h), 100);
+	/* stopping leaves the slots: `next` may be early, never late */
 	ck_assert(gr_timer_del(&r[2].t)); /* the earliest */
-	ck_assert_int_eq(gr_timers_next(&h), 200);
+	ck_assert_int_eq(gr_timers_next(&h), 100);
 	ck_assert(gr_timer_del(&r[1].t)); /* not the earliest */
+	ck_assert_int_eq(gr_timers_next(&h), 100);
+	ck_assert_uint_eq(h.n, 4);
+	/* a look at 150 fires nothing and drops the stopped top slot */
+	ck_assert_int_eq(gr_timers_run(&h, 150, &log), 0);
 	ck_assert_int_eq(gr_timers_next(&h), 200);
+	ck_assert_uint_eq(h.n, 3);
 	ck_assert_int_eq(gr_timers_run(&h, 250, &log), 1);
 	ck_assert_int_eq(gr_timers_next(&h), 300);
 	ck_assert(gr_timer_del(&r[0].t));
+	ck_assert_int_eq(gr_timers_run(&h, 1000, &log), 0);
 	ck_assert_int_eq(gr_timers_next(&h), GR_NEVER);
 	ck_assert_uint_eq(h.n, 0);
+	check_heap(&h);
 	log_free(&log);
 	heap_free(&h);
 }
@@ -236,16 +248,19 @@ START_TEST(test_timer_del)
 	gr_timer_add(&h, &a.t, 10);
 	gr_timer_add(&h, &b.t, 20);
 	gr_timer_add(&h, &c.t, 30);
-	/* an armed timer: removed, never fires */
+	/* an armed timer: stopped (its slot stays until it reaches the top), never fires */
 	ck_assert(gr_timer_del(&b.t));
-	ck_assert_ptr_null(b.t.heap);
-	ck_assert_uint_eq(b.t.idx, GR_TIMER_IDLE);
+	ck_assert_ptr_eq(b.t.heap, &h);
+	ck_assert(!b.t.armed);
 	ck_assert(!gr_timer_del(&b.t)); /* twice */
 	check_heap(&h);
 	ck_assert_int_eq(gr_timers_run(&h, 100, &log), 2);
 	ck_assert_uint_eq(log.n, 2);
 	ck_assert_ptr_eq(log.fired[0], &a);
 	ck_assert_ptr_eq(log.fired[1], &c);
+	ck_assert_ptr_null(b.t.heap);
+	ck_assert_uint_eq(b.t.idx, GR_TIMER_IDLE);
+	ck_assert_uint_eq(h.n, 0);
 	/* fired */
 	ck_assert(!gr_timer_del(&a.t));
 	ck_assert(!gr_timer_del(&c.t));
@@ -276,10 +291,17 @@ START_TEST(test_timer_del)
 	gr_timer_add(&h, &never.t, 5);
 	ck_assert_int_eq(gr_timers_next(&h2), 5);
 	ck_assert(gr_timer_del(&c.t));
-	ck_assert_int_eq(gr_timers_next(&h2), GR_NEVER);
 	ck_assert_int_eq(gr_timers_next(&h), 5);
 	ck_assert_uint_eq(h.n, 1);
+	/* its stopped slot in h2 moves with it when it is armed in h */
+	gr_timer_add(&h, &c.t, 7);
+	ck_assert_ptr_eq(c.t.heap, &h);
+	ck_assert_uint_eq(h2.n, 0);
+	ck_assert_int_eq(gr_timers_next(&h2), GR_NEVER);
+	ck_assert_uint_eq(h.n, 2);
+	check_heap(&h);
 	ck_assert(gr_timer_del(&never.t));
+	ck_assert(gr_timer_del(&c.t));
 	log_free(&log);
 	heap_free(&h);
 	heap_free(&h2);
@@ -367,8 +389,8 @@ START_TEST(test_timer_random_10k_against_model)
 				if (m[i].when < min)
 					min = m[i].when;
 			}
-		REQ((h.n) == (armed));
-		REQ((gr_timers_next(&h)) == (min));
+		REQ(h.n >= armed); /* and stopped slots not yet at the top */
+		REQ(gr_timers_next(&h) <= min);
 
 		/* advance and run: exactly the due ones, in deadline order */
 		now += (int64_t)(rnd() % 300);
@@ -397,6 +419,7 @@ START_TEST(test_timer_random_10k_against_model)
 		for (size_t k = 0; k < ne; k++)
 			REQ((log.fired[k]) == (expect[k]));
 		total_fired += ne;
+		REQ(gr_timers_next(&h) > now);
 		check_heap(&h);
 	}
 	/* the rest, all at once */
@@ -438,7 +461,7 @@ static void drain_in_order(struct gr_timers *h, size_t want)
 	log_free(&log);
 }
 
-START_TEST(test_timer_del_middle_keeps_heap_order)
+START_TEST(test_timer_detach_middle_keeps_heap_order)
 {
 	struct gr_timers h;
 
@@ -458,9 +481,10 @@ START_TEST(test_timer_del_middle_keeps_heap_order)
 			gr_timer_add(&h, &r[i].t, w[i]);
 		}
 		for (int i = 0; i < 7; i++)
-			ck_assert_int_eq(h.heap[i]->when, w[i]); /* the layout the case needs */
+			ck_assert_int_eq(h.heap[i].key, w[i]); /* the layout the case needs */
 		ck_assert_uint_eq(r[3].t.idx, 3);
-		ck_assert(gr_timer_del(&r[3].t));
+		gr_timer_detach(&r[3].t);
+		ck_assert_ptr_null(r[3].t.heap);
 		check_heap(&h);
 		drain_in_order(&h, 6);
 		heap_free(&h);
@@ -477,7 +501,7 @@ START_TEST(test_timer_del_middle_keeps_heap_order)
 			gr_timer_init(&r[i].t, on_fire);
 			gr_timer_add(&h, &r[i].t, w[i]);
 		}
-		ck_assert(gr_timer_del(&r[1].t));
+		gr_timer_detach(&r[1].t);
 		check_heap(&h);
 		drain_in_order(&h, 6);
 		heap_free(&h);
@@ -496,14 +520,15 @@ START_TEST(test_timer_del_middle_keeps_heap_order)
 				gr_timer_init(&r[i].t, on_fire);
 				gr_timer_add(&h, &r[i].t, (int64_t)(rnd() % 1000));
 			}
-			struct gr_timer *victim = h.heap[pos];
-			REQ(gr_timer_del(victim));
+			struct gr_timer *victim = h.heap[pos].t;
+			gr_timer_detach(victim);
+			REQ(victim->heap == NULL);
 			REQ(!gr_timer_del(victim));
 			check_heap(&h);
 			size_t left = n - 1;
 			/* a few more deletions from the middle */
 			for (int k = 0; k < 3 && h.n > 2; k++) {
-				REQ(gr_timer_del(h.heap[h.n / 2]));
+				gr_timer_detach(h.heap[h.n / 2].t);
 				left--;
 				check_heap(&h);
 			}
@@ -514,6 +539,86 @@ START_TEST(test_timer_del_middle_keeps_heap_order)
 		}
 		free(r);
 	}
+}
+END_TEST
+
+/* a timer stopped and armed again in the same heap keeps its slot: no heap work per wait */
+START_TEST(test_timer_rearm_reuses_slot)
+{
+	struct gr_timers h;
+	struct rec a = {.id = 1}, other = {.id = 2};
+	struct firelog log = {0};
+
+	gr_timers_init(&h);
+	gr_timer_init(&a.t, on_fire);
+	gr_timer_init(&other.t, on_fire);
+	gr_timer_add(&h, &other.t, 300);
+
+	/* later: the slot keeps its early key, re-keyed when it reaches the top */
+	gr_timer_add(&h, &a.t, 100);
+	for (int64_t when = 200; when <= 1000; when += 100) {
+		ck_assert(gr_timer_del(&a.t));
+		gr_timer_add(&h, &a.t, when);
+		ck_assert_uint_eq(h.n, 2);
+		ck_assert_int_eq(h.heap[a.t.idx].key, 100);
+		check_heap(&h);
+	}
+	ck_assert_int_eq(gr_timers_next(&h), 100);
+	ck_assert_int_eq(gr_timers_run(&h, 100, &log), 0);
+	ck_assert_int_eq(h.heap[a.t.idx].key, 1000);
+	ck_assert_int_eq(gr_timers_next(&h), 300);
+	check_heap(&h);
+	ck_assert_int_eq(gr_timers_run(&h, 999, &log), 1); /* only the other one */
+	ck_assert_ptr_eq(log.fired[0], &other);
+	ck_assert_int_eq(gr_timers_run(&h, 1000, &log), 1);
+	ck_assert_ptr_eq(log.fired[1], &a);
+	ck_assert_uint_eq(h.n, 0);
+
+	/* earlier: the key moves up at once */
+	gr_timer_add(&h, &other.t, 500);
+	gr_timer_add(&h, &a.t, 1000);
+	ck_assert(gr_timer_del(&a.t));
+	gr_timer_add(&h, &a.t, 200);
+	ck_assert_uint_eq(h.n, 2);
+	ck_assert_int_eq(gr_timers_next(&h), 200);
+	check_heap(&h);
+	log_reset(&log);
+	ck_assert_int_eq(gr_timers_run(&h, 200, &log), 1);
+	ck_assert_ptr_eq(log.fired[0], &a);
+	ck_assert(gr_timer_del(&other.t));
+	log_free(&log);
+	heap_free(&h);
+}
+END_TEST
+
+/* detach takes the slot out whatever the state: armed, stopped, or none */
+START_TEST(test_timer_detach)
+{
+	struct gr_timers h;
+	struct rec a = {.id = 1}, b = {.id = 2}, idle = {.id = 3};
+	struct firelog log = {0};
+
+	gr_timers_init(&h);
+	gr_timer_init(&a.t, on_fire);
+	gr_timer_init(&b.t, on_fire);
+	gr_timer_init(&idle.t, on_fire);
+	gr_timer_add(&h, &a.t, 10);
+	gr_timer_add(&h, &b.t, 20);
+	ck_assert(gr_timer_del(&b.t));
+
+	gr_timer_detach(&a.t); /* armed */
+	ck_assert_ptr_null(a.t.heap);
+	ck_assert(!a.t.armed);
+	ck_assert(!gr_timer_del(&a.t));
+	gr_timer_detach(&b.t); /* stopped */
+	ck_assert_ptr_null(b.t.heap);
+	gr_timer_detach(&idle.t); /* no slot */
+	ck_assert_ptr_null(idle.t.heap);
+	ck_assert_uint_eq(h.n, 0);
+	ck_assert_int_eq(gr_timers_next(&h), GR_NEVER);
+	ck_assert_int_eq(gr_timers_run(&h, 1000, &log), 0);
+	log_free(&log);
+	heap_free(&h);
 }
 END_TEST
 
@@ -528,7 +633,9 @@ static Suite *timer_suite(void)
 	tcase_add_test(tc, test_timer_next_tracks_earliest);
 	tcase_add_test(tc, test_timer_del);
 	tcase_add_test(tc, test_timer_random_10k_against_model);
-	tcase_add_test(tc, test_timer_del_middle_keeps_heap_order);
+	tcase_add_test(tc, test_timer_detach_middle_keeps_heap_order);
+	tcase_add_test(tc, test_timer_rearm_reuses_slot);
+	tcase_add_test(tc, test_timer_detach);
 	suite_add_tcase(s, tc);
 	return s;
 }
