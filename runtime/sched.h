@@ -8,12 +8,15 @@
  *
  * Switching: a task that stops running (park, yield, exit) picks the next runnable task itself
  * and switches straight to it; only when there is none does it switch to its carrier's own
- * context, which spins briefly looking for work (one full look: stealing half of another
- * processor's queue, the global queue, due timers anywhere, the poller; then glances at the
- * queues without system calls, looking fully again when work shows up) and then sleeps on a
- * futex until woken or until the earliest timer. Whatever the stopping task asked for (requeue, mark parked, reap) is done by
- * the context switched to, in gr_sched_finish_switch, once the stopped task's registers are
- * saved: before that no other carrier may run it.
+ * context, which makes one full look for work (stealing half of another processor's queue, the
+ * global queue, due timers anywhere, the poller), then, while another carrier is running tasks
+ * (sched.nbusy: only a running task can make work appear in a queue), spins briefly glancing at
+ * the queues without system calls, looking fully again when work shows up, and then sleeps
+ * until woken or until the earliest timer, to the nanosecond. With one carrier, or all idle, it
+ * sleeps at once: an idle program uses no CPU between requests. Whatever the stopping task asked
+ * for (requeue, mark parked, reap) is done by the context switched to, in
+ * gr_sched_finish_switch, once the stopped task's registers are saved: before that no other
+ * carrier may run it.
  *
  * Network readiness: a carrier with nothing else to do looks at the poller without waiting
  * (and a busy one does when its ring runs low, checked every GLOBQ_EVERY switches, and at
@@ -33,7 +36,8 @@
  *
  * Waking idle carriers (after Go's wakep): making a task runnable wakes one idle carrier only
  * if no carrier is already spinning, and a woken carrier counts as spinning until it finds work
- * or sleeps again; readied tasks go on the readier's own processor. So a ping-pong between two
+ * or sleeps again; readied tasks go on the readier's own processor, and a look at the poller
+ * that readies only the task its carrier is about to run wakes nobody. So a ping-pong between two
  * tasks stays on one carrier instead of paying an OS thread wake-up (~60 µs here) per message.
  *
  * Rejected: one global queue (a lock on every switch); waking an idle carrier per ready task
