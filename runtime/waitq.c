@@ -1,7 +1,9 @@
 /*
  * waitq.c — address-keyed wait queues (see waitq.h).
  *
- * 512 buckets hashed by address, each a lock and a FIFO of waiter records. Lock order: bucket
+ * 512 buckets hashed by address, each a lock and a FIFO of waiter records, doubly linked: a
+ * waiter that leaves by deadline or interrupt unlinks itself in constant time (thousands of
+ * tasks may wait on one address with timeouts, as on Python's GIL condvar). Lock order: bucket
  * lock, then whatever gr_wake takes (run queue, idle lock).
  */
 #include "waitq.h"
@@ -17,7 +19,7 @@ struct waiter {
 	uint32_t seq;
 	uint32_t bits; /* which wake-ups it takes (futex bitsets); all for the others */
 	const void *addr;
-	struct waiter *next;
+	struct waiter *next, *prev;
 	bool queued; /* protected by the bucket lock */
 };
 
@@ -37,15 +39,14 @@ static struct bucket *bucket_of(const void *addr)
 
 static void unlink_waiter(struct bucket *b, struct waiter *w)
 {
-	struct waiter **pp = &b->head, *prev = NULL;
-
-	while (*pp != w) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	*pp = w->next;
-	if (b->tail == w)
-		b->tail = prev;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		b->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		b->tail = w->prev;
 	/* the last touch of the record: its owner may return as soon as it sees this */
 	__atomic_store_n(&w->queued, false, __ATOMIC_RELEASE);
 }
@@ -64,6 +65,7 @@ int gr_waitq_park_bits(const void *addr, uint32_t bits, gr_waitq_check_fn *check
 	}
 	w.seq = gr_wait_prepare(interruptible);
 	w.queued = true;
+	w.prev = b->tail;
 	if (b->tail)
 		b->tail->next = &w;
 	else

@@ -231,7 +231,7 @@ run_pool() {
 
 for case in sync_prodcons sync_many_waiters sync_cond_broadcast sync_mutex_errors \
 	    sync_mutex_contention sync_static_init sync_rwlock sync_barrier sync_sem \
-	    sync_timed sync_futex sync_robust sync_pi_mutex \
+	    sync_timed sync_timed_crowd sync_futex sync_robust sync_pi_mutex \
 	    mux_select_server mux_poll_client mux_epoll_server mux_pollable_fds \
 	    mux_pipes_fifo mux_timeouts timeouts_punctual; do
 	run_case "$case" native
@@ -245,7 +245,7 @@ run_case mux_sigmask_eintr native
 
 # One carrier: any wait that blocks the carrier instead of parking the task stops everything.
 for case in sync_many_waiters sync_prodcons mux_select_server mux_pipes_fifo \
-	    mux_pollable_fds sync_futex sync_sem sync_timed timeouts_punctual; do
+	    mux_pollable_fds sync_futex sync_sem sync_timed sync_timed_crowd timeouts_punctual; do
 	run_case "$case" 1
 done
 
