@@ -54,6 +54,9 @@ int gr_netpoll_backend_init(void)
 	if (r < 0)
 		return (int)r;
 	breakfd = (int)r;
+	/* a fork child may have copied a break its parent had not yet taken: the new eventfd is
+	 * empty, and a set flag would make every break here skip the write */
+	atomic_store(&break_pending, false);
 	return (int)gr_sys4(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, breakfd, &ev);
 }
 
