@@ -595,6 +595,7 @@ static void *carrier_thread(void *arg)
 {
 	struct gr_carrier *c = arg;
 
+	gr_tcb_forget_runtime();
 	gr_tcb_set_carrier(gr_tcb_self(), c);
 	c->ctx.fs = gr_tcb_self();
 	c->os_tid = (int32_t)gr_os_tid();

@@ -426,6 +426,14 @@ void gr_tcb_set_carrier(void *tcb, struct gr_carrier *c)
 	AT(tcb, GR_TCB_CARRIER_SLOT, struct gr_carrier *) = c;
 }
 
+void gr_tcb_forget_runtime(void)
+{
+	char *tp = gr_tcb_self();
+
+	AT(tp, GR_TCB_TASK_SLOT, struct gr_task *) = NULL;
+	AT(tp, GR_TCB_CARRIER_SLOT, struct gr_carrier *) = NULL;
+}
+
 struct gr_task *gr_tcb_owner(const void *tcb)
 {
 	return AT(tcb, GR_TCB_TASK_SLOT, struct gr_task *);

@@ -61,6 +61,14 @@ _Static_assert(GR_TCB_CARRIER_SLOT == 0x40, "gr_tcb_current_carrier's %fs offset
 void gr_tcb_set_carrier(void *tcb, struct gr_carrier *c);
 
 /*
+ * Clear the task and carrier slots of the calling OS thread's own glibc TCB: first thing on
+ * any thread the runtime or the shim starts with the real pthread_create. glibc hands a new
+ * thread a cached stack, TCB included, without clearing these slots, and in a fork child its
+ * cache holds the parent's carrier threads, whose slots name carriers that no longer run.
+ */
+void gr_tcb_forget_runtime(void);
+
+/*
  * Resolve glibc's private TLS functions, discover and check every layout assumption against the
  * running glibc. Called once on the initial thread before any task exists. On failure returns
  * false with a one-line reason in why.

@@ -36,6 +36,7 @@ static void *offload_thread(void *p)
 	struct offload *o = p;
 	_Atomic unsigned int *done = &o->done;
 
+	gr_tcb_forget_runtime(); /* not a task, not a carrier, whatever TCB glibc reused */
 	o->result = o->fn(o->arg);
 	o->err = errno;
 	atomic_store(done, 1);
