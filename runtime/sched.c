@@ -589,6 +589,11 @@ _Noreturn void gr_sched_exit_switch(struct gr_task *t)
 	gr_throw("runtime: an exited task was resumed");
 }
 
+/* ---- blocking calls ---- */
+
+void gr_blocking_enter(void) {}
+void gr_blocking_exit(void) {}
+
 /* ---- carriers ---- */
 
 static void *carrier_thread(void *arg)

@@ -145,6 +145,16 @@ void gr_interrupt(struct gr_task *t);
  */
 void gr_interrupt_from_signal(struct gr_task *t);
 
+/*
+ * Bracket a call that may block in the kernel and that the runtime cannot turn into a park
+ * (Go's entersyscall/exitsyscall): between the two, the calling task's carrier may lose its
+ * processor to another carrier, so the processor's other tasks keep running. Costs no system
+ * call; the processor is taken only if the call outlasts a short threshold. No-ops outside a
+ * task. Neither touches errno. Nothing between the two may park or yield.
+ */
+void gr_blocking_enter(void);
+void gr_blocking_exit(void);
+
 /* The task's last switch (from gr_task_exit). */
 _Noreturn void gr_sched_exit_switch(struct gr_task *t);
 

@@ -79,6 +79,8 @@ shim_flags() {
 		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
 	create_join_10k | thread_count | many_live_threads)
 		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
+	idle_cpu)
+		printf -- '--under-shim\n' ;;
 	esac
 }
 
