@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # deps.sh — installs the Debian 12 packages that README's commands need, if any are missing.
-#   scripts/deps.sh          build and test: compiler, make, Check, libunwind, procps
+#   scripts/deps.sh          build and test: compiler, make, Check, libunwind, procps, liburing
 #   scripts/deps.sh bench    the same plus what `make bench` needs: Go, wrk, gnuplot
 # Silent when nothing is missing. Installs with apt-get as root, or through `sudo -n` when that
 # works without a password; otherwise prints the command to run and exits 1.
 set -euo pipefail
 
-packages=(gcc make libc6-dev pkg-config check libunwind-dev g++ procps)
+packages=(gcc make libc6-dev pkg-config check libunwind-dev g++ procps liburing-dev)
 case ${1-} in
 '') ;;
 bench) packages+=(golang-go wrk gnuplot-nox) ;;

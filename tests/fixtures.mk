@@ -15,6 +15,8 @@ FIX_WARN     := -Wall -Wextra -Werror
 FIX_CFLAGS   := -std=gnu11 -O2 -g -pthread $(FIX_WARN)
 FIX_CXXFLAGS := -std=gnu++17 -O2 -g -pthread $(FIX_WARN)
 FIX_LDLIBS   := -ldl
+# fixtures that need more libraries (Debian packages in scripts/deps.sh)
+$(FIX_OUT)/mon_blocked_server: FIX_LDLIBS += -luring
 
 .PHONY: fixtures integration
 fixtures: $(FIX_BIN) $(FIX_SO)

@@ -51,4 +51,128 @@ run_case() {
 
 # ---- cases ----
 
+# ---- cases: blocked servers and deadlocks ----
+# A thread-per-connection echo server keeps serving while one thread sits in sigwaitinfo and
+# one in io_uring_enter (with 2 carriers both are stuck: only the monitor's handoff helps).
+run_case mon_blocked_server native
+run_case mon_blocked_server 2
+
+# mon_deadlock really deadlocks: natively it hangs until the limit; under the shim the
+# monitor reports it once (this line, then a line per thread) and the process keeps waiting,
+# or with GREENPOLL_DEADLOCK=abort dies by SIGABRT.
+deadlock_line='greenpoll: all threads are asleep waiting on each other (deadlock)'
+
+# deadlock_report_problem: why $tmp/err is not one deadlock report (nothing if it is): the
+# line exactly once, followed by at least a line for each of the 3 threads (main, A, B).
+deadlock_report_problem() {
+	local count after
+	count=$(grep -cxF -- "$deadlock_line" "$tmp/err")
+	if [ "$count" -eq 0 ]; then
+		echo "no '$deadlock_line' line on stderr"
+	elif [ "$count" -ne 1 ]; then
+		echo "the deadlock line is on stderr $count times, want once"
+	else
+		after=$(awk -v l="$deadlock_line" 'seen && NF { n++ } $0 == l { seen = 1 }
+			END { print n + 0 }' "$tmp/err")
+		if [ "$after" -lt 3 ]; then
+			echo "$after lines after the deadlock line, want one per thread (3)"
+		fi
+	fi
+}
+
+deadlock_native() {
+	local label="mon_deadlock (native)"
+	if [ ! -x "$fixtures/mon_deadlock" ]; then
+		fail "$label" "$fixtures/mon_deadlock not built (make fixtures)"
+		return
+	fi
+	run --limit 3 -- "$fixtures/mon_deadlock"
+	if [ "$status" -ne 124 ]; then
+		fail "$label" "want the 3 s timeout (status 124: it really deadlocks), got $(reason)"
+	else
+		pass "$label"
+	fi
+}
+
+# deadlock_shim PROCS: reported once, and the process keeps waiting until the 4 s limit.
+deadlock_shim() {
+	local label="mon_deadlock (shim GREENPOLL_PROCS=$1)" why
+	if [ ! -x "$fixtures/mon_deadlock" ] || [ ! -f "$lib" ]; then
+		fail "$label" "$fixtures/mon_deadlock or $lib missing"
+		return
+	fi
+	run --limit 4 LD_PRELOAD="$lib" GREENPOLL_PROCS="$1" -- "$fixtures/mon_deadlock" --under-shim
+	if [ "$status" -ne 124 ]; then
+		fail "$label" "want the process still waiting at the 4 s limit (status 124), got $(reason)"
+	elif why=$(deadlock_report_problem) && [ -n "$why" ]; then
+		fail "$label" "$why"
+	else
+		pass "$label"
+	fi
+}
+
+# deadlock_abort: GREENPOLL_DEADLOCK=abort: the report, then death by SIGABRT (status 134).
+deadlock_abort() {
+	local label="mon_deadlock (shim GREENPOLL_PROCS=2 GREENPOLL_DEADLOCK=abort)" why core
+	if [ ! -x "$fixtures/mon_deadlock" ] || [ ! -f "$lib" ]; then
+		fail "$label" "$fixtures/mon_deadlock or $lib missing"
+		return
+	fi
+	core=$(ulimit -c)
+	ulimit -c 0 # no core file from the abort
+	run --limit 4 LD_PRELOAD="$lib" GREENPOLL_PROCS=2 GREENPOLL_DEADLOCK=abort -- \
+		"$fixtures/mon_deadlock" --under-shim
+	ulimit -c "$core"
+	if [ "$status" -ne 134 ]; then
+		fail "$label" "want death by SIGABRT (status 134) within 4 s, got $(reason)"
+	elif ! grep -qxF -- "$deadlock_line" "$tmp/err"; then
+		fail "$label" "no '$deadlock_line' line on stderr"
+	else
+		pass "$label"
+	fi
+}
+
+# no_false_deadlock MODE: mon_no_false_deadlock passes and stderr never says "deadlock".
+no_false_deadlock() {
+	local mode=$1 label
+	if [ "$mode" = native ]; then
+		label="mon_no_false_deadlock (native)"
+	else
+		label="mon_no_false_deadlock (shim GREENPOLL_PROCS=$mode)"
+	fi
+	if [ ! -x "$fixtures/mon_no_false_deadlock" ]; then
+		fail "$label" "$fixtures/mon_no_false_deadlock not built (make fixtures)"
+		return
+	fi
+	if [ "$mode" = native ]; then
+		run --limit 20 -- "$fixtures/mon_no_false_deadlock"
+	elif [ ! -f "$lib" ]; then
+		fail "$label" "$lib does not exist"
+		return
+	else
+		run --limit 20 LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- \
+			"$fixtures/mon_no_false_deadlock" --under-shim
+	fi
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif grep -q deadlock "$tmp/err"; then
+		fail "$label" "a false deadlock report on stderr: $(grep -m 1 deadlock "$tmp/err")"
+	else
+		pass "$label"
+	fi
+}
+
+deadlock_native
+deadlock_shim 1
+deadlock_shim 2
+deadlock_abort
+for mode in native 1 2; do
+	no_false_deadlock "$mode"
+done
+
+# An idle program (4 threads in 2 s timed condvar waits) uses < 20 ms of CPU under the shim.
+for mode in native 1 2; do
+	run_case mon_idle "$mode"
+done
+
 report monitor-integration
