@@ -51,6 +51,21 @@ run_case() {
 
 # ---- cases ----
 
+# stall_ticker STALLER...: while the stallers run (each ~1.5 s, several at once), a ticker
+# thread sleeping 5 ms at a time must never wait 50 ms or more between wake-ups (checked under
+# the shim only), and afterwards the OS thread count must come back to its value before them.
+# Stallers: raw-read (the raw `syscall` instruction, unseen by the shim, on a pipe a child
+# writes late), flock-process (a lock a child holds), flock-thread (a lock another thread of
+# the process holds: without a monitor it hangs forever on one carrier), spin (computation, no
+# calls). The fixture's watchdog makes a hang a FAIL after 15 s. ~1.6 s a run when all pass.
+for stallers in raw-read flock-process flock-thread spin "spin spin" "raw-read flock-thread" \
+		"flock-process spin"; do
+	for mode in native 1 2; do
+		# shellcheck disable=SC2086 # one argument per staller
+		run_case stall_ticker "$mode" $stallers
+	done
+done
+
 # ---- cases: blocked servers and deadlocks ----
 # A thread-per-connection echo server keeps serving while one thread sits in sigwaitinfo and
 # one in io_uring_enter (with 2 carriers both are stuck: only the monitor's handoff helps).
