@@ -1,20 +1,23 @@
 /*
- * sched.c — carriers, processors, switching, parking and idling (see sched.h, task.h).
+ * sched.c — carriers, processors, switching, handing processors off, idling (see sched.h).
  *
  * Lock order: a timer heap lock, then the idle lock (a timer firing readies a task, which may
- * wake a carrier). The global queue lock is a leaf.
+ * wake a carrier). The global queue lock, the spare lock and the start lock are leaves.
  *
- * Which stack: gr_yield, gr_park and gr_sched_exit_switch run on the calling task's stack up
- * to the context switch; carrier_loop runs on the carrier's own stack with the carrier's TCB.
- * Neither may touch errno (see sys.h).
+ * Which stack: gr_yield, gr_sched_switch_park and gr_sched_exit_switch run on the calling
+ * task's stack up to the context switch; carrier_loop runs on the carrier's own stack with the
+ * carrier's TCB. Neither may touch errno (see sys.h). The retake and spare functions also run
+ * on the monitor's OS thread.
  */
 #define _GNU_SOURCE
 #include "sched.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 
+#include "monitor.h"
 #include "netpoll.h"
 #include "stack.h"
 #include "sys.h"
@@ -34,19 +37,25 @@
 #define NETPOLL_LOW_RING 32		 /* a busy carrier looks at the poller below this... */
 #define NETPOLL_EVERY (GLOBQ_EVERY * 8) /* ...and at least every this many ticks */
 #define CARRIER_STACK (256 * 1024) /* a carrier's own context: the idle loop */
-/* cache lines above a parked task's saved stack pointer that its resumption reads back: the
- * switch's registers and the frames of the park path (a blocking read is about 700 bytes) */
-#define RESUME_STACK_LINES 11
+#define SPARE_LINGER_NS 1000000000 /* a spare carrier ends after this long without a processor */
+#define NO_OWNER 0x3fffffff	   /* a processor no carrier has yet (start-up, fork child) */
 
 gr_ctx_switch_fn *gr_ctx_switch;
 
 static struct {
-	int nprocs;
+	int nprocs, max_carriers;
 	struct gr_proc *procs;
-	struct gr_carrier *carriers;
+	struct gr_carrier **carriers; /* [max_carriers]; made on first use, never freed */
+	bool *alive;		      /* [max_carriers]: an OS thread runs it; under spare_lock */
+	bool *may_end;		      /* [max_carriers]: its OS thread is ours to end */
+	int ncarriers;		      /* slots made; under spare_lock */
+	_Atomic int nalive;
 	struct gr_globq globq;
 	gr_lock_t idle_lock;
 	struct gr_carrier *idle_head; /* protected by idle_lock */
+	gr_lock_t spare_lock;
+	struct gr_carrier *spare_head; /* protected by spare_lock */
+	struct gr_carrier *_Atomic swap_to; /* a spare that must not end, asking for a processor */
 	_Atomic int nidle, nspinning;
 	_Atomic int nbusy; /* carriers running tasks, not looking for work */
 	atomic_bool polling;	  /* an idle carrier waits in the poller */
@@ -57,14 +66,6 @@ static struct {
 	struct gr_sched_hooks hooks;
 } sched;
 
-/* ---- wake tokens ---- */
-
-enum { PHASE_ARMED = 1, PHASE_PARKED = 2, PHASE_DONE = 3 };
-#define TOKEN(seq, why, phase) (((uint64_t)(seq) << 8) | ((uint64_t)(why) << 2) | (phase))
-#define TOKEN_SEQ(tok) ((uint32_t)((tok) >> 8))
-#define TOKEN_WHY(tok) ((enum gr_wake_reason)(((tok) >> 2) & 0x3f))
-#define TOKEN_PHASE(tok) ((int)((tok)&3))
-
 struct gr_carrier *gr_here(void)
 {
 	struct gr_task *t = gr_current_task();
@@ -73,6 +74,55 @@ struct gr_carrier *gr_here(void)
 }
 
 int gr_sched_nprocs(void) { return sched.nprocs; }
+int gr_sched_busy(void) { return atomic_load(&sched.nbusy); }
+int gr_sched_carriers_alive(void) { return atomic_load(&sched.nalive); }
+
+static void set_state(struct gr_carrier *c, enum gr_carrier_state s)
+{
+	atomic_store_explicit(&c->state, (uint8_t)s, memory_order_relaxed);
+}
+
+static enum gr_carrier_state state_of(struct gr_carrier *c)
+{
+	return (enum gr_carrier_state)atomic_load_explicit(&c->state, memory_order_relaxed);
+}
+
+/* ---- holding a processor (see the status word in sched.h) ---- */
+
+/* c leaves scheduling code for a task's code: the monitor may take its processor from now on */
+static void proc_leave(struct gr_carrier *c)
+{
+	c->in_sched = false;
+	if (c->p)
+		atomic_store_explicit(&c->p->status, GR_PSTATUS(c->id, GR_P_TASK),
+				      memory_order_release);
+}
+
+/* c comes back from a task's code in state `from`; false if its processor was handed off
+ * meanwhile (or it had none): it runs on without one */
+static bool proc_take_back(struct gr_carrier *c, enum gr_proc_state from, enum gr_proc_state to)
+{
+	uint32_t expect;
+
+	if (!c->p)
+		return false;
+	expect = GR_PSTATUS(c->id, from);
+	if (atomic_compare_exchange_strong(&c->p->status, &expect, GR_PSTATUS(c->id, to)))
+		return true;
+	c->p = NULL;
+	return false;
+}
+
+static bool proc_enter(struct gr_carrier *c)
+{
+	return c->in_sched = proc_take_back(c, GR_P_TASK, GR_P_SCHED);
+}
+
+static void tick(struct gr_proc *p)
+{
+	atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
 
 /* ---- making tasks runnable ---- */
 
@@ -89,6 +139,7 @@ static bool work_visible(void)
 static void wakep(void)
 {
 	struct gr_carrier *c;
+	bool in_poller = false;
 	int zero = 0;
 
 	atomic_thread_fence(memory_order_seq_cst); /* pairs with carrier_sleep's publication */
@@ -100,7 +151,8 @@ static void wakep(void)
 	c = sched.idle_head;
 	if (c) {
 		sched.idle_head = c->idle_next;
-		c->idle = false;
+		in_poller = state_of(c) == GR_C_POLLING;
+		set_state(c, GR_C_WOKEN);
 		atomic_fetch_sub(&sched.nidle, 1);
 	}
 	gr_unlock(&sched.idle_lock);
@@ -110,7 +162,7 @@ static void wakep(void)
 	}
 	/* c counts as spinning from now on (it learns so in unidle) */
 	atomic_store(&c->wake_word, 1);
-	if (c->polling)
+	if (in_poller)
 		gr_netpoll_break();
 	else
 		gr_futex_wake((uint32_t *)&c->wake_word, 1);
@@ -130,26 +182,42 @@ static void runq_put(struct gr_carrier *c, struct gr_task *t)
 	}
 }
 
+/* t to the global queue, from a thread with no processor (an offloaded call's, a carrier
+ * whose processor was handed off) */
+static void ready_global(struct gr_task *t)
+{
+	gr_globq_put(&sched.globq, &t, 1);
+	wakep();
+}
+
 void gr_sched_ready(struct gr_task *t)
 {
 	struct gr_carrier *c = gr_here();
+	bool from_task;
 
 	atomic_store_explicit(&t->state, GR_TASK_RUNNABLE, memory_order_relaxed);
-	if (c && c->readying_polled) {
+	if (!c || !c->p) {
+		ready_global(t);
+		return;
+	}
+	if (c->readying_polled) {
 		runq_put(c, t);
 		return; /* netpoll_into wakes a carrier once for the whole batch */
 	}
-	if (c) {
-		struct gr_task *displaced = gr_runq_put_next(&c->p->runq, t);
-
-		if (displaced)
-			runq_put(c, displaced);
-		if (sched.nprocs == 1)
-			return; /* the only carrier is this one, awake */
-	} else {
-		/* from a thread that is no carrier (an offloaded call): every carrier may sleep */
-		gr_globq_put(&sched.globq, &t, 1);
+	/* from a task's code (a mutex handed over...), not from scheduling code */
+	from_task = !c->in_sched;
+	if (from_task && !proc_enter(c)) {
+		ready_global(t);
+		return;
 	}
+	struct gr_task *displaced = gr_runq_put_next(&c->p->runq, t);
+
+	if (displaced)
+		runq_put(c, displaced);
+	if (from_task)
+		proc_leave(c);
+	if (sched.nprocs == 1)
+		return; /* the only processor is this carrier's, awake */
 	wakep();
 }
 
@@ -227,13 +295,15 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	    (t = atomic_exchange(&sched.signal_target, NULL)))
 		gr_interrupt(t);
 
+	tick(p);
 	/* now and then the global queue, timers and the ring go first: `next` alone could keep
 	 * two tasks that wake each other running forever */
-	if (++p->schedtick % GLOBQ_EVERY == 0) {
+	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % GLOBQ_EVERY == 0) {
 		run_timers(p);
 		/* the poller when the ring runs low (bigger batches, fewer looks), and at least
 		 * every NETPOLL_EVERY ticks however long the ring stays */
-		if (gr_runq_len(&p->runq) < NETPOLL_LOW_RING || p->schedtick % NETPOLL_EVERY == 0)
+		if (gr_runq_len(&p->runq) < NETPOLL_LOW_RING ||
+		    atomic_load_explicit(&p->schedtick, memory_order_relaxed) % NETPOLL_EVERY == 0)
 			poll_ready(c);
 		if ((t = globq_take(c)) || (t = gr_runq_get(&p->runq)))
 			return t;
@@ -280,9 +350,9 @@ static int64_t earliest_timer(void)
 
 static void stop_spinning(struct gr_carrier *c, bool found_work)
 {
-	if (!c->spinning)
+	if (state_of(c) != GR_C_SPINNING)
 		return;
-	c->spinning = false;
+	set_state(c, GR_C_LOOKING);
 	/* the last spinner found work: there may be more, let another carrier look */
 	if (atomic_fetch_sub(&sched.nspinning, 1) == 1 && found_work)
 		wakep();
@@ -291,17 +361,16 @@ static void stop_spinning(struct gr_carrier *c, bool found_work)
 static void unidle(struct gr_carrier *c)
 {
 	gr_lock(&sched.idle_lock);
-	c->polling = false;
-	if (c->idle) {
+	if (state_of(c) == GR_C_WOKEN) {
+		set_state(c, GR_C_SPINNING); /* wakep took it off the list and counted it spinning */
+	} else {
 		struct gr_carrier **pp = &sched.idle_head;
 
 		while (*pp != c)
 			pp = &(*pp)->idle_next;
 		*pp = c->idle_next;
-		c->idle = false;
+		set_state(c, GR_C_LOOKING);
 		atomic_fetch_sub(&sched.nidle, 1);
-	} else {
-		c->spinning = true; /* wakep took it off the list and counted it spinning */
 	}
 	gr_unlock(&sched.idle_lock);
 }
@@ -317,8 +386,7 @@ static void carrier_sleep(struct gr_carrier *c)
 
 	atomic_store(&c->wake_word, 0);
 	gr_lock(&sched.idle_lock);
-	c->idle = true;
-	c->polling = poller;
+	set_state(c, poller ? GR_C_POLLING : GR_C_SLEEPING);
 	c->idle_next = sched.idle_head;
 	sched.idle_head = c;
 	atomic_fetch_add(&sched.nidle, 1);
@@ -346,6 +414,22 @@ static void carrier_sleep(struct gr_carrier *c)
 	unidle(c);
 }
 
+static void become_busy(struct gr_carrier *c)
+{
+	set_state(c, GR_C_RUNNING);
+	atomic_fetch_add(&sched.nbusy, 1);
+	gr_monitor_kick(); /* it may sleep soundly while every carrier is idle */
+}
+
+static void stop_being_busy(struct gr_carrier *c, enum gr_carrier_state next)
+{
+	if (state_of(c) == GR_C_RUNNING)
+		atomic_fetch_sub(&sched.nbusy, 1);
+	set_state(c, next);
+}
+
+static bool swap_out(struct gr_carrier *c);
+
 /*
  * Spin a while (SPIN_NS) before sleeping, as Go's spinning Ms do, but only while another
  * carrier runs tasks: only a running task makes work appear in a queue (the poller and the
@@ -357,10 +441,8 @@ static void carrier_sleep(struct gr_carrier *c)
  */
 static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 {
-	if (c->busy) {
-		c->busy = false;
-		atomic_fetch_sub(&sched.nbusy, 1);
-	}
+	if (state_of(c) == GR_C_RUNNING)
+		stop_being_busy(c, GR_C_LOOKING);
 	for (;;) {
 		int64_t until = gr_nanotime() + SPIN_NS, now;
 
@@ -370,8 +452,7 @@ static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 
 				if (t) {
 					stop_spinning(c, true);
-					c->busy = true;
-					atomic_fetch_add(&sched.nbusy, 1);
+					become_busy(c);
 					return t;
 				}
 			}
@@ -386,7 +467,190 @@ static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 		}
 		stop_spinning(c, false);
 		carrier_sleep(c);
+		if (swap_out(c))
+			return NULL;
 	}
+}
+
+/* ---- spare carriers ---- */
+
+/* c leaves the carrier slot it has (under spare_lock): its OS thread ends next */
+static void carrier_end(struct gr_carrier *c)
+{
+	sched.alive[c->id] = false;
+	atomic_fetch_sub(&sched.nalive, 1);
+}
+
+/*
+ * c has no processor: wait in the spare list to be handed one (true), or, if its OS thread is
+ * ours to end, give up after SPARE_LINGER_NS (false: the thread ends). A carrier the monitor
+ * started for a processor (already SPARE, not listed) only waits for it.
+ */
+static bool spare_wait(struct gr_carrier *c)
+{
+	struct timespec linger = {.tv_sec = SPARE_LINGER_NS / 1000000000,
+				  .tv_nsec = SPARE_LINGER_NS % 1000000000};
+
+	if (state_of(c) != GR_C_SPARE) {
+		stop_being_busy(c, GR_C_SPARE);
+		gr_lock(&sched.spare_lock);
+		atomic_store(&c->wake_word, 0);
+		c->idle_next = sched.spare_head;
+		sched.spare_head = c;
+		gr_unlock(&sched.spare_lock);
+	}
+	for (;;) {
+		struct gr_proc *p = atomic_exchange(&c->handed, NULL);
+
+		if (p) {
+			c->p = p;
+			set_state(c, GR_C_LOOKING);
+			return true;
+		}
+		if (gr_futex_wait((uint32_t *)&c->wake_word, 0, &linger) != -ETIMEDOUT)
+			continue;
+		if (!sched.may_end[c->id]) {
+			/* the initial OS thread cannot end: an idle carrier that can ends instead,
+			 * handing it its processor (swap_out) */
+			atomic_store(&sched.swap_to, c);
+			wakep();
+			continue;
+		}
+		gr_lock(&sched.spare_lock);
+		for (struct gr_carrier **pp = &sched.spare_head; *pp; pp = &(*pp)->idle_next) {
+			if (*pp == c) {
+				*pp = c->idle_next;
+				carrier_end(c);
+				gr_unlock(&sched.spare_lock);
+				return false;
+			}
+		}
+		gr_unlock(&sched.spare_lock); /* the monitor has it: a processor is coming */
+	}
+}
+
+static void carrier_loop(void *arg);
+
+static void *carrier_thread(void *arg)
+{
+	struct gr_carrier *c = arg;
+
+	gr_tcb_forget_runtime();
+	gr_tcb_set_carrier(gr_tcb_self(), c);
+	c->ctx.fs = gr_tcb_self();
+	atomic_store(&c->os_tid, (int32_t)gr_os_tid());
+	carrier_loop(c);
+	return NULL;
+}
+
+/* A carrier slot, not yet alive, with processor p (or none): a dead one or a new one. NULL at
+ * the cap or out of memory. Under spare_lock. */
+static struct gr_carrier *carrier_slot(struct gr_proc *p)
+{
+	struct gr_carrier *c = NULL;
+	int id;
+
+	for (id = 0; id < sched.ncarriers; id++)
+		if (!sched.alive[id])
+			break;
+	if (id == sched.max_carriers)
+		return NULL;
+	if (id == sched.ncarriers) {
+		c = aligned_alloc(64, (sizeof *c + 63) & ~(size_t)63);
+		if (!c)
+			return NULL;
+		sched.carriers[id] = c;
+		sched.ncarriers++;
+	}
+	c = sched.carriers[id];
+	memset(c, 0, sizeof *c);
+	c->id = id;
+	c->p = p;
+	c->rand = 0x9e3779b97f4a7c15ull * (uint64_t)(id + 1);
+	set_state(c, p ? GR_C_LOOKING : GR_C_SPARE);
+	return c;
+}
+
+/* Start an OS thread for carrier slot c (under spare_lock); false if none could be started. */
+static bool carrier_start(struct gr_carrier *c)
+{
+	int err;
+
+	sched.alive[c->id] = true;
+	sched.may_end[c->id] = true;
+	atomic_fetch_add(&sched.nalive, 1);
+	err = sched.hooks.start_os_thread(carrier_thread, c);
+	if (!err)
+		return true;
+	sched.alive[c->id] = false;
+	atomic_fetch_sub(&sched.nalive, 1);
+	gr_say("cannot start a carrier thread (error %d); lower GREENPOLL_PROCS or "
+	       "GREENPOLL_MAX_CARRIERS, or raise the thread limit",
+	       err);
+	return false;
+}
+
+/* A spare carrier, taken out of the spare list or started now; NULL at the cap. */
+static struct gr_carrier *spare_get(void)
+{
+	struct gr_carrier *c;
+
+	gr_lock(&sched.spare_lock);
+	c = sched.spare_head;
+	if (c) {
+		sched.spare_head = c->idle_next;
+	} else if ((c = carrier_slot(NULL)) && !carrier_start(c)) {
+		c = NULL;
+	}
+	gr_unlock(&sched.spare_lock);
+	return c;
+}
+
+static void spare_hand(struct gr_carrier *c, struct gr_proc *p);
+
+/*
+ * Idle carrier c, whose OS thread may end, hands its processor to the spare that must not end
+ * (sched.swap_to) and ends in its place; false if there is none (or the monitor is handing it
+ * a processor already). So the carrier count comes back to its resting value whichever OS
+ * threads were the ones that blocked.
+ */
+static bool swap_out(struct gr_carrier *c)
+{
+	struct gr_carrier *w = atomic_load(&sched.swap_to), **pp;
+	struct gr_proc *p = c->p;
+
+	if (!w || !sched.may_end[c->id] || !atomic_compare_exchange_strong(&sched.swap_to, &w, NULL))
+		return false;
+	gr_lock(&sched.spare_lock);
+	for (pp = &sched.spare_head; *pp && *pp != w; pp = &(*pp)->idle_next)
+		;
+	if (!*pp) {
+		gr_unlock(&sched.spare_lock);
+		return false;
+	}
+	*pp = w->idle_next;
+	stop_spinning(c, false);
+	set_state(c, GR_C_SPARE);
+	c->p = NULL;
+	atomic_store(&p->status, GR_PSTATUS(w->id, GR_P_SCHED));
+	carrier_end(c);
+	gr_unlock(&sched.spare_lock);
+	spare_hand(w, p);
+	return true;
+}
+
+static void spare_hand(struct gr_carrier *c, struct gr_proc *p)
+{
+	if (p) {
+		atomic_store(&c->handed, p);
+		atomic_store(&c->wake_word, 1);
+		gr_futex_wake((uint32_t *)&c->wake_word, 1);
+		return;
+	}
+	gr_lock(&sched.spare_lock); /* not needed after all: back to the list */
+	c->idle_next = sched.spare_head;
+	sched.spare_head = c;
+	gr_unlock(&sched.spare_lock);
 }
 
 /* ---- switching ---- */
@@ -405,36 +669,9 @@ static void switch_to(struct gr_carrier *c, struct gr_ctx *from, struct gr_task 
 	gr_ctx_switch(from, &next->ctx);
 }
 
-static void carrier_loop(void *arg)
-{
-	struct gr_carrier *c = arg;
-
-	for (;;) {
-		gr_sched_finish_switch(c);
-		c->current = NULL;
-		switch_to(c, &c->ctx, find_work_or_sleep(c));
-	}
-}
-
-/* the calling task t stops running; what for is in c->prev_action */
-static void switch_away(struct gr_task *t, struct gr_carrier *c)
-{
-	struct gr_task *next = find_runnable(c, false);
-
-	c->prev = t;
-	if (next) {
-		switch_to(c, &t->ctx, next);
-	} else {
-		c->current = NULL;
-		gr_ctx_switch(&t->ctx, &c->ctx);
-	}
-	gr_sched_finish_switch(t->carrier);
-}
-
-void gr_sched_finish_switch(struct gr_carrier *c)
+static void finish_switch(struct gr_carrier *c)
 {
 	struct gr_task *prev = c->prev;
-	uint64_t armed;
 
 	if (!prev)
 		return;
@@ -442,13 +679,14 @@ void gr_sched_finish_switch(struct gr_carrier *c)
 	switch (c->prev_action) {
 	case GR_SWITCH_YIELD:
 		atomic_store_explicit(&prev->state, GR_TASK_RUNNABLE, memory_order_relaxed);
-		runq_put(c, prev);
+		if (c->p)
+			runq_put(c, prev);
+		else
+			ready_global(prev);
 		break;
 	case GR_SWITCH_PARK:
 		atomic_store_explicit(&prev->state, GR_TASK_PARKED, memory_order_relaxed);
-		armed = TOKEN(prev->wait_seq, 0, PHASE_ARMED);
-		if (!atomic_compare_exchange_strong(&prev->wait_token, &armed,
-						    TOKEN(prev->wait_seq, 0, PHASE_PARKED)))
+		if (!gr_park_commit(prev))
 			gr_sched_ready(prev); /* woken before it was off its stack */
 		break;
 	case GR_SWITCH_EXIT:
@@ -459,115 +697,90 @@ void gr_sched_finish_switch(struct gr_carrier *c)
 	}
 }
 
+static void carrier_loop(void *arg)
+{
+	struct gr_carrier *c = arg;
+	struct gr_task *next;
+
+	for (;;) {
+		finish_switch(c);
+		c->current = NULL;
+		if (!c->p && !spare_wait(c))
+			return; /* lingered out: the OS thread ends */
+		c->in_sched = true;
+		if (!(next = find_work_or_sleep(c)))
+			return; /* swapped out: the OS thread ends */
+		switch_to(c, &c->ctx, next);
+	}
+}
+
+/* back in task t's code after a switch: finish the switch, give the processor to task code */
+static void task_resumed(struct gr_task *t)
+{
+	struct gr_carrier *c = t->carrier;
+
+	finish_switch(c);
+	proc_leave(c);
+}
+
+void gr_sched_task_started(struct gr_task *t) { task_resumed(t); }
+
+/* the calling task t stops running; what for is in c->prev_action; c holds its processor in
+ * SCHED, or has none (then t's carrier becomes a spare) */
+static void switch_away(struct gr_task *t, struct gr_carrier *c)
+{
+	struct gr_task *next = c->p ? find_runnable(c, false) : NULL;
+
+	c->prev = t;
+	if (next) {
+		switch_to(c, &t->ctx, next);
+	} else {
+		c->current = NULL;
+		gr_ctx_switch(&t->ctx, &c->ctx);
+	}
+	task_resumed(t);
+}
+
 void gr_yield(void)
 {
 	struct gr_task *t = gr_current_task();
 	struct gr_carrier *c = t->carrier;
-	struct gr_task *next = find_runnable(c, false);
+	struct gr_task *next;
 
-	if (!next)
-		return;
-	c->prev = t;
 	c->prev_action = GR_SWITCH_YIELD;
+	if (!proc_enter(c)) {
+		switch_away(t, c); /* to the global queue; this carrier becomes a spare */
+		return;
+	}
+	next = find_runnable(c, false);
+	if (!next) {
+		proc_leave(c);
+		return;
+	}
+	c->prev = t;
 	switch_to(c, &t->ctx, next);
-	gr_sched_finish_switch(t->carrier);
+	task_resumed(t);
 }
 
-/* ---- waiting ---- */
-
-static void wait_timer_fired(struct gr_timer *timer, void *arg)
+void gr_sched_switch_park(struct gr_task *t)
 {
-	struct gr_task *t = (struct gr_task *)((char *)timer - offsetof(struct gr_task, wait_timer));
-	(void)arg;
-
-	gr_wake(t, t->wait_timer_seq, GR_WAKE_TIMEOUT);
-}
-
-uint32_t gr_wait_prepare(bool interruptible)
-{
-	struct gr_task *t = gr_current_task();
-	uint32_t seq = ++t->wait_seq;
-
-	t->wait_interruptible = interruptible;
-	/* release: published (in a queue, a pollDesc) only after this, by a release of its own */
-	atomic_store_explicit(&t->wait_token, TOKEN(seq, 0, PHASE_ARMED), memory_order_release);
-	if (interruptible && atomic_load(&t->interrupted))
-		gr_wake(t, seq, GR_WAKE_INTERRUPT);
-	return seq;
-}
-
-enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on)
-{
-	struct gr_task *t = gr_current_task();
 	struct gr_carrier *c = t->carrier;
-	uint64_t tok;
 
-	t->wait_what = what;
-	t->wait_on = on;
-	if (deadline != GR_NEVER) {
-		if (!t->wait_timer.fire)
-			gr_timer_init(&t->wait_timer, wait_timer_fired);
-		t->wait_timer_seq = t->wait_seq;
-		gr_timer_add(&c->p->timers, &t->wait_timer, deadline);
-		/* a carrier waiting in the poller sleeps past this deadline: it must look again
-		 * (this carrier may be busy when the deadline comes) */
-		if (atomic_load(&sched.polling) && deadline < atomic_load(&sched.poll_until))
-			gr_netpoll_break();
-	}
-	tok = atomic_load(&t->wait_token);
-	if (TOKEN_PHASE(tok) == PHASE_ARMED) {
-		c->prev_action = GR_SWITCH_PARK;
-		switch_away(t, c);
-		tok = atomic_load(&t->wait_token);
-	}
-	if (deadline != GR_NEVER && TOKEN_WHY(tok) != GR_WAKE_TIMEOUT)
-		gr_timer_del(&t->wait_timer);
-	t->wait_what = NULL;
-	t->wait_on = NULL;
-	return TOKEN_WHY(tok);
+	proc_enter(c);
+	c->prev_action = GR_SWITCH_PARK;
+	switch_away(t, c);
 }
 
-/*
- * What a parked task touches first when it runs again: the top of its saved stack (the
- * registers the switch pops, the frames it returns through) and its TCB's first line (stack
- * guard, current task). With thousands of tasks these are cold; fetching them now, while the
- * tasks ahead of it run, hides the misses. t is parked, so its record is valid and its saved
- * stack pointer final.
- */
-static void prefetch_resume(struct gr_task *t)
+void gr_sched_add_timer(struct gr_timer *timer, int64_t deadline)
 {
-	const char *sp = t->ctx.sp;
+	struct gr_carrier *c = gr_current_task()->carrier;
+	struct gr_proc *p = c->p ? c->p : &sched.procs[0]; /* any heap will do: each has a lock */
 
-	for (int line = 0; line < RESUME_STACK_LINES; line++)
-		__builtin_prefetch(sp + 64 * line, 0);
-	__builtin_prefetch(t->tcb, 0);
-}
-
-bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why)
-{
-	uint64_t tok = atomic_load(&t->wait_token);
-
-	for (;;) {
-		if (TOKEN_SEQ(tok) != seq || TOKEN_PHASE(tok) == PHASE_DONE)
-			return false;
-		if (atomic_compare_exchange_weak(&t->wait_token, &tok, TOKEN(seq, why, PHASE_DONE))) {
-			if (TOKEN_PHASE(tok) == PHASE_PARKED) {
-				prefetch_resume(t);
-				gr_sched_ready(t);
-			}
-			return true;
-		}
-	}
-}
-
-void gr_interrupt(struct gr_task *t)
-{
-	uint64_t tok;
-
-	atomic_store(&t->interrupted, true);
-	tok = atomic_load(&t->wait_token);
-	if (TOKEN_PHASE(tok) != PHASE_DONE && t->wait_interruptible)
-		gr_wake(t, TOKEN_SEQ(tok), GR_WAKE_INTERRUPT);
+	gr_timer_add(&p->timers, timer, deadline);
+	/* a carrier waiting in the poller sleeps past this deadline: it must look again (this
+	 * carrier may be busy when the deadline comes) */
+	if (atomic_load(&sched.polling) && deadline < atomic_load(&sched.poll_until))
+		gr_netpoll_break();
 }
 
 void gr_interrupt_from_signal(struct gr_task *t)
@@ -580,10 +793,9 @@ _Noreturn void gr_sched_exit_switch(struct gr_task *t)
 	struct gr_carrier *c;
 
 	/* its last timed wait may have left a stopped slot, and the record is about to go */
-	if (t->wait_timer.fire)
-		gr_timer_detach(&t->wait_timer);
+	gr_park_timer_detach(t);
 	c = t->carrier;
-
+	proc_enter(c);
 	c->prev_action = GR_SWITCH_EXIT;
 	switch_away(t, c);
 	gr_throw("runtime: an exited task was resumed");
@@ -591,22 +803,64 @@ _Noreturn void gr_sched_exit_switch(struct gr_task *t)
 
 /* ---- blocking calls ---- */
 
-void gr_blocking_enter(void) {}
-void gr_blocking_exit(void) {}
+void gr_blocking_enter(void)
+{
+	struct gr_task *t = gr_current_task();
+	struct gr_carrier *c;
+
+	if (!t || !(c = t->carrier)->p)
+		return;
+	tick(c->p);
+	proc_take_back(c, GR_P_TASK, GR_P_BLOCKING);
+}
+
+void gr_blocking_exit(void)
+{
+	struct gr_task *t = gr_current_task();
+
+	if (t)
+		proc_take_back(t->carrier, GR_P_BLOCKING, GR_P_TASK);
+}
+
+/* ---- for the monitor ---- */
+
+void gr_sched_sample(int i, int64_t now, struct gr_proc_sample *s)
+{
+	struct gr_proc *p = &sched.procs[i];
+	int owner;
+
+	s->status = atomic_load(&p->status);
+	s->schedtick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+	owner = GR_PSTATUS_OWNER(s->status);
+	s->owner_tid = owner < sched.ncarriers ? atomic_load(&sched.carriers[owner]->os_tid) : 0;
+	s->has_work = gr_runq_len(&p->runq) || gr_timers_next(&p->timers) <= now ||
+		      (atomic_load(&sched.globq.len) && !atomic_load(&sched.nidle));
+	s->nobody_polls = gr_netpoll_active() && !atomic_load(&sched.nidle);
+}
+
+int gr_sched_retake(int i, uint32_t seen)
+{
+	struct gr_proc *p = &sched.procs[i];
+	struct gr_carrier *s = spare_get();
+
+	if (!s)
+		return -1;
+	if (!atomic_compare_exchange_strong(&p->status, &seen, GR_PSTATUS(s->id, GR_P_SCHED))) {
+		spare_hand(s, NULL);
+		return 0;
+	}
+	spare_hand(s, p);
+	return 1;
+}
+
+int gr_sched_max_carriers(void) { return sched.max_carriers; }
+
+bool gr_sched_quiescent(void)
+{
+	return !atomic_load(&sched.nbusy) && !work_visible() && earliest_timer() == GR_NEVER;
+}
 
 /* ---- carriers ---- */
-
-static void *carrier_thread(void *arg)
-{
-	struct gr_carrier *c = arg;
-
-	gr_tcb_forget_runtime();
-	gr_tcb_set_carrier(gr_tcb_self(), c);
-	c->ctx.fs = gr_tcb_self();
-	c->os_tid = (int32_t)gr_os_tid();
-	carrier_loop(c);
-	return NULL;
-}
 
 /*
  * Give carrier c an idle-loop context of its own (stack and TCB) on the calling OS thread,
@@ -638,22 +892,26 @@ void gr_sched_start_carriers(void)
 		return;
 	gr_lock(&sched.start_lock);
 	if (!atomic_load(&sched.started)) {
+		gr_lock(&sched.spare_lock);
 		for (int i = 0; i < sched.nprocs; i++) {
-			struct gr_carrier *c = &sched.carriers[i];
-			int err;
+			struct gr_proc *p = &sched.procs[i];
+			struct gr_carrier *c;
 
-			if (c->alive)
+			if (GR_PSTATUS_OWNER(atomic_load(&p->status)) != NO_OWNER)
 				continue;
-			err = sched.hooks.start_os_thread(carrier_thread, c);
-			if (err) {
-				/* its processor's tasks are still run, by the others stealing them */
-				gr_say("cannot start carrier thread %d (error %d); lower GREENPOLL_PROCS "
-				       "or raise the thread limit",
-				       i, err);
-				continue;
+			/* if none can start, its processor's tasks are still run, by the others
+			 * stealing them */
+			c = carrier_slot(p);
+			if (!c)
+				break;
+			atomic_store(&p->status, GR_PSTATUS(c->id, GR_P_SCHED));
+			if (!carrier_start(c)) {
+				atomic_store(&p->status, GR_PSTATUS(NO_OWNER, GR_P_SCHED));
+				break;
 			}
-			c->alive = true;
 		}
+		gr_unlock(&sched.spare_lock);
+		gr_monitor_start(sched.hooks.start_os_thread);
 		atomic_store_explicit(&sched.started, true, memory_order_release);
 	}
 	gr_unlock(&sched.start_lock);
@@ -663,39 +921,47 @@ void gr_sched_after_fork_child(void)
 {
 	struct gr_carrier *here = gr_here();
 
+	if (!here->p)
+		here->p = &sched.procs[0];
 	for (int i = 0; i < sched.nprocs; i++) {
 		struct gr_proc *p = &sched.procs[i];
-		struct gr_carrier *c = &sched.carriers[i];
 
 		atomic_store(&p->runq.head, 0);
 		atomic_store(&p->runq.tail, 0);
 		atomic_store(&p->runq.next, NULL);
 		free(p->timers.heap);
 		gr_timers_init(&p->timers);
-		c->alive = c == here;
-		c->idle = false;
-		c->polling = false;
-		c->spinning = false;
-		c->busy = c == here;
-		c->idle_next = NULL;
+		atomic_store(&p->status, p == here->p ? GR_PSTATUS(here->id, GR_P_TASK)
+						     : GR_PSTATUS(NO_OWNER, GR_P_SCHED));
 	}
-	here->os_tid = (int32_t)gr_os_tid();
+	for (int id = 0; id < sched.ncarriers; id++)
+		sched.alive[id] = id == here->id;
+	sched.may_end[here->id] = false;
+	atomic_store(&sched.nalive, 1);
+	atomic_store(&here->os_tid, (int32_t)gr_os_tid());
+	atomic_store(&here->handed, NULL);
+	set_state(here, GR_C_RUNNING);
 	make_own_context(here);
 	/* the heaps are new: the forking task's timer has no slot in them */
-	if (here->current && here->current->wait_timer.fire)
-		gr_timer_init(&here->current->wait_timer, wait_timer_fired);
+	if (here->current)
+		gr_park_timer_reset(here->current);
 	sched.globq = (struct gr_globq){.lock = GR_LOCK_INIT};
 	sched.idle_lock = (gr_lock_t)GR_LOCK_INIT;
+	sched.spare_lock = (gr_lock_t)GR_LOCK_INIT;
 	sched.start_lock = (gr_lock_t)GR_LOCK_INIT;
 	sched.idle_head = NULL;
+	sched.spare_head = NULL;
+	atomic_store(&sched.swap_to, NULL);
 	atomic_store(&sched.nidle, 0);
 	atomic_store(&sched.nspinning, 0);
 	atomic_store(&sched.nbusy, 1);
 	atomic_store(&sched.polling, false);
 	atomic_store(&sched.started, false);
+	gr_monitor_after_fork_child();
 }
 
-void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_hooks *hooks)
+void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
+		   const struct gr_sched_hooks *hooks)
 {
 	struct gr_carrier *c0;
 
@@ -703,27 +969,32 @@ void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_ho
 								: gr_ctx_switch_prctl;
 	sched.hooks = *hooks;
 	sched.nprocs = nprocs;
+	sched.max_carriers = max_carriers < nprocs ? nprocs : max_carriers;
 	atomic_store(&sched.poll_until, GR_NEVER);
 	sched.procs = calloc((size_t)nprocs, sizeof *sched.procs);
-	sched.carriers = calloc((size_t)nprocs, sizeof *sched.carriers);
-	if (!sched.procs || !sched.carriers)
+	sched.carriers = calloc((size_t)sched.max_carriers, sizeof *sched.carriers);
+	sched.alive = calloc((size_t)sched.max_carriers, sizeof *sched.alive);
+	sched.may_end = calloc((size_t)sched.max_carriers, sizeof *sched.may_end);
+	if (!sched.procs || !sched.carriers || !sched.alive || !sched.may_end)
 		gr_throw("runtime: out of memory at start-up");
 	for (int i = 0; i < nprocs; i++) {
 		sched.procs[i].id = i;
 		sched.procs[i].runq.owner_only = nprocs == 1; /* nobody to steal from it */
 		gr_timers_init(&sched.procs[i].timers);
-		sched.carriers[i].id = i;
-		sched.carriers[i].p = &sched.procs[i];
-		sched.carriers[i].rand = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+		atomic_store(&sched.procs[i].status, GR_PSTATUS(NO_OWNER, GR_P_SCHED));
 	}
 
 	/* the initial OS thread is carrier 0, now running `initial` on glibc's own TCB */
-	c0 = &sched.carriers[0];
+	c0 = carrier_slot(&sched.procs[0]);
+	if (!c0)
+		gr_throw("runtime: out of memory at start-up");
 	make_own_context(c0);
-	c0->os_tid = (int32_t)gr_os_tid();
-	c0->alive = true;
-	c0->busy = true;
+	sched.alive[0] = true;
+	atomic_store(&sched.nalive, 1);
+	atomic_store(&c0->os_tid, (int32_t)gr_os_tid());
+	set_state(c0, GR_C_RUNNING);
 	atomic_store(&sched.nbusy, 1);
+	atomic_store(&sched.procs[0].status, GR_PSTATUS(0, GR_P_TASK));
 	c0->current = initial;
 	initial->carrier = c0;
 	atomic_store(&initial->state, GR_TASK_RUNNING);

@@ -2,21 +2,47 @@
  * sched.h — the M:N scheduler: carriers (OS threads, Go's M) run tasks from processors
  * (run queue + timers, Go's P).
  *
- * A carrier needs a processor to run tasks. Today each carrier keeps the processor it started
- * with; the two are separate objects so that a carrier stuck in a call the runtime cannot see
- * can hand its processor to a spare carrier (the monitor, later).
+ * Carriers and processors: there are GREENPOLL_PROCS processors and at least as many carriers.
+ * A carrier needs a processor to run tasks from queues. A carrier whose task is inside a call
+ * that blocks in the kernel (bracketed by gr_blocking_enter/exit, or one nobody sees, which the
+ * monitor notices) or that computes for longer than a time slice can lose its processor: the
+ * monitor hands it to a spare carrier, so the processor's other tasks keep running. The carrier
+ * that lost it goes on running its task without a processor (its wake-ups go to the global
+ * queue) until the task parks, yields or exits; then it becomes a spare itself. Spares are
+ * started on demand, at most GREENPOLL_MAX_CARRIERS carriers in all, and end after SPARE_LINGER
+ * without a processor (the initial OS thread never ends: it waits as a spare).
+ *
+ * A processor's status word (gr_proc.status) holds its owner carrier's id and a state:
+ *
+ *   SCHED ──(owner switches to a task's code)──► TASK ──(gr_blocking_enter)──► BLOCKING
+ *     ▲                                           │ ▲                            │
+ *     └────(owner enters scheduling code: CAS)────┘ └─────(gr_blocking_exit: CAS)┘
+ *   TASK or BLOCKING ──(monitor: CAS, owner := a spare)──► SCHED (the spare's)
+ *
+ * Only the owner touches a processor's run queue as owner, and only in SCHED; a CAS that fails
+ * on the way back from task code means the processor was handed off meanwhile (the owner id in
+ * the word changed): the carrier forgets it. No system call on any of these paths.
+ *
+ * A carrier's state (gr_carrier.state; RUNNING, LOOKING and SPARE-with-processor transitions
+ * by the owner, the others under the idle or spare lock):
+ *
+ *   RUNNING ──(out of work)──► LOOKING ──(nothing found, no busy carrier)──► SLEEPING or POLLING
+ *      ▲                          │  ▲                                          │ (idle list)
+ *      └──────(found work)────────┘  └── SPINNING ◄──(wakep takes it off the list)┘
+ *   RUNNING without a processor ──(its task switches away)──► SPARE ──(handed one)──► LOOKING
+ *                                                               └──(SPARE_LINGER)──► gone
  *
  * Switching: a task that stops running (park, yield, exit) picks the next runnable task itself
- * and switches straight to it; only when there is none does it switch to its carrier's own
- * context, which makes one full look for work (stealing half of another processor's queue, the
- * global queue, due timers anywhere, the poller), then, while another carrier is running tasks
- * (sched.nbusy: only a running task can make work appear in a queue), spins briefly glancing at
- * the queues without system calls, looking fully again when work shows up, and then sleeps
- * until woken or until the earliest timer, to the nanosecond. With one carrier, or all idle, it
- * sleeps at once: an idle program uses no CPU between requests. Whatever the stopping task asked
- * for (requeue, mark parked, reap) is done by the context switched to, in
- * gr_sched_finish_switch, once the stopped task's registers are saved: before that no other
- * carrier may run it.
+ * and switches straight to it; only when there is none (or its carrier has no processor) does
+ * it switch to its carrier's own context, which makes one full look for work (stealing half of
+ * another processor's queue, the global queue, due timers anywhere, the poller), then, while
+ * another carrier is running tasks (sched.nbusy: only a running task can make work appear in a
+ * queue), spins briefly glancing at the queues without system calls, looking fully again when
+ * work shows up, and then sleeps until woken or until the earliest timer, to the nanosecond.
+ * With one carrier, or all idle, it sleeps at once: an idle program uses no CPU between
+ * requests. Whatever the stopping task asked for (requeue, mark parked, reap) is done by the
+ * context switched to, in finish_switch, once the stopped task's registers are saved: before
+ * that no other carrier may run it.
  *
  * Network readiness: a carrier with nothing else to do looks at the poller without waiting
  * (and a busy one does when its ring runs low, checked every GLOBQ_EVERY switches, and at
@@ -42,7 +68,8 @@
  *
  * Rejected: one global queue (a lock on every switch); waking an idle carrier per ready task
  * (each costs a futex wake-up and a cross-CPU migration of a cache-hot task); blocking idle
- * carriers in sched_yield loops (an idle process must use no CPU).
+ * carriers in sched_yield loops (an idle process must use no CPU); taking the processor of a
+ * carrier in a bracketed call at once (a futex wake-up per call; most calls return quickly).
  */
 #ifndef GR_SCHED_H
 #define GR_SCHED_H
@@ -52,40 +79,54 @@
 
 #include "ctx.h"
 #include "netpoll.h"
+#include "park.h"
 #include "runq.h"
 #include "task.h"
 #include "timer.h"
 
+enum gr_proc_state { GR_P_SCHED, GR_P_TASK, GR_P_BLOCKING };
+#define GR_PSTATUS(owner_id, state) (((uint32_t)(owner_id) << 2) | (uint32_t)(state))
+#define GR_PSTATUS_OWNER(word) ((int)((word) >> 2))
+#define GR_PSTATUS_STATE(word) ((enum gr_proc_state)((word)&3))
+
 struct gr_proc {
 	int id;
+	_Atomic uint32_t status;   /* see above */
+	_Atomic uint32_t schedtick; /* advanced by its owner at every switch and bracketed call */
 	struct gr_runq runq;
 	struct gr_timers timers;
-	uint32_t schedtick; /* owner only */
 };
 
 enum gr_switch_action { GR_SWITCH_NONE, GR_SWITCH_YIELD, GR_SWITCH_PARK, GR_SWITCH_EXIT };
 
+enum gr_carrier_state {
+	GR_C_RUNNING,  /* running tasks (counted in sched.nbusy), with or without a processor */
+	GR_C_LOOKING,  /* out of work, looking for some */
+	GR_C_SPINNING, /* looking, counted in sched.nspinning (wakep woke it for new work) */
+	GR_C_SLEEPING, /* in the idle list, asleep on its futex */
+	GR_C_POLLING,  /* in the idle list, asleep in the poller */
+	GR_C_WOKEN,    /* taken off the idle list by wakep; becomes SPINNING when it runs */
+	GR_C_SPARE,    /* no processor: in the spare list, waiting to be handed one */
+};
+
 struct gr_carrier {
 	struct gr_ctx ctx;	  /* the carrier's own context: its idle loop */
-	struct gr_proc *p;	  /* owner only */
+	struct gr_proc *p;	  /* its processor, NULL if none; owner only */
 	struct gr_task *current; /* running task or NULL; owner only */
 	int id;
-	int32_t os_tid;
-	bool alive; /* an OS thread runs it; protected by the start lock */
+	_Atomic int32_t os_tid;
+	_Atomic uint8_t state; /* enum gr_carrier_state */
+	bool in_sched;	       /* in scheduling code, holding its processor in SCHED; owner only */
+	bool readying_polled;  /* in netpoll_into: readied tasks go to the ring's tail; owner only */
 	uint64_t rand;
 
 	/* what the task that switched away last asked for; owner only */
 	struct gr_task *prev;
 	enum gr_switch_action prev_action;
 
-	/* idle sleeping */
-	_Atomic uint32_t wake_word;  /* futex: 1 when woken */
-	bool spinning;		     /* counted in sched.nspinning; owner only */
-	bool busy;		     /* running tasks, counted in sched.nbusy; owner only */
-	struct gr_carrier *idle_next; /* protected by the idle lock */
-	bool idle;		     /* in the idle list; protected by the idle lock */
-	bool polling;		     /* idle in the poller, not on the futex; protected by the idle lock */
-	bool readying_polled;	     /* in netpoll_into: readied tasks go to the ring's tail; owner only */
+	_Atomic uint32_t wake_word;	      /* futex: 1 when woken (idle or spare) */
+	struct gr_proc *_Atomic handed;	      /* a processor handed to this spare */
+	struct gr_carrier *idle_next;	      /* idle or spare list link; under that list's lock */
 
 	/* scratch for scheduling code, which runs on the stack of whichever task is switching
 	 * away: its frames stay small (every byte below them is a page that task keeps) */
@@ -95,16 +136,17 @@ struct gr_carrier {
 };
 
 struct gr_sched_hooks {
-	/* start an OS thread running fn(arg) (a carrier); 0 or a positive errno value */
+	/* start an OS thread running fn(arg) (a carrier, the monitor); 0 or a positive errno */
 	int (*start_os_thread)(void *(*fn)(void *), void *arg);
 };
 
 /*
- * Set up nprocs processors and carriers, the calling OS thread (the process's initial thread,
- * running `initial`) being carrier 0. The other carriers start with the first gr_sched_ready of
- * a new task.
+ * Set up nprocs processors and carriers (at most max_carriers carriers in all, spares
+ * included), the calling OS thread (the process's initial thread, running `initial`) being
+ * carrier 0. The other carriers start with the first gr_sched_ready of a new task.
  */
-void gr_sched_init(int nprocs, struct gr_task *initial, const struct gr_sched_hooks *hooks);
+void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
+		   const struct gr_sched_hooks *hooks);
 
 /* The carrier the caller runs on, or NULL outside the runtime's threads. */
 struct gr_carrier *gr_here(void);
@@ -112,38 +154,12 @@ struct gr_carrier *gr_here(void);
 /* Make t runnable (from any context). */
 void gr_sched_ready(struct gr_task *t);
 
-/* Start the carriers if not done yet (the first task other than the initial one is coming). */
+/* Start the carriers and the monitor if not done yet (the first task other than the initial
+ * one is coming). */
 void gr_sched_start_carriers(void);
 
 /* The calling task gives up its carrier if another task is waiting to run. */
 void gr_yield(void);
-
-/*
- * The calling task waits. gr_wait_prepare starts a wait and returns its sequence number; the
- * task then publishes itself (with that number) where a waker will find it, and calls gr_park,
- * which returns when gr_wake(t, seq, ...) is called, the deadline (CLOCK_MONOTONIC ns,
- * GR_NEVER for none) passes, or, if interruptible, gr_interrupt(t) is called; whichever comes
- * first, exactly once, even if it came before gr_park. Returns the reason.
- */
-uint32_t gr_wait_prepare(bool interruptible);
-enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on);
-
-/*
- * Wake t from the wait with sequence number seq. True if this call woke it. A waker that
- * cannot know the sequence number for sure may pass t's current one: the wait it ends may then
- * be a later one, so every wait treats GR_WAKE_NORMAL as "look again", never as proof.
- */
-bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why);
-
-/* Interrupt t: its current interruptible wait, if any, ends with GR_WAKE_INTERRUPT. */
-void gr_interrupt(struct gr_task *t);
-
-/*
- * From a signal handler (async-signal-safe): interrupt t soon, from a carrier's scheduling code
- * (the handler may have interrupted that very code, so it cannot touch the scheduler itself).
- * The signal also ends the carrier's idle wait, which then does it.
- */
-void gr_interrupt_from_signal(struct gr_task *t);
 
 /*
  * Bracket a call that may block in the kernel and that the runtime cannot turn into a park
@@ -155,15 +171,49 @@ void gr_interrupt_from_signal(struct gr_task *t);
 void gr_blocking_enter(void);
 void gr_blocking_exit(void);
 
+/*
+ * From a signal handler (async-signal-safe): interrupt t soon, from a carrier's scheduling code
+ * (the handler may have interrupted that very code, so it cannot touch the scheduler itself).
+ * The signal also ends the carrier's idle wait, which then does it.
+ */
+void gr_interrupt_from_signal(struct gr_task *t);
+
+/* For park.c: arm the calling task's wait timer; switch away from the calling task, parking. */
+void gr_sched_add_timer(struct gr_timer *timer, int64_t deadline);
+void gr_sched_switch_park(struct gr_task *t);
+
 /* The task's last switch (from gr_task_exit). */
 _Noreturn void gr_sched_exit_switch(struct gr_task *t);
 
-/* Called by every context right after it is switched to. */
-void gr_sched_finish_switch(struct gr_carrier *c);
+/* First thing a new task does (task_entry): finish its carrier's switch, enter task code. */
+void gr_sched_task_started(struct gr_task *t);
 
 int gr_sched_nprocs(void);
 
 /* In a fork child: only the calling task and its carrier remain; other carriers restart later. */
 void gr_sched_after_fork_child(void);
+
+/* ---- for the monitor (monitor.c) ---- */
+
+/* What the monitor reads of processor i. */
+struct gr_proc_sample {
+	uint32_t status, schedtick;
+	int32_t owner_tid; /* the owner carrier's OS thread id */
+	bool has_work;	    /* runnable tasks, due timers, or global work nobody idle can take */
+	bool nobody_polls;  /* fds are watched and no carrier is idle to poll them */
+};
+void gr_sched_sample(int i, int64_t now, struct gr_proc_sample *s);
+
+/* Hand processor i, whose status word is still `seen`, to a spare carrier: 1 if done, 0 if the
+ * word changed meanwhile, -1 if no spare could be had (GREENPOLL_MAX_CARRIERS reached). */
+int gr_sched_retake(int i, uint32_t seen);
+int gr_sched_max_carriers(void);
+
+/* Carriers running tasks; carriers alive (OS threads). */
+int gr_sched_busy(void);
+int gr_sched_carriers_alive(void);
+
+/* All quiet: no carrier runs a task, nothing runnable, no timer armed. */
+bool gr_sched_quiescent(void);
 
 #endif

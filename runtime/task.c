@@ -72,6 +72,14 @@ void gr_task_each_tcb(void (*fn)(void *tcb, void *arg), void *arg)
 	gr_unlock(&list_lock);
 }
 
+void gr_task_each(void (*fn)(struct gr_task *t, void *arg), void *arg)
+{
+	gr_lock(&list_lock);
+	for (struct gr_task *t = all_tasks; t; t = t->all_next)
+		fn(t, arg);
+	gr_unlock(&list_lock);
+}
+
 struct gr_task *gr_task_by_tid(int32_t tid)
 {
 	struct gr_task *found = NULL;
@@ -108,7 +116,7 @@ static _Noreturn void task_entry(void *arg)
 {
 	struct gr_task *t = arg;
 
-	gr_sched_finish_switch(t->carrier);
+	gr_sched_task_started(t);
 	gr_tcb_started();
 	gr_task_exit(hooks.run ? hooks.run(t) : t->start(t->arg));
 }

@@ -125,6 +125,10 @@ int gr_task_detach(struct gr_task *t);
 /* Call fn(tcb, arg) for the TCB of every task the runtime made, live or pooled. */
 void gr_task_each_tcb(void (*fn)(void *tcb, void *arg), void *arg);
 
+/* Call fn(t, arg) for every live task, under the task list lock (fn must not take it, park,
+ * allocate or make a system call). */
+void gr_task_each(void (*fn)(struct gr_task *t, void *arg), void *arg);
+
 /* The live task whose tid is tid, or NULL. */
 struct gr_task *gr_task_by_tid(int32_t tid);
 

@@ -9,11 +9,17 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define MAX_PROCS 1024
 #define MIN_STACK ((size_t)16 << 10)
 #define MAX_STACK ((size_t)1 << 30)
+#define DEFAULT_MAX_CARRIERS 1024
+#define MAX_CARRIERS 100000
+#define MIN_PREEMPT_NS 100000LL
+#define MAX_PREEMPT_NS 60000000000LL
+#define DEFAULT_PREEMPT_NS 10000000LL
 
 static const char *setting(const char *name)
 {
@@ -63,6 +69,34 @@ bool shim_parse_size(const char *s, size_t *out)
 	return true;
 }
 
+/* A duration: digits with a us, ms or s suffix, in nanoseconds. */
+static bool parse_duration(const char *s, int64_t *out)
+{
+	unsigned long n;
+	char digits[24];
+	size_t len = 0;
+	int64_t unit;
+
+	while (s[len] >= '0' && s[len] <= '9')
+		len++;
+	if (!len || len >= sizeof digits)
+		return false;
+	memcpy(digits, s, len);
+	digits[len] = 0;
+	if (!parse_count(digits, 1000000000ul, &n))
+		return false;
+	if (strcmp(s + len, "us") == 0)
+		unit = 1000;
+	else if (strcmp(s + len, "ms") == 0)
+		unit = 1000000;
+	else if (strcmp(s + len, "s") == 0)
+		unit = 1000000000;
+	else
+		return false;
+	*out = (int64_t)n * unit;
+	return true;
+}
+
 static int default_procs(void)
 {
 	cpu_set_t set;
@@ -93,6 +127,8 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 	cfg->procs = default_procs();
 	cfg->stack = default_stack();
 	cfg->debug = false;
+	cfg->preempt_ns = DEFAULT_PREEMPT_NS;
+	cfg->deadlock_abort = false;
 
 	if ((v = setting("GREENPOLL_PROCS"))) {
 		if (!parse_count(v, MAX_PROCS, &n) || n < 1) {
@@ -123,6 +159,43 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 			return false;
 		}
 		cfg->debug = v[0] == '1';
+	}
+	cfg->max_carriers = cfg->procs > DEFAULT_MAX_CARRIERS ? cfg->procs : DEFAULT_MAX_CARRIERS;
+	if ((v = setting("GREENPOLL_MAX_CARRIERS"))) {
+		if (!parse_count(v, MAX_CARRIERS, &n) || n < (unsigned long)cfg->procs) {
+			snprintf(why, whylen,
+				 "GREENPOLL_MAX_CARRIERS='%.40s' is not valid: give the most carrier "
+				 "threads, spares for blocked calls included, a whole number from "
+				 "GREENPOLL_PROCS (%d) to %d, or unset it",
+				 v, cfg->procs, MAX_CARRIERS);
+			return false;
+		}
+		cfg->max_carriers = (int)n;
+	}
+	if ((v = setting("GREENPOLL_PREEMPT"))) {
+		int64_t ns;
+
+		if (strcmp(v, "off") == 0) {
+			cfg->preempt_ns = 0;
+		} else if (parse_duration(v, &ns) && ns >= MIN_PREEMPT_NS && ns <= MAX_PREEMPT_NS) {
+			cfg->preempt_ns = ns;
+		} else {
+			snprintf(why, whylen,
+				 "GREENPOLL_PREEMPT='%.40s' is not valid: give off, or a time slice "
+				 "from 100us to 60s with a unit (us, ms or s, e.g. 10ms), or unset it",
+				 v);
+			return false;
+		}
+	}
+	if ((v = setting("GREENPOLL_DEADLOCK"))) {
+		if (strcmp(v, "wait") != 0 && strcmp(v, "abort") != 0) {
+			snprintf(why, whylen,
+				 "GREENPOLL_DEADLOCK='%.40s' is not valid: give wait or abort, or unset "
+				 "it",
+				 v);
+			return false;
+		}
+		cfg->deadlock_abort = strcmp(v, "abort") == 0;
 	}
 	return true;
 }

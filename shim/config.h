@@ -6,6 +6,11 @@
  *   GREENPOLL_STACK  default task stack: bytes, or with a K, M or G suffix; 16K..1G; default
  *                    what glibc gives a new thread (RLIMIT_STACK, 8M here)
  *   GREENPOLL_DEBUG  0 or 1: say on stderr what greenpoll started with
+ *   GREENPOLL_MAX_CARRIERS  carriers in all, spares for blocked calls included:
+ *                    GREENPOLL_PROCS..100000; default 1024 (or GREENPOLL_PROCS if more)
+ *   GREENPOLL_PREEMPT  time slice of a computing thread before its processor goes to another
+ *                    carrier: off, or a duration with us, ms or s, 100us..60s; default 10ms
+ *   GREENPOLL_DEADLOCK  wait or abort: what follows the deadlock report; default wait
  *
  * An empty value counts as unset. A bad value is an error: one line on stderr naming the
  * variable and what it must be, and the process exits with status 2 before main.
@@ -15,11 +20,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct shim_config {
 	int procs;
 	size_t stack;
 	bool debug;
+	int max_carriers;
+	int64_t preempt_ns; /* 0: off */
+	bool deadlock_abort;
 };
 
 /* Fill cfg; false with a one-line message in why if a setting is bad. */

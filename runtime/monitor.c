@@ -1,0 +1,300 @@
+/*
+ * monitor.c — the monitor thread (Go's sysmon; see monitor.h).
+ *
+ * It looks at every processor now and then (every 20 µs while it has just acted, backing off
+ * to every MAX_DELAY_NS while nothing needs it, and sleeping on a futex while every carrier is
+ * idle, until gr_monitor_kick). A processor is "stuck" while its status word and scheduling
+ * tick stay the same: its carrier is inside one task's code. A stuck processor that has work
+ * (runnable tasks, due timers, global work nobody idle can take, or fds nobody is left to poll)
+ * is handed to a spare carrier (gr_sched_retake) when:
+ *
+ *   - its task is in a bracketed call (BLOCKING) older than BLOCKING_GRACE_NS (or, with no
+ *     work, older than NETPOLL_GRACE_NS: nobody else may be polling);
+ *   - its task has made no call into greenpoll for UNSEEN_GRACE_NS and the carrier's OS thread
+ *     sleeps in the kernel ('S' or 'D' in /proc/self/task/TID/stat, read only then): a call
+ *     greenpoll cannot see (a raw system call, a lock inside libc);
+ *   - its task has computed for a time slice (GREENPOLL_PREEMPT): the carrier goes on running
+ *     it as an OS thread of its own, and the kernel shares the CPUs between them.
+ *
+ * Deadlock: when no carrier runs a task, nothing is runnable, no timer is armed, no offloaded
+ * call is under way and every task is parked on something only another task can release
+ * (a mutex, condvar, rwlock, barrier, once, semaphore, private futex or join: the `what` names
+ * that runtime/ and shim/ pass to gr_park for those waits), twice DEADLOCK_CONFIRM_NS apart,
+ * the monitor prints the report once (again only after the program made progress), then the
+ * process waits on, as it would natively, or aborts (GREENPOLL_DEADLOCK=abort).
+ *
+ * The monitor is a plain OS thread: it runs no task, touches no task's TLS, and every libc
+ * call it makes goes straight to libc (shim.h's rule for threads that are not tasks).
+ */
+#define _GNU_SOURCE
+#include "monitor.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched.h"
+#include "sys.h"
+#include "task.h"
+#include "throw.h"
+#include "tls.h"
+
+#define MIN_DELAY_NS 20000
+#define MAX_DELAY_NS 5000000
+#define QUIET_LOOKS 50 /* looks without action before the delay doubles at every look */
+#define BLOCKING_GRACE_NS 20000	   /* a bracketed call this old loses its processor */
+#define UNSEEN_GRACE_NS 2000000	   /* no progress this long: is the carrier asleep? */
+#define NETPOLL_GRACE_NS 10000000  /* fds nobody polls: retake even without runnable work */
+#define DEEP_SLEEP_AFTER_NS 500000000 /* every carrier idle this long: sleep until kicked */
+#define DEADLOCK_CONFIRM_NS 100000000
+#define REPORT_TASKS 64 /* tasks listed in a deadlock report */
+
+struct proc_view {
+	uint32_t status, tick;
+	int64_t since; /* when this status and tick were first seen */
+};
+
+static struct {
+	struct gr_monitor_config cfg;
+	atomic_bool started;
+	_Atomic uint32_t asleep; /* futex: 1 while sleeping until kicked */
+	_Atomic int external;	 /* offloaded calls under way */
+	struct proc_view *views;
+	bool cap_said, reported;
+} mon = {.cfg = {.preempt_ns = GR_PREEMPT_DEFAULT_NS}};
+
+void gr_monitor_configure(const struct gr_monitor_config *cfg) { mon.cfg = *cfg; }
+void gr_monitor_external_begin(void) { atomic_fetch_add(&mon.external, 1); }
+void gr_monitor_external_end(void) { atomic_fetch_sub(&mon.external, 1); }
+
+void gr_monitor_kick(void)
+{
+	if (atomic_load_explicit(&mon.asleep, memory_order_relaxed) && atomic_exchange(&mon.asleep, 0))
+		gr_futex_wake((uint32_t *)&mon.asleep, 1);
+}
+
+/* The kernel's state letter of OS thread tid ('R', 'S', 'D'...), or 0 if unknown. */
+static char thread_state(int32_t tid)
+{
+	char path[64], buf[512], *paren;
+	long fd, n;
+
+	if (tid <= 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	fd = gr_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	n = gr_sys3(SYS_read, fd, buf, sizeof buf - 1);
+	gr_sys1(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	paren = strrchr(buf, ')'); /* the name in parentheses may hold anything */
+	return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+static bool retake(int i, uint32_t seen)
+{
+	int r = gr_sched_retake(i, seen);
+
+	if (r < 0 && !mon.cap_said) {
+		mon.cap_said = true;
+		if (mon.cfg.debug)
+			gr_say("all %d carriers (GREENPOLL_MAX_CARRIERS) are in use: a thread blocked "
+			       "in a call keeps its processor's other threads waiting",
+			       gr_sched_max_carriers());
+	}
+	return r > 0;
+}
+
+/* One look at every processor; true if one was handed off. *next_look: when to look again
+ * at the latest for a stuck processor's grace to be checked on time. */
+static bool look(int64_t now, int64_t *next_look)
+{
+	bool acted = false;
+
+	for (int i = 0; i < gr_sched_nprocs(); i++) {
+		struct proc_view *v = &mon.views[i];
+		struct gr_proc_sample s;
+		int64_t age, grace;
+		bool want;
+		char k;
+
+		gr_sched_sample(i, now, &s);
+		if (s.status != v->status || s.schedtick != v->tick)
+			*v = (struct proc_view){.status = s.status, .tick = s.schedtick, .since = now};
+		if (GR_PSTATUS_STATE(s.status) == GR_P_SCHED)
+			continue;
+		age = now - v->since;
+		want = s.has_work || (s.nobody_polls && age >= NETPOLL_GRACE_NS);
+		if (GR_PSTATUS_STATE(s.status) == GR_P_BLOCKING) {
+			grace = BLOCKING_GRACE_NS;
+			if (age >= grace && (want || age >= NETPOLL_GRACE_NS)) {
+				acted |= retake(i, s.status);
+				continue;
+			}
+		} else {
+			grace = UNSEEN_GRACE_NS;
+			if (age >= grace && want) {
+				k = thread_state(s.owner_tid);
+				if (k == 'S' || k == 'D' ||
+				    (mon.cfg.preempt_ns && age >= mon.cfg.preempt_ns)) {
+					acted |= retake(i, s.status);
+					continue;
+				}
+				if (mon.cfg.preempt_ns)
+					grace = mon.cfg.preempt_ns;
+			}
+		}
+		if (v->since + grace > now && v->since + grace < *next_look)
+			*next_look = v->since + grace;
+	}
+	return acted;
+}
+
+static bool peer_only(const char *what)
+{
+	static const char *const names[] = {"mutex", "cond", "rwlock read", "rwlock write",
+					    "barrier", "pthread_once", "semaphore", "futex",
+					    "join"};
+
+	if (!what)
+		return false;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(what, names[i]) == 0)
+			return true;
+	return false;
+}
+
+struct deadlock_scan {
+	bool all_peer;
+	int n, total;
+	struct {
+		int32_t tid;
+		const char *what;
+		const void *on;
+	} tasks[REPORT_TASKS];
+};
+
+static void scan_task(struct gr_task *t, void *arg)
+{
+	struct deadlock_scan *d = arg;
+	const char *what = t->wait_what;
+
+	if (atomic_load(&t->state) != GR_TASK_PARKED || !peer_only(what))
+		d->all_peer = false;
+	if (d->n < REPORT_TASKS) {
+		d->tasks[d->n].tid = t->tid;
+		d->tasks[d->n].what = what;
+		d->tasks[d->n].on = t->wait_on;
+		d->n++;
+	}
+	d->total++;
+}
+
+static bool deadlocked(struct deadlock_scan *d)
+{
+	if (!gr_sched_quiescent() || atomic_load(&mon.external))
+		return false;
+	*d = (struct deadlock_scan){.all_peer = true};
+	gr_task_each(scan_task, d);
+	return d->all_peer && d->total > 0 && gr_sched_quiescent() && !atomic_load(&mon.external);
+}
+
+static void report(const struct deadlock_scan *d)
+{
+	gr_say("all threads are asleep waiting on each other (deadlock)");
+	for (int i = 0; i < d->n; i++)
+		gr_say("  thread %d waits in %s on %p", (int)d->tasks[i].tid,
+		       d->tasks[i].what ? d->tasks[i].what : "?", d->tasks[i].on);
+	if (d->total > d->n)
+		gr_say("  ... and %d more threads", d->total - d->n);
+	if (mon.cfg.deadlock_abort) {
+		gr_say("aborting (GREENPOLL_DEADLOCK=abort)");
+		abort();
+	}
+}
+
+static void sleep_ns(int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+
+	gr_sys2(SYS_nanosleep, &ts, NULL);
+}
+
+/* Every carrier is idle: check for a deadlock, then sleep until a carrier has work again. */
+static void idle_wait(void)
+{
+	struct deadlock_scan *d = malloc(sizeof *d);
+
+	if (d && !mon.reported && deadlocked(d)) {
+		sleep_ns(DEADLOCK_CONFIRM_NS);
+		if (deadlocked(d)) {
+			mon.reported = true;
+			report(d);
+		}
+	}
+	free(d);
+	atomic_store(&mon.asleep, 1);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with become_busy's count and kick */
+	if (!gr_sched_busy())
+		gr_futex_wait((uint32_t *)&mon.asleep, 1, NULL);
+	atomic_store(&mon.asleep, 0);
+}
+
+static void *monitor_thread(void *arg)
+{
+	int64_t delay = MIN_DELAY_NS, idle_since = 0;
+	int quiet = 0;
+
+	(void)arg;
+	gr_tcb_forget_runtime();
+	for (;;) {
+		int64_t now = gr_nanotime(), next_look = now + delay;
+
+		if (look(now, &next_look)) {
+			delay = MIN_DELAY_NS;
+			quiet = 0;
+		} else if (++quiet > QUIET_LOOKS && delay < MAX_DELAY_NS) {
+			delay = delay * 2 < MAX_DELAY_NS ? delay * 2 : MAX_DELAY_NS;
+		}
+		if (gr_sched_busy()) {
+			idle_since = 0;
+			mon.reported = false;
+		} else if (!idle_since) {
+			idle_since = now;
+		} else if (now - idle_since >= DEEP_SLEEP_AFTER_NS) {
+			idle_wait();
+			idle_since = 0;
+			delay = MIN_DELAY_NS;
+			continue;
+		}
+		sleep_ns(next_look - now);
+	}
+	return NULL;
+}
+
+void gr_monitor_start(int (*start_os_thread)(void *(*fn)(void *), void *arg))
+{
+	if (atomic_exchange(&mon.started, true))
+		return;
+	if (!mon.views)
+		mon.views = calloc((size_t)gr_sched_nprocs(), sizeof *mon.views);
+	if (!mon.views || start_os_thread(monitor_thread, NULL)) {
+		gr_say("cannot start the monitor thread: a thread blocked in a call greenpoll does "
+		       "not see can stall others; raise the thread limit");
+		return;
+	}
+}
+
+void gr_monitor_after_fork_child(void)
+{
+	atomic_store(&mon.started, false);
+	atomic_store(&mon.asleep, 0);
+	atomic_store(&mon.external, 0);
+	mon.reported = false;
+	if (mon.views)
+		memset(mon.views, 0, (size_t)gr_sched_nprocs() * sizeof *mon.views);
+}

@@ -1,0 +1,36 @@
+/*
+ * monitor.h — one background OS thread (Go's sysmon), invisible to the program, that keeps a
+ * call greenpoll cannot see, or a task that computes, from stalling the program's other tasks,
+ * and reports a deadlock.
+ */
+#ifndef GR_MONITOR_H
+#define GR_MONITOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GR_PREEMPT_DEFAULT_NS 10000000 /* the time slice: 10 ms */
+
+struct gr_monitor_config {
+	int64_t preempt_ns;  /* time slice; 0: a computing task keeps its processor */
+	bool deadlock_abort; /* abort() after the deadlock report */
+	bool debug;	     /* GREENPOLL_DEBUG: say once when the carrier cap is reached */
+};
+
+void gr_monitor_configure(const struct gr_monitor_config *cfg);
+
+/* Start the monitor thread, once (from gr_sched_start_carriers). */
+void gr_monitor_start(int (*start_os_thread)(void *(*fn)(void *), void *arg));
+
+/* A carrier started running tasks: wake the monitor if it sleeps soundly (all were idle). */
+void gr_monitor_kick(void);
+
+/* A wait that something other than a task ends (an offloaded call's thread) began or ended:
+ * while one is under way there is no deadlock. */
+void gr_monitor_external_begin(void);
+void gr_monitor_external_end(void);
+
+/* In a fork child: no monitor thread; the next gr_monitor_start starts one. */
+void gr_monitor_after_fork_child(void);
+
+#endif
