@@ -278,7 +278,7 @@ static void *monitor_thread(void *arg)
 
 void gr_monitor_start(int (*start_os_thread)(void *(*fn)(void *), void *arg))
 {
-	if (atomic_exchange(&mon.started, true))
+	if (mon.cfg.off || atomic_exchange(&mon.started, true))
 		return;
 	if (!mon.views)
 		mon.views = calloc((size_t)gr_sched_nprocs(), sizeof *mon.views);

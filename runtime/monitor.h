@@ -15,6 +15,7 @@ struct gr_monitor_config {
 	int64_t preempt_ns;  /* time slice; 0: a computing task keeps its processor */
 	bool deadlock_abort; /* abort() after the deadlock report */
 	bool debug;	     /* GREENPOLL_DEBUG: say once when the carrier cap is reached */
+	bool off;	     /* GREENPOLL_MONITOR=off: no monitor thread (a diagnostic) */
 };
 
 void gr_monitor_configure(const struct gr_monitor_config *cfg);

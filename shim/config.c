@@ -129,6 +129,7 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 	cfg->debug = false;
 	cfg->preempt_ns = DEFAULT_PREEMPT_NS;
 	cfg->deadlock_abort = false;
+	cfg->monitor = true;
 
 	if ((v = setting("GREENPOLL_PROCS"))) {
 		if (!parse_count(v, MAX_PROCS, &n) || n < 1) {
@@ -196,6 +197,15 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 			return false;
 		}
 		cfg->deadlock_abort = strcmp(v, "abort") == 0;
+	}
+	if ((v = setting("GREENPOLL_MONITOR"))) {
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+			snprintf(why, whylen,
+				 "GREENPOLL_MONITOR='%.40s' is not valid: give on or off, or unset it",
+				 v);
+			return false;
+		}
+		cfg->monitor = strcmp(v, "on") == 0;
 	}
 	return true;
 }

@@ -11,6 +11,7 @@
  *   GREENPOLL_PREEMPT  time slice of a computing thread before its processor goes to another
  *                    carrier: off, or a duration with us, ms or s, 100us..60s; default 10ms
  *   GREENPOLL_DEADLOCK  wait or abort: what follows the deadlock report; default wait
+ *   GREENPOLL_MONITOR  on or off: off (a diagnostic) starts no monitor thread; default on
  *
  * An empty value counts as unset. A bad value is an error: one line on stderr naming the
  * variable and what it must be, and the process exits with status 2 before main.
@@ -29,6 +30,7 @@ struct shim_config {
 	int max_carriers;
 	int64_t preempt_ns; /* 0: off */
 	bool deadlock_abort;
+	bool monitor;
 };
 
 /* Fill cfg; false with a one-line message in why if a setting is bad. */
