@@ -82,13 +82,16 @@ __attribute__((constructor(101))) static void shim_start(void)
 	shim_signal_init(initial_task);
 	gr_monitor_configure(&(struct gr_monitor_config){.preempt_ns = cfg.preempt_ns,
 							  .deadlock_abort = cfg.deadlock_abort,
-							  .debug = cfg.debug});
+							  .debug = cfg.debug,
+							  .off = !cfg.monitor});
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	pthread_atfork(NULL, NULL, gr_after_fork_child);
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_MAX_CARRIERS=%d "
-		       "GREENPOLL_PREEMPT=%lldus, FS switch by %s, stack guards %s",
+		       "GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS switch by %s, stack "
+		       "guards %s",
 		       cfg.procs, cfg.stack, cfg.max_carriers, (long long)(cfg.preempt_ns / 1000),
+		       cfg.monitor ? "on" : "off",
 		       gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl",
 		       gr_stack_guards_packed() ? "in the stack's own mapping"
 						: "mapped apart (vm.max_map_count bounds tasks)");
