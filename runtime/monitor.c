@@ -13,8 +13,11 @@
  *   - its task has made no call into greenpoll for UNSEEN_GRACE_NS and the carrier's OS thread
  *     sleeps in the kernel ('S' or 'D' in /proc/self/task/TID/stat, read only then): a call
  *     greenpoll cannot see (a raw system call, a lock inside libc);
- *   - its task has computed for a time slice (GREENPOLL_PREEMPT): the carrier goes on running
- *     it as an OS thread of its own, and the kernel shares the CPUs between them.
+ *   - its task has computed for a time slice (GREENPOLL_PREEMPT): first the carrier's OS thread
+ *     gets the preemption signal, whose handler (shim/preempt.c) makes the task yield if the
+ *     interrupted code may switch; if the task is still there a time slice later (it was in
+ *     libc, say), the processor is handed off: the carrier goes on running the task as an OS
+ *     thread of its own, and the kernel shares the CPUs between them.
  *
  * Deadlock: when no carrier runs a task, nothing is runnable, no timer is armed, no offloaded
  * call is under way and every task is parked on something only another task can release
@@ -53,6 +56,7 @@
 struct proc_view {
 	uint32_t status, tick;
 	int64_t since; /* when this status and tick were first seen */
+	bool signalled; /* the preemption signal was sent in this episode */
 };
 
 static struct {
@@ -109,6 +113,15 @@ static bool retake(int i, uint32_t seen)
 	return r > 0;
 }
 
+/* Ask processor i's carrier, by signal, to make its task yield. */
+static void preempt(int i, uint32_t seen)
+{
+	int32_t tid;
+
+	if (mon.cfg.preempt_signal && (tid = gr_sched_ask_preempt(i, seen)))
+		gr_sys3(SYS_tgkill, gr_sys0(SYS_getpid), tid, mon.cfg.preempt_signal);
+}
+
 /* One look at every processor; true if one was handed off. *next_look: when to look again
  * at the latest for a stuck processor's grace to be checked on time. */
 static bool look(int64_t now, int64_t *next_look)
@@ -140,12 +153,18 @@ static bool look(int64_t now, int64_t *next_look)
 			if (age >= grace && want) {
 				k = thread_state(s.owner_tid);
 				if (k == 'S' || k == 'D' ||
-				    (mon.cfg.preempt_ns && age >= mon.cfg.preempt_ns)) {
+				    (mon.cfg.preempt_ns && age >= 2 * mon.cfg.preempt_ns)) {
 					acted |= retake(i, s.status);
 					continue;
 				}
+				/* not counted as acting: the monitor need not look more often */
+				if (mon.cfg.preempt_ns && age >= mon.cfg.preempt_ns && !v->signalled) {
+					v->signalled = true;
+					preempt(i, s.status);
+				}
 				if (mon.cfg.preempt_ns)
-					grace = mon.cfg.preempt_ns;
+					grace = age < mon.cfg.preempt_ns ? mon.cfg.preempt_ns
+									  : 2 * mon.cfg.preempt_ns;
 			}
 		}
 		if (v->since + grace > now && v->since + grace < *next_look)

@@ -16,6 +16,8 @@ struct gr_monitor_config {
 	bool deadlock_abort; /* abort() after the deadlock report */
 	bool debug;	     /* GREENPOLL_DEBUG: say once when the carrier cap is reached */
 	bool off;	     /* GREENPOLL_MONITOR=off: no monitor thread (a diagnostic) */
+	int preempt_signal;  /* sent to a carrier whose task should yield (its handler decides
+			      * whether the interrupted code may switch: gr_yield), 0: none */
 };
 
 void gr_monitor_configure(const struct gr_monitor_config *cfg);

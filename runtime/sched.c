@@ -741,7 +741,7 @@ static void switch_away(struct gr_task *t, struct gr_carrier *c)
 	task_resumed(t);
 }
 
-void gr_yield(void)
+static void yield(bool preempted)
 {
 	struct gr_task *t = gr_current_task();
 	struct gr_carrier *c = t->carrier;
@@ -752,6 +752,14 @@ void gr_yield(void)
 		switch_away(t, c); /* to the global queue; this carrier becomes a spare */
 		return;
 	}
+	if (preempted) {
+		/* a time slice has passed: due timers, ready fds and the global queue are owed a
+		 * look (find_runnable looks there only every GLOBQ_EVERY switches) */
+		run_timers(c->p);
+		poll_ready(c);
+		if ((next = globq_take(c)))
+			runq_put(c, next);
+	}
 	next = find_runnable(c, false);
 	if (!next) {
 		proc_leave(c);
@@ -761,6 +769,9 @@ void gr_yield(void)
 	switch_to(c, &t->ctx, next);
 	task_resumed(t);
 }
+
+void gr_yield(void) { yield(false); }
+void gr_yield_preempted(void) { yield(true); }
 
 void gr_sched_switch_park(struct gr_task *t)
 {
@@ -854,6 +865,29 @@ int gr_sched_retake(int i, uint32_t seen)
 }
 
 int gr_sched_max_carriers(void) { return sched.max_carriers; }
+
+int32_t gr_sched_ask_preempt(int i, uint32_t seen)
+{
+	int owner = GR_PSTATUS_OWNER(seen);
+	struct gr_carrier *c;
+
+	if (GR_PSTATUS_STATE(seen) != GR_P_TASK || owner >= sched.ncarriers)
+		return 0;
+	c = sched.carriers[owner];
+	atomic_store(&c->preempt_asked, true);
+	if (atomic_load(&sched.procs[i].status) != seen) {
+		atomic_store(&c->preempt_asked, false);
+		return 0;
+	}
+	return atomic_load(&c->os_tid);
+}
+
+bool gr_sched_preempt_asked(void)
+{
+	struct gr_carrier *c = gr_here();
+
+	return c && atomic_exchange(&c->preempt_asked, false);
+}
 
 bool gr_sched_quiescent(void)
 {

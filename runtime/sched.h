@@ -125,6 +125,7 @@ struct gr_carrier {
 	enum gr_switch_action prev_action;
 
 	_Atomic uint32_t wake_word;	      /* futex: 1 when woken (idle or spare) */
+	atomic_bool preempt_asked;	      /* the monitor's preemption signal is on its way */
 	struct gr_proc *_Atomic handed;	      /* a processor handed to this spare */
 	struct gr_carrier *idle_next;	      /* idle or spare list link; under that list's lock */
 
@@ -160,6 +161,10 @@ void gr_sched_start_carriers(void);
 
 /* The calling task gives up its carrier if another task is waiting to run. */
 void gr_yield(void);
+
+/* The same after a time slice (the preemption signal's handler): due timers, ready fds and
+ * the global queue are looked at first. */
+void gr_yield_preempted(void);
 
 /*
  * Bracket a call that may block in the kernel and that the runtime cannot turn into a park
@@ -212,6 +217,14 @@ int gr_sched_max_carriers(void);
 /* Carriers running tasks; carriers alive (OS threads). */
 int gr_sched_busy(void);
 int gr_sched_carriers_alive(void);
+
+/* Ask the owner of processor i, whose status word is still `seen` (TASK), to preempt its task:
+ * returns the OS thread to send the preemption signal to, or 0. */
+int32_t gr_sched_ask_preempt(int i, uint32_t seen);
+
+/* In the preemption signal's handler, on a carrier's OS thread: true if the monitor asked for
+ * it (the signal is greenpoll's, not the program's). */
+bool gr_sched_preempt_asked(void);
 
 /* All quiet: no carrier runs a task, nothing runnable, no timer armed. */
 bool gr_sched_quiescent(void);
