@@ -14,9 +14,9 @@
  *     sleeps in the kernel ('S' or 'D' in /proc/self/task/TID/stat, read only then): a call
  *     greenpoll cannot see (a raw system call, a lock inside libc);
  *   - its task has computed for a time slice (GREENPOLL_PREEMPT): first the carrier's OS thread
- *     gets the preemption signal, whose handler (shim/preempt.c) makes the task yield if the
- *     interrupted code may switch; if the task is still there a time slice later (it was in
- *     libc, say), the processor is handed off: the carrier goes on running the task as an OS
+ *     gets the preemption signal, every PREEMPT_RETRY_NS, whose handler (shim/preempt.c) makes
+ *     the task yield if the interrupted code may switch; if the task is still there a time
+ *     slice later (it stays in libc, say), the processor is handed off: the carrier goes on running the task as an OS
  *     thread of its own, and the kernel shares the CPUs between them.
  *
  * Deadlock: when no carrier runs a task, nothing is runnable, no timer is armed, no offloaded
@@ -51,12 +51,13 @@
 #define NETPOLL_GRACE_NS 10000000  /* fds nobody polls: retake even without runnable work */
 #define DEEP_SLEEP_AFTER_NS 500000000 /* every carrier idle this long: sleep until kicked */
 #define DEADLOCK_CONFIRM_NS 100000000
+#define PREEMPT_RETRY_NS 1000000 /* between preemption signals to one busy task */
 #define REPORT_TASKS 64 /* tasks listed in a deadlock report */
 
 struct proc_view {
 	uint32_t status, tick;
 	int64_t since; /* when this status and tick were first seen */
-	bool signalled; /* the preemption signal was sent in this episode */
+	int64_t signalled; /* when the preemption signal was last sent in this episode, or 0 */
 };
 
 static struct {
@@ -157,14 +158,18 @@ static bool look(int64_t now, int64_t *next_look)
 					acted |= retake(i, s.status);
 					continue;
 				}
-				/* not counted as acting: the monitor need not look more often */
-				if (mon.cfg.preempt_ns && age >= mon.cfg.preempt_ns && !v->signalled) {
-					v->signalled = true;
+				/* again every PREEMPT_RETRY_NS: the handler does nothing where the
+				 * code may not switch (in libc, say) */
+				if (mon.cfg.preempt_ns && age >= mon.cfg.preempt_ns &&
+				    now - v->signalled >= PREEMPT_RETRY_NS) {
+					v->signalled = now;
 					preempt(i, s.status);
 				}
 				if (mon.cfg.preempt_ns)
 					grace = age < mon.cfg.preempt_ns ? mon.cfg.preempt_ns
 									  : 2 * mon.cfg.preempt_ns;
+				if (v->signalled && v->signalled + PREEMPT_RETRY_NS < *next_look)
+					*next_look = v->signalled + PREEMPT_RETRY_NS;
 			}
 		}
 		if (v->since + grace > now && v->since + grace < *next_look)

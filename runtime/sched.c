@@ -48,7 +48,7 @@ static struct {
 	struct gr_carrier **carriers; /* [max_carriers]; made on first use, never freed */
 	bool *alive;		      /* [max_carriers]: an OS thread runs it; under spare_lock */
 	bool *may_end;		      /* [max_carriers]: its OS thread is ours to end */
-	int ncarriers;		      /* slots made; under spare_lock */
+	_Atomic int ncarriers;	      /* slots made; written under spare_lock, read anywhere */
 	_Atomic int nalive;
 	struct gr_globq globq;
 	gr_lock_t idle_lock;
@@ -560,7 +560,7 @@ static struct gr_carrier *carrier_slot(struct gr_proc *p)
 		if (!c)
 			return NULL;
 		sched.carriers[id] = c;
-		sched.ncarriers++;
+		atomic_store_explicit(&sched.ncarriers, id + 1, memory_order_release);
 	}
 	c = sched.carriers[id];
 	memset(c, 0, sizeof *c);
@@ -843,7 +843,9 @@ void gr_sched_sample(int i, int64_t now, struct gr_proc_sample *s)
 	s->status = atomic_load(&p->status);
 	s->schedtick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 	owner = GR_PSTATUS_OWNER(s->status);
-	s->owner_tid = owner < sched.ncarriers ? atomic_load(&sched.carriers[owner]->os_tid) : 0;
+	s->owner_tid = owner < atomic_load_explicit(&sched.ncarriers, memory_order_acquire)
+			       ? atomic_load(&sched.carriers[owner]->os_tid)
+			       : 0;
 	s->has_work = gr_runq_len(&p->runq) || gr_timers_next(&p->timers) <= now ||
 		      (atomic_load(&sched.globq.len) && !atomic_load(&sched.nidle));
 	s->nobody_polls = gr_netpoll_active() && !atomic_load(&sched.nidle);
@@ -871,7 +873,8 @@ int32_t gr_sched_ask_preempt(int i, uint32_t seen)
 	int owner = GR_PSTATUS_OWNER(seen);
 	struct gr_carrier *c;
 
-	if (GR_PSTATUS_STATE(seen) != GR_P_TASK || owner >= sched.ncarriers)
+	if (GR_PSTATUS_STATE(seen) != GR_P_TASK ||
+	    owner >= atomic_load_explicit(&sched.ncarriers, memory_order_acquire))
 		return 0;
 	c = sched.carriers[owner];
 	atomic_store(&c->preempt_asked, true);
