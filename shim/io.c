@@ -6,7 +6,10 @@
  * Each attempt is non-blocking by itself, whatever mode the fd is in (DESIGN.md, "Non-blocking
  * per call"): sockets get MSG_DONTWAIT (a read on a socket is a recv), pipes and FIFOs
  * preadv2/pwritev2 with RWF_NOWAIT; ttys, eventfd, timerfd, signalfd (and FIFOs that refuse
- * RWF_NOWAIT) a look before the call. Regular files and other fds go to libc.
+ * RWF_NOWAIT) a look before the call. Regular files and other fds go to libc, as does a call
+ * the shim does not make green (recvmmsg with a timeout, a count out of range): such a call is
+ * made inside SHIM_BLOCKING (shim.h), so while it blocks (a disk read) the carrier's other
+ * tasks can run elsewhere.
  *
  * Blocking semantics kept on top (each as the kernel does for a blocking fd):
  *  - a write/send/writev/sendmsg on a stream socket or pipe returns when every byte is queued,
@@ -352,7 +355,7 @@ GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	struct iovec iov = {buf, len};
 
 	if (!managed(fd, &k))
-		return REAL(read)(fd, buf, len);
+		return SHIM_BLOCKING(REAL(read)(fd, buf, len));
 	if (k != FD_PIPE && k != FD_POLL) {
 		struct xfer x = {.buf = buf, .len = len};
 		struct shim_io io = {.mode = GR_PD_R};
@@ -370,7 +373,7 @@ GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	enum fd_kind k;
 
 	if (!managed(fd, &k) || cnt < 0 || cnt > IOV_MAX)
-		return REAL(readv)(fd, iov, cnt);
+		return SHIM_BLOCKING(REAL(readv)(fd, iov, cnt));
 	return shim_result(rw_vec(fd, k, iov, cnt, false, 0, NULL));
 }
 
@@ -382,7 +385,7 @@ GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
-		return REAL(recvfrom)(fd, buf, len, flags, addr, alen);
+		return SHIM_BLOCKING(REAL(recvfrom)(fd, buf, len, flags, addr, alen));
 	if ((flags & MSG_WAITALL) && k == FD_STREAM && !io.nonblock) {
 		struct iovec iov = {buf, len};
 
@@ -403,7 +406,7 @@ GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	enum fd_kind k;
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
-		return REAL(recvmsg)(fd, msg, flags);
+		return SHIM_BLOCKING(REAL(recvmsg)(fd, msg, flags));
 	return shim_result(
 		rw_vec(fd, k, msg->msg_iov, (int)msg->msg_iovlen, false, flags, msg));
 }
@@ -437,7 +440,7 @@ GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 
 	/* with a timeout, or MSG_WAITFORONE semantics beyond the first message: libc */
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM) || timeout)
-		return REAL(recvmmsg)(fd, vec, n, flags, timeout);
+		return SHIM_BLOCKING(REAL(recvmmsg)(fd, vec, n, flags, timeout));
 	return (int)shim_result(shim_io(fd, &io, attempt_recvmmsg, &m));
 }
 
@@ -449,7 +452,7 @@ GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	struct iovec iov = {(void *)buf, len};
 
 	if (!managed(fd, &k))
-		return REAL(write)(fd, buf, len);
+		return SHIM_BLOCKING(REAL(write)(fd, buf, len));
 	if (k == FD_STREAM)
 		return shim_result(stream_send_all(fd, buf, len, 0));
 	return shim_result(rw_vec(fd, k, &iov, 1, true, 0, NULL));
@@ -460,7 +463,7 @@ GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	enum fd_kind k;
 
 	if (!managed(fd, &k) || cnt < 0 || cnt > IOV_MAX)
-		return REAL(writev)(fd, iov, cnt);
+		return SHIM_BLOCKING(REAL(writev)(fd, iov, cnt));
 	return shim_result(rw_vec(fd, k, iov, cnt, true, 0, NULL));
 }
 
@@ -473,7 +476,7 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			   .msg_iovlen = 1};
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
-		return REAL(sendto)(fd, buf, len, flags, addr, alen);
+		return SHIM_BLOCKING(REAL(sendto)(fd, buf, len, flags, addr, alen));
 	if (k == FD_STREAM && !addr)
 		return shim_result(stream_send_all(fd, buf, len, flags));
 	return shim_result(rw_vec(fd, k, &iov, 1, true, flags, &m));
@@ -489,7 +492,7 @@ GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	enum fd_kind k;
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
-		return REAL(sendmsg)(fd, msg, flags);
+		return SHIM_BLOCKING(REAL(sendmsg)(fd, msg, flags));
 	return shim_result(rw_vec(fd, k, msg->msg_iov, (int)msg->msg_iovlen, true, flags,
 				  (struct msghdr *)msg));
 }
@@ -501,7 +504,7 @@ GR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 	struct shim_io io = {.mode = GR_PD_W, .nonblock = flags & MSG_DONTWAIT};
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
-		return REAL(sendmmsg)(fd, vec, n, flags);
+		return SHIM_BLOCKING(REAL(sendmmsg)(fd, vec, n, flags));
 	if (k == FD_STREAM && !io.nonblock) {
 		/* a blocking stream socket sends each message whole, one after the other */
 		for (; sent < n; sent++) {

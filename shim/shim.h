@@ -5,12 +5,18 @@
  * Rule for every interposed function: if the caller is not a task (gr_current_task() is NULL:
  * before start-up, after a failed self-check, in a carrier's own code, on a thread the runtime
  * did not make), go straight to the real function, unchanged.
+ *
+ * A call passed to libc that may block in the kernel (greenpoll has no green form for it) is
+ * made inside SHIM_BLOCKING, so the task's carrier may lose its processor meanwhile and the
+ * other tasks keep running (invariant 5). Outside a task the bracket is a no-op, so such a
+ * wrapper needs no separate path for that case.
  */
 #ifndef GR_SHIM_H
 #define GR_SHIM_H
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -20,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sched.h"
 #include "task.h"
 #include "tls.h"
 
@@ -35,6 +42,22 @@
 		if (!real_##name)                                                               \
 			real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name);              \
 		real_##name;                                                                    \
+	})
+
+/*
+ * The value of `call`, a call into libc that may block in the kernel, made between
+ * gr_blocking_enter and gr_blocking_exit, with the errno `call` left. `call` must not park or
+ * yield the task: never an interposed function that may take a green path, only REAL(...) or
+ * a function that calls nothing but REAL(...).
+ */
+#define SHIM_BLOCKING(call)                                                                     \
+	({                                                                                      \
+		gr_blocking_enter();                                                            \
+		__typeof__(call) shim_blocking_result_ = (call);                                \
+		int shim_blocking_errno_ = errno;                                               \
+		gr_blocking_exit();                                                             \
+		errno = shim_blocking_errno_;                                                   \
+		shim_blocking_result_;                                                          \
 	})
 
 /* the POSIX state of one task (lives in gr_task.local) */
