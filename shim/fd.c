@@ -15,7 +15,9 @@
  * O_NONBLOCK: the shim sets it on an open file description only for a listening socket (there
  * is no per-call non-blocking accept; see socket.c) and for a connect in progress; for a
  * listener, F_GETFL and F_SETFL and FIONBIO see and change the mode the program set, kept in
- * the fd entry and shared by dups. Every other fcntl command passes through untouched.
+ * the fd entry and shared by dups. Every other fcntl command passes through untouched; those
+ * that wait for a record lock (F_SETLKW, F_SETLKW64, F_OFD_SETLKW) inside SHIM_BLOCKING
+ * (shim.h), so the carrier's other tasks run elsewhere meanwhile.
  */
 #include "shim.h"
 
@@ -217,6 +219,8 @@ static struct listener *listener_of(int fd)
 	return e ? atomic_load(&e->listener) : NULL;
 }
 
+_Static_assert(F_SETLKW64 == F_SETLKW, "one command waits for a record lock on x86-64");
+
 static int fcntl_arg(int fd, int cmd, void *arg)
 {
 	struct listener *l;
@@ -248,6 +252,10 @@ static int fcntl_arg(int fd, int cmd, void *arg)
 		r = REAL(fcntl)(fd, cmd, arg);
 		fd_mode_changed();
 		return r;
+	case F_SETLKW: /* also F_SETLKW64 */
+	case F_OFD_SETLKW:
+		/* waits for another holder of the lock: only the kernel can */
+		return SHIM_BLOCKING(REAL(fcntl)(fd, cmd, arg));
 	default:
 		return REAL(fcntl)(fd, cmd, arg);
 	}

@@ -3,7 +3,10 @@
  * other end is opened, which may be by another task of this process; it is offloaded so the
  * task waits, not the carrier. Every other open goes to libc as it is (the check is one stat of
  * the path, made only for the opens that could wait: O_RDONLY or O_WRONLY, without
- * O_NONBLOCK, O_PATH or O_CREAT of a new file). The fortified __open_2 family is covered too.
+ * O_NONBLOCK, O_PATH or O_CREAT of a new file), inside SHIM_BLOCKING (shim.h): an open on a
+ * slow or network file system, or of a device whose open waits, blocks the carrier, whose
+ * other tasks then run elsewhere. open, open64, openat, openat64, creat, creat64 and the
+ * fortified __open_2 family all come here.
  */
 #include "shim.h"
 
@@ -45,7 +48,7 @@ static int open_green(int dirfd, const char *path, int flags, mode_t mode)
 	int fd;
 
 	if (!may_wait(dirfd, path, flags))
-		return REAL(openat)(dirfd, path, flags, mode);
+		return SHIM_BLOCKING(REAL(openat)(dirfd, path, flags, mode));
 	fd = (int)shim_offload(open_fifo, &a, "open FIFO");
 	if (fd >= 0) {
 		fd_forget(fd);
@@ -101,6 +104,17 @@ GR_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 	mode = mode_arg(flags, ap);
 	va_end(ap);
 	return open_green(dirfd, path, flags, mode);
+}
+
+/* open with O_CREAT | O_WRONLY | O_TRUNC (libc's creat opens internally, unseen) */
+GR_EXPORT int creat(const char *path, mode_t mode)
+{
+	return open_green(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+GR_EXPORT int creat64(const char *path, mode_t mode)
+{
+	return open_green(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 /* _FORTIFY_SOURCE's versions (no mode: O_CREAT is not allowed with them) */
