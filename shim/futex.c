@@ -7,8 +7,10 @@
  * changed) / ETIMEDOUT / EINTR (a signal sent to the task) for a wait, the number woken for a
  * wake. A wait on a shared futex is the kernel's (its waker may be another process), made on
  * an OS thread of its own while the task waits (offload.c); other operations and every other
- * system call go to the kernel unchanged. (glibc's own locks make their futex calls inline,
- * not through syscall().)
+ * system call go to the kernel unchanged, inside SHIM_BLOCKING (shim.h), since any may wait
+ * (io_uring_enter, a read, another futex operation): the carrier's other tasks run elsewhere
+ * meanwhile. Only those that return twice (fork, vfork, clone, clone3) are not bracketed.
+ * (glibc's own locks make their futex calls inline, not through syscall().)
  */
 #include "shim.h"
 
@@ -78,6 +80,17 @@ static long shared_futex_wait(void *arg)
 	return REAL(syscall)(SYS_futex, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/*
+ * A child made by a raw fork or clone gets none of the runtime's fork handling (fork.c):
+ * leaving the bracket there would ask for a processor that, as the copied state says, a
+ * carrier that does not exist in the child may have taken. These are made as they are.
+ */
+static bool returns_twice(long number)
+{
+	return number == SYS_clone || number == SYS_clone3 || number == SYS_fork ||
+	       number == SYS_vfork;
+}
+
 GR_EXPORT long syscall(long number, ...)
 {
 	va_list ap;
@@ -109,5 +122,7 @@ GR_EXPORT long syscall(long number, ...)
 		if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET)
 			return shim_offload(shared_futex_wait, a, "shared futex");
 	}
-	return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (returns_twice(number))
+		return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return SHIM_BLOCKING(REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]));
 }
