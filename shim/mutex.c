@@ -14,7 +14,8 @@
  * ETIMEDOUT. An adaptive mutex spins briefly before parking.
  *
  * Process-shared mutexes keep glibc's implementation (another process's threads wait on them
- * too). Robust mutexes are refused at pthread_mutex_init with ENOTSUP: a task that ends while
+ * too); a task's lock, timedlock or clocklock of one is made inside SHIM_BLOCKING (shim.h), so
+ * the carrier's other tasks run elsewhere while it waits. Robust mutexes are refused at pthread_mutex_init with ENOTSUP: a task that ends while
  * holding one is not tracked. Priority-inheritance and priority-protect mutexes lock as plain
  * mutexes of their type: tasks have no priorities to inherit.
  *
@@ -126,7 +127,7 @@ GR_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *
 GR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	if (!green(m))
-		return REAL(pthread_mutex_lock)(m);
+		return SHIM_BLOCKING(REAL(pthread_mutex_lock)(m));
 	return mutex_acquire(m, false, GR_NEVER);
 }
 
@@ -141,7 +142,7 @@ GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 				      const struct timespec *abstime)
 {
 	if (!green(m))
-		return REAL(pthread_mutex_clocklock)(m, clock, abstime);
+		return SHIM_BLOCKING(REAL(pthread_mutex_clocklock)(m, clock, abstime));
 	if (!shim_valid_timespec(abstime) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
 		return EINVAL;
 	return mutex_acquire(m, false, shim_deadline(clock, abstime));
@@ -150,7 +151,7 @@ GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 GR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
 	if (!green(m))
-		return REAL(pthread_mutex_timedlock)(m, abstime);
+		return SHIM_BLOCKING(REAL(pthread_mutex_timedlock)(m, abstime));
 	return pthread_mutex_clocklock(m, CLOCK_REALTIME, abstime);
 }
 

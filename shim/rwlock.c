@@ -9,7 +9,8 @@
  * glibc's default kind prefers readers: a reader gets in while readers hold the lock even if a
  * writer waits; the PREFER_WRITER kinds make new readers wait behind a waiting writer. Each
  * unlock that frees the lock wakes every waiter, and they race for it. Process-shared rwlocks
- * keep glibc's implementation.
+ * keep glibc's implementation; a task's rdlock or wrlock (plain, timed, clock) of one is made
+ * inside SHIM_BLOCKING (shim.h), so the carrier's other tasks run elsewhere while it waits.
  */
 #include "shim.h"
 
@@ -124,12 +125,16 @@ static int timed(pthread_rwlock_t *l, bool writer, clockid_t clock, const struct
 
 GR_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
-	return green(l) ? acquire(l, false, false, GR_NEVER) : REAL(pthread_rwlock_rdlock)(l);
+	if (green(l))
+		return acquire(l, false, false, GR_NEVER);
+	return SHIM_BLOCKING(REAL(pthread_rwlock_rdlock)(l));
 }
 
 GR_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
-	return green(l) ? acquire(l, true, false, GR_NEVER) : REAL(pthread_rwlock_wrlock)(l);
+	if (green(l))
+		return acquire(l, true, false, GR_NEVER);
+	return SHIM_BLOCKING(REAL(pthread_rwlock_wrlock)(l));
 }
 
 GR_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
@@ -145,23 +150,31 @@ GR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 GR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock,
 					 const struct timespec *abs)
 {
-	return green(l) ? timed(l, false, clock, abs) : REAL(pthread_rwlock_clockrdlock)(l, clock, abs);
+	if (green(l))
+		return timed(l, false, clock, abs);
+	return SHIM_BLOCKING(REAL(pthread_rwlock_clockrdlock)(l, clock, abs));
 }
 
 GR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
 					 const struct timespec *abs)
 {
-	return green(l) ? timed(l, true, clock, abs) : REAL(pthread_rwlock_clockwrlock)(l, clock, abs);
+	if (green(l))
+		return timed(l, true, clock, abs);
+	return SHIM_BLOCKING(REAL(pthread_rwlock_clockwrlock)(l, clock, abs));
 }
 
 GR_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *abs)
 {
-	return green(l) ? timed(l, false, CLOCK_REALTIME, abs) : REAL(pthread_rwlock_timedrdlock)(l, abs);
+	if (green(l))
+		return timed(l, false, CLOCK_REALTIME, abs);
+	return SHIM_BLOCKING(REAL(pthread_rwlock_timedrdlock)(l, abs));
 }
 
 GR_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *abs)
 {
-	return green(l) ? timed(l, true, CLOCK_REALTIME, abs) : REAL(pthread_rwlock_timedwrlock)(l, abs);
+	if (green(l))
+		return timed(l, true, CLOCK_REALTIME, abs);
+	return SHIM_BLOCKING(REAL(pthread_rwlock_timedwrlock)(l, abs));
 }
 
 GR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
