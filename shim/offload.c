@@ -7,7 +7,8 @@
  * be another process). The thread is a plain OS thread, not a task (every interposed call it
  * makes goes straight to libc), made per call and gone after it: these calls are rare, and a
  * thread costs a few tens of microseconds. If no thread can be made, the call blocks the
- * carrier instead, as it would without greenpoll.
+ * carrier instead, inside SHIM_BLOCKING (shim.h) so the carrier's other tasks run elsewhere
+ * meanwhile: fn must therefore make only calls that cannot park (libc's, through REAL).
  */
 #include "shim.h"
 
@@ -60,7 +61,7 @@ long shim_offload(long (*fn)(void *arg), void *arg, const char *what)
 	err = REAL(pthread_create)(&th, &attr, offload_thread, &o);
 	pthread_attr_destroy(&attr);
 	if (err)
-		return fn(arg);
+		return SHIM_BLOCKING(fn(arg));
 	while (!atomic_load(&o.done))
 		gr_waitq_park(&o.done, not_done, NULL, GR_NEVER, false, what);
 	errno = o.err;

@@ -13,7 +13,9 @@
  * the shim (no per-call non-blocking sendfile exists either); the result, the offset and the
  * source's file position are what sendfile gives. splice waits on whichever side is not ready.
  * Unix-domain connects go to libc (they complete at once unless the listener's backlog is
- * full).
+ * full). What goes to libc here (those connects, a sendfile or splice the shim does not make
+ * green, sendfile's reads of its source file) is made inside SHIM_BLOCKING (shim.h), so while
+ * it blocks the carrier's other tasks run elsewhere.
  */
 #include "shim.h"
 
@@ -144,10 +146,10 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 	if (!gr_current_task() || fd_kind(fd) != FD_STREAM || addr->sa_family == AF_UNIX ||
 	    fd_prog_nonblock(fd))
-		return REAL(connect)(fd, addr, len);
+		return SHIM_BLOCKING(REAL(connect)(fd, addr, len));
 	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0)
-		return REAL(connect)(fd, addr, len);
+		return SHIM_BLOCKING(REAL(connect)(fd, addr, len));
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 	r = gr_sys3(SYS_connect, fd, addr, len);
 	if (r == -EINPROGRESS || r == -EALREADY) {
@@ -175,12 +177,13 @@ GR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
 
 	if (!gr_current_task() || (k != FD_STREAM && k != FD_PIPE && k != FD_POLL) ||
 	    fd_prog_nonblock(out))
-		return REAL(sendfile)(out, in, offset, count);
+		return SHIM_BLOCKING(REAL(sendfile)(out, in, offset, count));
 	if (!(buf = malloc(SENDFILE_CHUNK)))
-		return REAL(sendfile)(out, in, offset, count);
+		return SHIM_BLOCKING(REAL(sendfile)(out, in, offset, count));
 	while (total < count) {
 		size_t n = count - total < SENDFILE_CHUNK ? count - total : SENDFILE_CHUNK;
-		ssize_t got = offset ? pread(in, buf, n, *offset + (off_t)total) : REAL(read)(in, buf, n);
+		ssize_t got = offset ? pread(in, buf, n, *offset + (off_t)total)
+				     : SHIM_BLOCKING(REAL(read)(in, buf, n));
 		ssize_t put;
 
 		if (got <= 0) {
@@ -283,7 +286,7 @@ GR_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_
 
 	if (!gr_current_task() || (!is_managed(in) && !is_managed(out)) ||
 	    (flags & SPLICE_F_NONBLOCK) || fd_prog_nonblock(in) || fd_prog_nonblock(out))
-		return REAL(splice)(in, off_in, out, off_out, len, flags);
+		return SHIM_BLOCKING(REAL(splice)(in, off_in, out, off_out, len, flags));
 	r = shim_wait_any(fds, 2, splice_look, &s, GR_NEVER);
 	return r > 0 ? s.result : shim_result(r);
 }

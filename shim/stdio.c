@@ -6,7 +6,9 @@
  *  - fdopen returns a stream whose reads and writes are the shim's (fopencookie), so fgets,
  *    getline, fprintf, fflush... park the task instead; fileno answers the fd, fclose closes
  *    it, fseek/ftell fail with ESPIPE as on a socket;
- *  - dprintf/vdprintf format into memory and write the result with the shim's write.
+ *  - dprintf/vdprintf format into memory and write the result with the shim's write; on any
+ *    other fd (a file) they are libc's, inside SHIM_BLOCKING (shim.h), so the carrier's other
+ *    tasks run elsewhere while the write blocks.
  * Streams libc made itself (stdin, stdout and stderr on an inetd-style socket) keep libc's I/O.
  */
 #include "shim.h"
@@ -139,7 +141,7 @@ GR_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
 	ssize_t put;
 
 	if (!gr_current_task() || !managed_fd(fd))
-		return REAL(vdprintf)(fd, fmt, ap);
+		return SHIM_BLOCKING(REAL(vdprintf)(fd, fmt, ap));
 	n = vasprintf(&text, fmt, ap);
 	if (n < 0)
 		return -1;
