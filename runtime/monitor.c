@@ -5,11 +5,12 @@
  * to every MAX_DELAY_NS while nothing needs it, and sleeping on a futex while every carrier is
  * idle, until gr_monitor_kick). A processor is "stuck" while its status word and scheduling
  * tick stay the same: its carrier is inside one task's code. A stuck processor that has work
- * (runnable tasks, due timers, global work nobody idle can take, or fds nobody is left to poll)
+ * (runnable tasks, due timers, global work nobody idle can take, or fds with no idle carrier
+ * left to poll them)
  * is handed to a spare carrier (gr_sched_retake) when:
  *
  *   - its task is in a bracketed call (BLOCKING) older than BLOCKING_GRACE_NS (or, with no
- *     work, older than NETPOLL_GRACE_NS: nobody else may be polling);
+ *     work, older than IDLE_GRACE_NS, as Go's retake);
  *   - its task has made no call into greenpoll for UNSEEN_GRACE_NS and the carrier's OS thread
  *     sleeps in the kernel ('S' or 'D' in /proc/self/task/TID/stat, read only then): a call
  *     greenpoll cannot see (a raw system call, a lock inside libc);
@@ -33,6 +34,7 @@
 #include "monitor.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +50,12 @@
 #define QUIET_LOOKS 50 /* looks without action before the delay doubles at every look */
 #define BLOCKING_GRACE_NS 20000	   /* a bracketed call this old loses its processor */
 #define UNSEEN_GRACE_NS 2000000	   /* no progress this long: is the carrier asleep? */
-#define NETPOLL_GRACE_NS 10000000  /* fds nobody polls: retake even without runnable work */
+#define IDLE_GRACE_NS 10000000  /* a bracketed call this old loses its processor anyway */
 #define DEEP_SLEEP_AFTER_NS 500000000 /* every carrier idle this long: sleep until kicked */
 #define DEADLOCK_CONFIRM_NS 100000000
 #define PREEMPT_RETRY_NS 1000000 /* between preemption signals to one busy task */
 #define REPORT_TASKS 64 /* tasks listed in a deadlock report */
+#define MONITOR_TIMER_SLACK_NS 1000
 
 struct proc_view {
 	uint32_t status, tick;
@@ -142,10 +145,10 @@ static bool look(int64_t now, int64_t *next_look)
 		if (GR_PSTATUS_STATE(s.status) == GR_P_SCHED)
 			continue;
 		age = now - v->since;
-		want = s.has_work || (s.nobody_polls && age >= NETPOLL_GRACE_NS);
+		want = s.has_work || s.nobody_polls;
 		if (GR_PSTATUS_STATE(s.status) == GR_P_BLOCKING) {
 			grace = BLOCKING_GRACE_NS;
-			if (age >= grace && (want || age >= NETPOLL_GRACE_NS)) {
+			if (age >= grace && (want || age >= IDLE_GRACE_NS)) {
 				acted |= retake(i, s.status);
 				continue;
 			}
@@ -275,11 +278,13 @@ static void *monitor_thread(void *arg)
 
 	(void)arg;
 	gr_tcb_forget_runtime();
+	/* its short sleeps as asked, not rounded up by the default 50 us of timer slack */
+	gr_sys2(SYS_prctl, PR_SET_TIMERSLACK, MONITOR_TIMER_SLACK_NS);
 	for (;;) {
 		int64_t now = gr_nanotime(), next_look = now + delay;
 
 		if (look(now, &next_look)) {
-			delay = MIN_DELAY_NS;
+			delay = delay / 2 > MIN_DELAY_NS ? delay / 2 : MIN_DELAY_NS;
 			quiet = 0;
 		} else if (++quiet > QUIET_LOOKS && delay < MAX_DELAY_NS) {
 			delay = delay * 2 < MAX_DELAY_NS ? delay * 2 : MAX_DELAY_NS;

@@ -825,6 +825,25 @@ void gr_blocking_enter(void)
 	proc_take_back(c, GR_P_TASK, GR_P_BLOCKING);
 }
 
+void gr_blocking_enter_long(void)
+{
+	struct gr_task *t = gr_current_task();
+	struct gr_carrier *c;
+	struct gr_proc *p;
+
+	if (!t || !(p = (c = t->carrier)->p))
+		return;
+	tick(p);
+	if (!proc_take_back(c, GR_P_TASK, GR_P_BLOCKING))
+		return;
+	/* nothing else for it to do, and no fd to poll: the monitor hands it off if work comes */
+	if (!gr_runq_len(&p->runq) && gr_timers_next(&p->timers) == GR_NEVER &&
+	    !gr_netpoll_active())
+		return;
+	if (gr_sched_retake(p->id, GR_PSTATUS(c->id, GR_P_BLOCKING)) > 0)
+		c->p = NULL;
+}
+
 void gr_blocking_exit(void)
 {
 	struct gr_task *t = gr_current_task();

@@ -177,6 +177,13 @@ void gr_blocking_enter(void);
 void gr_blocking_exit(void);
 
 /*
+ * The same for a call that waits for something by design (a signal, a lock another process
+ * holds, a sleep: Go's entersyscallblock): the processor goes to a spare carrier at once if it
+ * has other work or fds to poll, without waiting for the monitor. Costs a futex wake-up then.
+ */
+void gr_blocking_enter_long(void);
+
+/*
  * From a signal handler (async-signal-safe): interrupt t soon, from a carrier's scheduling code
  * (the handler may have interrupted that very code, so it cannot touch the scheduler itself).
  * The signal also ends the carrier's idle wait, which then does it.
