@@ -52,10 +52,10 @@
  */
 #define SHIM_BLOCKING(call)                                                                     \
 	({                                                                                      \
-		gr_blocking_enter();                                                            \
+		shim_blocking_begin();                                                          \
 		__typeof__(call) shim_blocking_result_ = (call);                                \
 		int shim_blocking_errno_ = errno;                                               \
-		gr_blocking_exit();                                                             \
+		shim_blocking_end();                                                            \
 		errno = shim_blocking_errno_;                                                   \
 		shim_blocking_result_;                                                          \
 	})
@@ -73,12 +73,39 @@ struct shim_task {
 	int sched_policy, sched_priority;
 	atomic_bool signal_ran;	    /* a handler ran for this task elsewhere (signal.c) */
 	atomic_bool signal_restart; /* ...and it has SA_RESTART */
+	volatile unsigned char blocking_depth; /* brackets open (shim_blocking_begin) */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
 
 static inline struct shim_task *shim_of(struct gr_task *t)
 {
 	return (struct shim_task *)t->local;
+}
+
+/*
+ * SHIM_BLOCKING's two halves. A bracket opened inside another (a signal handler's blocking
+ * call while its task is in a bracketed one) is part of the outer one: only the outermost
+ * enters and leaves the runtime's blocking state (entering it twice would lose the
+ * processor). The depth goes up before the enter and down after the exit, so a handler that
+ * comes in between sees the bracket open.
+ */
+static inline void shim_blocking_begin(void)
+{
+	struct gr_task *t = gr_current_task();
+
+	if (t && shim_of(t)->blocking_depth++ == 0)
+		gr_blocking_enter();
+}
+
+static inline void shim_blocking_end(void)
+{
+	struct gr_task *t = gr_current_task();
+
+	if (!t)
+		return;
+	if (shim_of(t)->blocking_depth == 1)
+		gr_blocking_exit();
+	shim_of(t)->blocking_depth--;
 }
 
 /* a timespec whose tv_nsec is in range */
