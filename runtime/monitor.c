@@ -14,7 +14,9 @@
  *   - its task has made no call into greenpoll for UNSEEN_GRACE_NS and the carrier's OS thread
  *     sleeps in the kernel ('S' or 'D' in /proc/self/task/TID/stat, read only then): a call
  *     greenpoll cannot see (a raw system call, a lock inside libc);
- *   - its task has computed for a time slice (GREENPOLL_PREEMPT): first the carrier's OS thread
+ *   - its task has computed for a time slice (GREENPOLL_PREEMPT) of CPU time (the carrier's
+ *     thread CPU clock, read only on suspicion; wall time would count a carrier the kernel
+ *     keeps waiting as a hog): first the carrier's OS thread
  *     gets the preemption signal, every PREEMPT_RETRY_NS, whose handler (shim/preempt.c) makes
  *     the task yield if the interrupted code may switch; if the task is still there a time
  *     slice later (it stays in libc, say), the processor is handed off: the carrier goes on running the task as an OS
@@ -61,6 +63,7 @@ struct proc_view {
 	uint32_t status, tick;
 	int64_t since; /* when this status and tick were first seen */
 	int64_t signalled; /* when the preemption signal was last sent in this episode, or 0 */
+	int64_t cpu0;	   /* the owner thread's CPU time when the episode began, or 0 */
 };
 
 static struct {
@@ -101,6 +104,18 @@ static char thread_state(int32_t tid)
 	buf[n] = 0;
 	paren = strrchr(buf, ')'); /* the name in parentheses may hold anything */
 	return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* CPU time of OS thread tid of this process in ns (its kernel CPU clock), or -1 */
+static int64_t thread_cpu_ns(int32_t tid)
+{
+	/* the clock id of a thread's CPU clock: the kernel's MAKE_THREAD_CPUCLOCK(tid, SCHED) */
+	clockid_t id = (clockid_t)((~(uint32_t)tid << 3) | 4 | 2);
+	struct timespec ts;
+
+	if (tid <= 0 || gr_sys2(SYS_clock_gettime, id, &ts))
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static bool retake(int i, uint32_t seen)
@@ -155,24 +170,34 @@ static bool look(int64_t now, int64_t *next_look)
 		} else {
 			grace = UNSEEN_GRACE_NS;
 			if (age >= grace && want) {
+				int64_t slice = mon.cfg.preempt_ns, cpu, ran, wait;
+
 				k = thread_state(s.owner_tid);
-				if (k == 'S' || k == 'D' ||
-				    (mon.cfg.preempt_ns && age >= 2 * mon.cfg.preempt_ns)) {
+				if (k == 'S' || k == 'D') {
+					acted |= retake(i, s.status);
+					continue;
+				}
+				if (!slice || (cpu = thread_cpu_ns(s.owner_tid)) < 0)
+					continue;
+				/* CPU time, not wall time: a carrier the kernel keeps waiting (other
+				 * processes on the CPUs) is no hog, and another carrier would wait too */
+				if (!v->cpu0)
+					v->cpu0 = cpu - age; /* as if it ran since first seen */
+				ran = cpu - v->cpu0;
+				if (ran >= 2 * slice) {
 					acted |= retake(i, s.status);
 					continue;
 				}
 				/* again every PREEMPT_RETRY_NS: the handler does nothing where the
 				 * code may not switch (in libc, say) */
-				if (mon.cfg.preempt_ns && age >= mon.cfg.preempt_ns &&
-				    now - v->signalled >= PREEMPT_RETRY_NS) {
+				if (ran >= slice && now - v->signalled >= PREEMPT_RETRY_NS) {
 					v->signalled = now;
 					preempt(i, s.status);
 				}
-				if (mon.cfg.preempt_ns)
-					grace = age < mon.cfg.preempt_ns ? mon.cfg.preempt_ns
-									  : 2 * mon.cfg.preempt_ns;
-				if (v->signalled && v->signalled + PREEMPT_RETRY_NS < *next_look)
-					*next_look = v->signalled + PREEMPT_RETRY_NS;
+				wait = ran < slice ? slice - ran : PREEMPT_RETRY_NS;
+				if (now + wait < *next_look)
+					*next_look = now + wait;
+				continue;
 			}
 		}
 		if (v->since + grace > now && v->since + grace < *next_look)
