@@ -113,8 +113,18 @@ static bool proc_take_back(struct gr_carrier *c, enum gr_proc_state from, enum g
 	return false;
 }
 
+/* from a task's code, or from inside a bracketed call (a signal handler that wakes a task or
+ * parks while its task waits in one: the bracket is then over, gr_blocking_exit sees TASK) */
 static bool proc_enter(struct gr_carrier *c)
 {
+	uint32_t expect;
+
+	if (!c->p)
+		return c->in_sched = false;
+	expect = GR_PSTATUS(c->id, GR_P_BLOCKING);
+	if (atomic_load_explicit(&c->p->status, memory_order_relaxed) == expect &&
+	    atomic_compare_exchange_strong(&c->p->status, &expect, GR_PSTATUS(c->id, GR_P_SCHED)))
+		return c->in_sched = true;
 	return c->in_sched = proc_take_back(c, GR_P_TASK, GR_P_SCHED);
 }
 
@@ -847,9 +857,18 @@ void gr_blocking_enter_long(void)
 void gr_blocking_exit(void)
 {
 	struct gr_task *t = gr_current_task();
+	struct gr_carrier *c;
+	uint32_t expect;
 
-	if (t)
-		proc_take_back(t->carrier, GR_P_BLOCKING, GR_P_TASK);
+	if (!t || !(c = t->carrier)->p)
+		return;
+	expect = GR_PSTATUS(c->id, GR_P_BLOCKING);
+	if (atomic_compare_exchange_strong(&c->p->status, &expect, GR_PSTATUS(c->id, GR_P_TASK)))
+		return;
+	/* already TASK and this carrier's: the bracket ended inside (a park in a signal handler,
+	 * perhaps resuming the task on this carrier); anything else: handed off meanwhile */
+	if (expect != GR_PSTATUS(c->id, GR_P_TASK))
+		c->p = NULL;
 }
 
 /* ---- for the monitor ---- */

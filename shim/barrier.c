@@ -4,7 +4,7 @@
  * State in glibc's fields of pthread_barrier_t (glibc's pthread_barrier_init fills count and
  * shared): word 0 arrivals in this round, word 1 the round number, word 2 count, word 3
  * process-shared (then glibc's implementation is used throughout, a task's wait made inside
- * SHIM_BLOCKING, shim.h, so the carrier's other tasks run elsewhere meanwhile). The last task
+ * SHIM_BLOCKING_LONG, shim.h, so the carrier's other tasks run elsewhere meanwhile). The last task
  * to arrive resets the arrivals, starts the next round, wakes the others and gets
  * PTHREAD_BARRIER_SERIAL_THREAD.
  */
@@ -33,7 +33,7 @@ GR_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 	unsigned int round;
 
 	if (!gr_current_task() || g->shared)
-		return SHIM_BLOCKING(REAL(pthread_barrier_wait)(b));
+		return SHIM_BLOCKING_LONG(REAL(pthread_barrier_wait)(b));
 	round = atomic_load(&g->round);
 	if (atomic_fetch_add(&g->arrived, 1) + 1 == g->count) {
 		atomic_store(&g->arrived, 0);

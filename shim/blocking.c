@@ -11,6 +11,8 @@
  *    to libc;
  *  - System V message queues and semaphores: msgrcv, msgsnd, semop, semtimedop;
  *  - system(), which waits for its shell.
+ * msgrcv and system() wait by design: SHIM_BLOCKING_LONG hands the carrier's processor to a
+ * spare at once; the others usually return at once and are left to the monitor.
  * Results, errno and everything the call writes are libc's. None of these calls reaches an
  * interposed function inside libc (its own calls are internal), so nothing in the bracket parks.
  */
@@ -135,7 +137,7 @@ GR_EXPORT int lockf64(int fd, int cmd, off64_t len)
 
 GR_EXPORT ssize_t msgrcv(int id, void *msg, size_t size, long type, int flags)
 {
-	return SHIM_BLOCKING(REAL(msgrcv)(id, msg, size, type, flags));
+	return SHIM_BLOCKING_LONG(REAL(msgrcv)(id, msg, size, type, flags));
 }
 
 GR_EXPORT int msgsnd(int id, const void *msg, size_t size, int flags)
@@ -157,5 +159,5 @@ GR_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct time
 
 GR_EXPORT int system(const char *command)
 {
-	return SHIM_BLOCKING(REAL(system)(command));
+	return SHIM_BLOCKING_LONG(REAL(system)(command));
 }

@@ -5,7 +5,7 @@
  * glibc's (which records the clock and process-sharing in __wrefs):
  *   word 0 (low half of __wseq)  a sequence number, bumped by every signal and broadcast
  *   __wrefs bit 0                process-shared: glibc's implementation is used (a task's
- *                                wait made inside SHIM_BLOCKING, shim.h: the carrier's other
+ *                                wait made inside SHIM_BLOCKING_LONG, shim.h: the carrier's other
  *                                tasks run elsewhere meanwhile)
  *   __wrefs bit 1                the condattr clock is CLOCK_MONOTONIC (else CLOCK_REALTIME)
  * A waiter reads the sequence number, unlocks the mutex, and parks only if the number is
@@ -63,7 +63,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline)
 GR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	if (!green(c))
-		return SHIM_BLOCKING(REAL(pthread_cond_wait)(c, m));
+		return SHIM_BLOCKING_LONG(REAL(pthread_cond_wait)(c, m));
 	return cond_wait(c, m, GR_NEVER);
 }
 
@@ -71,7 +71,7 @@ GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
 				     const struct timespec *abstime)
 {
 	if (!green(c))
-		return SHIM_BLOCKING(REAL(pthread_cond_clockwait)(c, m, clock, abstime));
+		return SHIM_BLOCKING_LONG(REAL(pthread_cond_clockwait)(c, m, clock, abstime));
 	if (!shim_valid_timespec(abstime) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
 		return EINVAL;
 	return cond_wait(c, m, shim_deadline(clock, abstime));
@@ -81,7 +81,7 @@ GR_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 				     const struct timespec *abstime)
 {
 	if (!green(c))
-		return SHIM_BLOCKING(REAL(pthread_cond_timedwait)(c, m, abstime));
+		return SHIM_BLOCKING_LONG(REAL(pthread_cond_timedwait)(c, m, abstime));
 	return pthread_cond_clockwait(c, m,
 				      (wrefs(c) & WREFS_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME,
 				      abstime);

@@ -91,6 +91,21 @@ static bool returns_twice(long number)
 	       number == SYS_vfork;
 }
 
+/* system calls that wait for something by design: the processor goes to a spare at once */
+static bool waits_by_design(long number)
+{
+	switch (number) {
+	case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_pause: case SYS_rt_sigsuspend:
+	case SYS_rt_sigtimedwait: case SYS_wait4: case SYS_waitid: case SYS_select:
+	case SYS_pselect6: case SYS_poll: case SYS_ppoll: case SYS_epoll_wait:
+	case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_io_uring_enter: case SYS_msgrcv:
+	case SYS_semop: case SYS_semtimedop: case SYS_flock: case SYS_accept: case SYS_accept4:
+		return true;
+	default:
+		return false;
+	}
+}
+
 GR_EXPORT long syscall(long number, ...)
 {
 	va_list ap;
@@ -124,5 +139,7 @@ GR_EXPORT long syscall(long number, ...)
 	}
 	if (returns_twice(number))
 		return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (waits_by_design(number))
+		return SHIM_BLOCKING_LONG(REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]));
 	return SHIM_BLOCKING(REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]));
 }

@@ -8,9 +8,10 @@
  *  - gettid: the task's own id, unique among live tasks and constant for its life (the
  *    initial task keeps the process id, as the main thread's tid is);
  *  - pthread_setname_np / getname_np: kept per task (new tasks inherit their creator's);
- *  - pthread_kill: to itself, the real signal; to another task, the signal is delivered when
- *    that task next enters the shim (at once if it is waiting: its wait ends with EINTR after
- *    the handler runs). pthread_sigqueue to another task: ENOSYS;
+ *  - pthread_kill: to itself, the real signal; to another task in a kernel signal wait
+ *    (sigwait.c), the real signal to the OS thread it waits on; to any other task, the signal
+ *    is delivered when that task next enters the shim (at once if it is waiting: its wait ends
+ *    with EINTR after the handler runs). pthread_sigqueue to another task: ENOSYS;
  *  - affinity (pthread_{set,get}affinity_np, sched_{set,get}affinity of a task's id): recorded
  *    and reported back, but tasks run on any carrier: pin the whole process instead (taskset);
  *  - scheduling (pthread_{set,get}schedparam, pthread_setschedprio): SCHED_OTHER, SCHED_BATCH
@@ -21,6 +22,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -89,6 +91,7 @@ GR_EXPORT int pthread_kill(pthread_t th, int sig)
 {
 	struct gr_task *t = shim_task_of_thread(th);
 	struct gr_task *self = gr_current_task();
+	int32_t os_tid;
 
 	if (!t || t == self || !self)
 		return REAL(pthread_kill)(th, sig);
@@ -98,6 +101,8 @@ GR_EXPORT int pthread_kill(pthread_t th, int sig)
 		return ESRCH;
 	if (sig == 0)
 		return 0;
+	if ((os_tid = atomic_load(&shim_of(t)->sigwait_os_tid)))
+		return syscall(SYS_tgkill, getpid(), os_tid, sig) ? errno : 0;
 	atomic_fetch_or(&shim_of(t)->pending_signals, 1UL << (sig - 1));
 	gr_interrupt(t);
 	return 0;

@@ -80,10 +80,12 @@ __attribute__((constructor(101))) static void shim_start(void)
 	initial_task = gr_task_adopt_initial(gr_tcb_self(), (int32_t)getpid());
 	shim_task_init(initial_task, NULL);
 	shim_signal_init(initial_task);
-	gr_monitor_configure(&(struct gr_monitor_config){.preempt_ns = cfg.preempt_ns,
-							  .deadlock_abort = cfg.deadlock_abort,
-							  .debug = cfg.debug,
-							  .off = !cfg.monitor});
+	gr_monitor_configure(&(struct gr_monitor_config){
+		.preempt_ns = cfg.preempt_ns,
+		.deadlock_abort = cfg.deadlock_abort,
+		.debug = cfg.debug,
+		.off = !cfg.monitor,
+		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0});
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	pthread_atfork(NULL, NULL, gr_after_fork_child);
 	if (cfg.debug)

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 
+#include "monitor.h"
 #include "waitq.h"
 
 #define OFFLOAD_STACK (64 * 1024)
@@ -62,8 +63,10 @@ long shim_offload(long (*fn)(void *arg), void *arg, const char *what)
 	pthread_attr_destroy(&attr);
 	if (err)
 		return SHIM_BLOCKING(fn(arg));
+	gr_monitor_external_begin(); /* no deadlock while it runs: it may wake this task */
 	while (!atomic_load(&o.done))
 		gr_waitq_park(&o.done, not_done, NULL, GR_NEVER, false, what);
+	gr_monitor_external_end();
 	errno = o.err;
 	return o.result;
 }

@@ -50,9 +50,15 @@
  * yield the task: never an interposed function that may take a green path, only REAL(...) or
  * a function that calls nothing but REAL(...).
  */
-#define SHIM_BLOCKING(call)                                                                     \
+#define SHIM_BLOCKING(call) SHIM_BRACKET(gr_blocking_enter, call)
+
+/* The same for a call that waits by design (a signal, a lock, a sleep): its carrier's
+ * processor goes to a spare at once (gr_blocking_enter_long). */
+#define SHIM_BLOCKING_LONG(call) SHIM_BRACKET(gr_blocking_enter_long, call)
+
+#define SHIM_BRACKET(enter, call)                                                               \
 	({                                                                                      \
-		shim_blocking_begin();                                                          \
+		shim_blocking_begin(enter);                                                     \
 		__typeof__(call) shim_blocking_result_ = (call);                                \
 		int shim_blocking_errno_ = errno;                                               \
 		shim_blocking_end();                                                            \
@@ -74,6 +80,7 @@ struct shim_task {
 	atomic_bool signal_ran;	    /* a handler ran for this task elsewhere (signal.c) */
 	atomic_bool signal_restart; /* ...and it has SA_RESTART */
 	volatile unsigned char blocking_depth; /* brackets open (shim_blocking_begin) */
+	_Atomic int32_t sigwait_os_tid; /* in a kernel signal wait (sigwait.c) on this OS thread */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
 
@@ -89,12 +96,12 @@ static inline struct shim_task *shim_of(struct gr_task *t)
  * processor). The depth goes up before the enter and down after the exit, so a handler that
  * comes in between sees the bracket open.
  */
-static inline void shim_blocking_begin(void)
+static inline void shim_blocking_begin(void (*enter)(void))
 {
 	struct gr_task *t = gr_current_task();
 
 	if (t && shim_of(t)->blocking_depth++ == 0)
-		gr_blocking_enter();
+		enter();
 }
 
 static inline void shim_blocking_end(void)
@@ -136,6 +143,17 @@ long shim_offload(long (*fn)(void *arg), void *arg, const char *what);
 
 /* the initial task, which takes EINTR for signals that reach idle carriers (signal.c) */
 void shim_signal_init(struct gr_task *initial);
+
+/* Keep sig's real disposition greenpoll's (the preemption signal): the program's sigaction
+ * and signal for it are recorded and reported back only. False if it cannot be. */
+bool shim_signal_reserve(int sig);
+
+/* A reserved signal that was not greenpoll's: what the program asked for (its handler, or
+ * nothing for SIG_IGN and SIG_DFL, whose action for SIGURG is to ignore it). */
+void shim_signal_forward(int sig, siginfo_t *info, void *uctx);
+
+/* Install the preemption signal's handler; the signal, or 0 if preemption by signal is off. */
+int shim_preempt_init(void);
 
 /* the task a pthread_t names, or NULL if it is not a task's */
 struct gr_task *shim_task_of_thread(pthread_t th);

@@ -9,6 +9,10 @@
  * For that, sigaction and signal install a wrapper around the program's handler; sigaction
  * reports the program's own handler back. SIG_DFL and SIG_IGN are installed as they are.
  * Per-task signal masks are not kept (a mask set in a task applies to its carrier).
+ *
+ * The preemption signal (SIGURG, see preempt.c) is reserved: its real disposition stays
+ * greenpoll's handler; what the program sets for it is recorded, reported back, and acted on
+ * by shim_signal_forward when a SIGURG is not greenpoll's.
  */
 #include "shim.h"
 
@@ -20,6 +24,17 @@
 static struct sigaction handlers[NSIG];		 /* the program's, for wrapped signals */
 static atomic_bool wrapped[NSIG];
 static struct gr_task *_Atomic initial_task;
+static int reserved_sig; /* set once at start-up, before any thread */
+
+bool shim_signal_reserve(int sig)
+{
+	if (REAL(sigaction)(sig, NULL, &handlers[sig]))
+		return false;
+	atomic_store(&wrapped[sig], handlers[sig].sa_handler != SIG_DFL &&
+					 handlers[sig].sa_handler != SIG_IGN);
+	reserved_sig = sig;
+	return true;
+}
 
 void shim_signal_init(struct gr_task *initial)
 {
@@ -46,12 +61,34 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 	errno = saved;
 }
 
+void shim_signal_forward(int sig, siginfo_t *info, void *uctx)
+{
+	if (atomic_load(&wrapped[sig]))
+		wrapper(sig, info, uctx);
+}
+
+/* sigaction of the reserved signal: the program's disposition, recorded only */
+static int reserved_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction prev = handlers[sig];
+
+	if (act) {
+		handlers[sig] = *act;
+		atomic_store(&wrapped[sig], act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN);
+	}
+	if (old)
+		*old = prev;
+	return 0;
+}
+
 GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	struct sigaction prev, mine;
 	bool was_wrapped;
 	int r;
 
+	if (reserved_sig && sig == reserved_sig)
+		return reserved_sigaction(sig, act, old);
 	if (sig <= 0 || sig >= NSIG || !act)
 		goto plain;
 	if (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN) {

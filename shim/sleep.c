@@ -6,7 +6,7 @@
  * re-checked against the realtime clock on wake-up), EINVAL for a bad timespec, and EINTR with
  * the remaining time when another thread's pthread_kill reaches the task (its handler runs
  * first); these are cancellation points. Clocks other than MONOTONIC, REALTIME, BOOTTIME and
- * TAI (the CPU-time clocks) go to libc, inside SHIM_BLOCKING (shim.h): the carrier's other
+ * TAI (the CPU-time clocks) go to libc, inside SHIM_BLOCKING_LONG (shim.h): the carrier's other
  * tasks run elsewhere while it sleeps.
  */
 #include "shim.h"
@@ -84,7 +84,7 @@ GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 	int err;
 
 	if (!self || !sleepable_clock(clock))
-		return SHIM_BLOCKING(REAL(clock_nanosleep)(clock, flags, req, rem));
+		return SHIM_BLOCKING_LONG(REAL(clock_nanosleep)(clock, flags, req, rem));
 	if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000 || (flags & ~TIMER_ABSTIME))
 		return EINVAL;
 	if (!(flags & TIMER_ABSTIME) && req->tv_sec < 0)

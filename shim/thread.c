@@ -5,7 +5,7 @@
  * A pthread_t of a task is its TCB (glibc's pthread_self() returns THREAD_SELF), so
  * pthread_self and pthread_equal need no interposing; the task behind a pthread_t is found
  * through the TCB (tls.h). A task joining a thread that is not a task (one started before
- * greenpoll, or by a thread that is not a task) waits in libc's join, inside SHIM_BLOCKING
+ * greenpoll, or by a thread that is not a task) waits in libc's join, inside SHIM_BLOCKING_LONG
  * (shim.h): the carrier's other tasks run elsewhere meanwhile.
  *
  * Cancellation: deferred cancellation is acted on at the cancellation points the shim
@@ -145,7 +145,7 @@ GR_EXPORT int pthread_join(pthread_t th, void **ret)
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!self || !t)
-		return SHIM_BLOCKING(REAL(pthread_join)(th, ret));
+		return SHIM_BLOCKING_LONG(REAL(pthread_join)(th, ret));
 	return join_task(self, t, ret, CLOCK_MONOTONIC, NULL);
 }
 
@@ -155,7 +155,7 @@ GR_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret, const struct timesp
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!self || !t)
-		return SHIM_BLOCKING(REAL(pthread_timedjoin_np)(th, ret, abstime));
+		return SHIM_BLOCKING_LONG(REAL(pthread_timedjoin_np)(th, ret, abstime));
 	return join_task(self, t, ret, CLOCK_REALTIME, abstime);
 }
 
@@ -166,7 +166,7 @@ GR_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clock,
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!self || !t)
-		return SHIM_BLOCKING(REAL(pthread_clockjoin_np)(th, ret, clock, abstime));
+		return SHIM_BLOCKING_LONG(REAL(pthread_clockjoin_np)(th, ret, clock, abstime));
 	if (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME)
 		return EINVAL;
 	return join_task(self, t, ret, clock, abstime);

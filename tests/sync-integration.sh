@@ -97,7 +97,7 @@ run_case() {
 		return
 	else
 		run LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- "$fixtures/$case" \
-			--max-os-threads $((mode + EXTRA_OS_THREADS))
+			--max-os-threads $((mode + EXTRA_OS_THREADS)) --under-shim
 	fi
 	if [ "$status" -ne 0 ]; then
 		fail "$label" "$(reason)"
