@@ -66,6 +66,11 @@ for stallers in raw-read flock-process flock-thread spin "spin spin" "raw-read f
 	done
 done
 
+# ---- cases: preemption by SIGURG, unnoticed by a program that uses SIGURG itself ----
+for mode in native 1 2; do
+	run_case preempt_sigurg "$mode"
+done
+
 # ---- cases: blocked servers and deadlocks ----
 # A thread-per-connection echo server keeps serving while one thread sits in sigwaitinfo and
 # one in io_uring_enter (with 2 carriers both are stuck: only the monitor's handoff helps).
