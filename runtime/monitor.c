@@ -51,7 +51,8 @@
 #define MAX_DELAY_NS 5000000
 #define QUIET_LOOKS 50 /* looks without action before the delay doubles at every look */
 #define BLOCKING_GRACE_NS 20000	   /* a bracketed call this old loses its processor */
-#define UNSEEN_GRACE_NS 2000000	   /* no progress this long: is the carrier asleep? */
+#define UNSEEN_GRACE_NS 200000	   /* no progress this long: is the carrier asleep? */
+#define RECHECK_NS 200000	   /* and again at most this often in one episode */
 #define IDLE_GRACE_NS 10000000  /* a bracketed call this old loses its processor anyway */
 #define DEEP_SLEEP_AFTER_NS 500000000 /* every carrier idle this long: sleep until kicked */
 #define DEADLOCK_CONFIRM_NS 100000000
@@ -64,6 +65,7 @@ struct proc_view {
 	int64_t since; /* when this status and tick were first seen */
 	int64_t signalled; /* when the preemption signal was last sent in this episode, or 0 */
 	int64_t cpu0;	   /* the owner thread's CPU time when the episode began, or 0 */
+	int64_t checked;   /* when its thread's state was last read, or 0 */
 };
 
 static struct {
@@ -172,6 +174,12 @@ static bool look(int64_t now, int64_t *next_look)
 			if (age >= grace && want) {
 				int64_t slice = mon.cfg.preempt_ns, cpu, ran, wait;
 
+				if (v->checked && now - v->checked < RECHECK_NS) {
+					if (v->checked + RECHECK_NS < *next_look)
+						*next_look = v->checked + RECHECK_NS;
+					continue;
+				}
+				v->checked = now;
 				k = thread_state(s.owner_tid);
 				if (k == 'S' || k == 'D') {
 					acted |= retake(i, s.status);
