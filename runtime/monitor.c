@@ -208,7 +208,10 @@ static bool look(int64_t now, int64_t *next_look)
 				continue;
 			}
 		}
-		if (v->since + grace > now && v->since + grace < *next_look)
+		/* a task running its own code is seen at most looks: only one seen there already
+		 * (or in a bracketed call) brings the next look forward to the end of its grace */
+		if ((v->since < now || GR_PSTATUS_STATE(s.status) == GR_P_BLOCKING) &&
+		    v->since + grace > now && v->since + grace < *next_look)
 			*next_look = v->since + grace;
 	}
 	return acted;
