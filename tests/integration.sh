@@ -79,7 +79,7 @@ shim_flags() {
 		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
 	create_join_10k | thread_count | many_live_threads)
 		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
-	idle_cpu)
+	idle_cpu | idle_light_load)
 		printf -- '--under-shim\n' ;;
 	esac
 }
