@@ -48,7 +48,7 @@
 #include "tls.h"
 
 #define MIN_DELAY_NS 20000
-#define MAX_DELAY_NS 10000000
+#define MAX_DELAY_NS 5000000
 #define QUIET_LOOKS 50 /* looks without action before the delay doubles at every look */
 #define BLOCKING_GRACE_NS 20000	   /* a bracketed call this old loses its processor */
 #define UNSEEN_GRACE_NS 200000	   /* no progress this long: is the carrier asleep? */
