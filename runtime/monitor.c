@@ -1,26 +1,31 @@
 /*
  * monitor.c — the monitor thread (Go's sysmon; see monitor.h).
  *
- * It looks at every processor now and then (every 20 µs while it has just acted, backing off
- * to every MAX_DELAY_NS while nothing needs it, and sleeping on a futex while every carrier is
- * idle, until gr_monitor_kick). A processor is "stuck" while its status word and scheduling
- * tick stay the same: its carrier is inside one task's code. A stuck processor that has work
- * (runnable tasks, due timers, global work nobody idle can take, or fds with no idle carrier
- * left to poll them)
- * is handed to a spare carrier (gr_sched_retake) when:
+ * It looks at every processor now and then: the delay halves (down to 20 µs) after a look that
+ * handed a processor off, doubles after QUIET_LOOKS looks that did not (up to MAX_DELAY_NS),
+ * and the monitor sleeps on a futex once every carrier has been idle for DEEP_SLEEP_AFTER_NS,
+ * until gr_monitor_kick. A processor is "stuck" while its status word and scheduling tick stay
+ * the same: its carrier is inside one task's code. A stuck processor that has work (runnable
+ * tasks, due timers, global work nobody idle can take, or fds with no idle carrier left to poll
+ * them) is handed to a spare carrier (gr_sched_retake) when:
  *
  *   - its task is in a bracketed call (BLOCKING) older than BLOCKING_GRACE_NS (or, with no
  *     work, older than IDLE_GRACE_NS, as Go's retake);
  *   - its task has made no call into greenpoll for UNSEEN_GRACE_NS and the carrier's OS thread
- *     sleeps in the kernel ('S' or 'D' in /proc/self/task/TID/stat, read only then): a call
- *     greenpoll cannot see (a raw system call, a lock inside libc);
+ *     sleeps in the kernel ('S' or 'D' in /proc/self/task/TID/stat, read only then, and at most
+ *     every RECHECK_NS): a call greenpoll cannot see (a raw system call, a lock inside libc);
  *   - its task has computed for a time slice (GREENPOLL_PREEMPT) of CPU time (the carrier's
  *     thread CPU clock, read only on suspicion; wall time would count a carrier the kernel
- *     keeps waiting as a hog): first the carrier's OS thread
- *     gets the preemption signal, every PREEMPT_RETRY_NS, whose handler (shim/preempt.c) makes
- *     the task yield if the interrupted code may switch; if the task is still there a time
- *     slice later (it stays in libc, say), the processor is handed off: the carrier goes on running the task as an OS
- *     thread of its own, and the kernel shares the CPUs between them.
+ *     keeps waiting as a hog): first the carrier's OS thread gets the preemption signal, every
+ *     PREEMPT_RETRY_NS, whose handler (shim/preempt.c) makes the task yield if the interrupted
+ *     code may switch; if the task is still there a time slice later (it stays in libc, say),
+ *     the processor is handed off: the carrier goes on running the task as an OS thread of its
+ *     own, and the kernel shares the CPUs between them. (Go marks such a goroutine to yield at
+ *     its next call into the runtime instead; a C task may make none for long.)
+ *
+ * A task first seen running its own code does not bring the next look forward (most looks see
+ * one: waking every 0.2 ms for them cost a busy server 3-4% of its throughput); one already
+ * seen there, or one in a bracketed call, does.
  *
  * Deadlock: when no carrier runs a task, nothing is runnable, no timer is armed, no offloaded
  * call is under way and every task is parked on something only another task can release
