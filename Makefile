@@ -3,6 +3,7 @@
 #   make test     install missing build deps, build everything, run every test; ends "N passed, N failed"
 #   make demo     install missing deps, run the demo (native vs shimmed, side by side)
 #   make bench    the benchmarks (not timed tests)
+#   make compat   real programs under the shim (MariaDB), installing them when missing
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
@@ -17,7 +18,7 @@ RT_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard runtime/*.c)) $(patsubst %.S,$
 LIB_CFLAGS := $(STD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread -iquote runtime -iquote shim \
               -fno-omit-frame-pointer -MMD -MP
 
-.PHONY: all test demo bench deps clean unit integration
+.PHONY: all test demo bench deps clean unit integration compat
 all: $(B)/libgreenpoll.so $(B)/greenpoll
 
 $(B)/obj/%.o: %.c
@@ -50,6 +51,11 @@ demo:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all $(B)/fixtures/echo_server $(B)/bench/net/loadgen
 	@scripts/demo.sh $(B)
+
+compat:
+	@scripts/deps.sh compat
+	@$(MAKE) --no-print-directory all
+	@scripts/compat-mariadb.sh $(B)
 
 test:
 	@scripts/deps.sh
