@@ -1,8 +1,9 @@
 /*
  * monitor.c — the monitor thread (Go's sysmon; see monitor.h).
  *
- * It looks at every processor now and then: the delay halves (down to 20 µs) after a look that
- * handed a processor off, doubles after QUIET_LOOKS looks that did not (up to MAX_DELAY_NS),
+ * It looks at every processor now and then: every MAX_DELAY_NS at first; the delay halves
+ * (down to 20 µs) after a look that handed a processor off, and doubles again after
+ * QUIET_LOOKS looks that did not (up to MAX_DELAY_NS),
  * and the monitor sleeps on a futex once every carrier has been idle for DEEP_SLEEP_AFTER_NS,
  * until gr_monitor_kick. A processor is "stuck" while its status word and scheduling tick stay
  * the same: its carrier is inside one task's code. A stuck processor that has work (runnable
@@ -314,7 +315,7 @@ static void idle_wait(void)
 
 static void *monitor_thread(void *arg)
 {
-	int64_t delay = MIN_DELAY_NS, idle_since = 0;
+	int64_t delay = MAX_DELAY_NS, idle_since = 0; /* short only after handing off */
 	int quiet = 0;
 
 	(void)arg;
@@ -338,7 +339,7 @@ static void *monitor_thread(void *arg)
 		} else if (now - idle_since >= DEEP_SLEEP_AFTER_NS) {
 			idle_wait();
 			idle_since = 0;
-			delay = MIN_DELAY_NS;
+			delay = MAX_DELAY_NS;
 			continue;
 		}
 		sleep_ns(next_look - now);
