@@ -42,6 +42,7 @@
 #include "monitor.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,13 +141,20 @@ static bool retake(int i, uint32_t seen)
 	return r > 0;
 }
 
-/* Ask processor i's carrier, by signal, to make its task yield. */
+/* Ask processor i's carrier, by signal, to make its task yield: queued with the cookie as its
+ * value, so that the handler knows it from any the program sends, however they interleave
+ * (one that comes late only makes whatever task runs then yield). */
 static void preempt(int i, uint32_t seen)
 {
+	siginfo_t info = {.si_signo = mon.cfg.preempt_signal, .si_code = SI_QUEUE};
 	int32_t tid;
 
-	if (mon.cfg.preempt_signal && (tid = gr_sched_ask_preempt(i, seen)))
-		gr_sys3(SYS_tgkill, gr_sys0(SYS_getpid), tid, mon.cfg.preempt_signal);
+	if (!mon.cfg.preempt_signal || !(tid = gr_sched_preempt_target(i, seen)))
+		return;
+	info.si_pid = (pid_t)gr_sys0(SYS_getpid);
+	info.si_uid = (uid_t)gr_sys0(SYS_getuid);
+	info.si_value.sival_ptr = mon.cfg.preempt_cookie;
+	gr_sys4(SYS_rt_tgsigqueueinfo, info.si_pid, tid, mon.cfg.preempt_signal, &info);
 }
 
 /* One look at every processor; true if one was handed off. *next_look: when to look again

@@ -18,6 +18,8 @@ struct gr_monitor_config {
 	bool off;	     /* GREENPOLL_MONITOR=off: no monitor thread (a diagnostic) */
 	int preempt_signal;  /* sent to a carrier whose task should yield (its handler decides
 			      * whether the interrupted code may switch: gr_yield), 0: none */
+	void *preempt_cookie; /* the signal's si_value (SI_QUEUE): how the handler tells it from
+			       * the same signal sent by the program */
 };
 
 void gr_monitor_configure(const struct gr_monitor_config *cfg);

@@ -906,28 +906,15 @@ int gr_sched_retake(int i, uint32_t seen)
 
 int gr_sched_max_carriers(void) { return sched.max_carriers; }
 
-int32_t gr_sched_ask_preempt(int i, uint32_t seen)
+int32_t gr_sched_preempt_target(int i, uint32_t seen)
 {
 	int owner = GR_PSTATUS_OWNER(seen);
-	struct gr_carrier *c;
 
 	if (GR_PSTATUS_STATE(seen) != GR_P_TASK ||
-	    owner >= atomic_load_explicit(&sched.ncarriers, memory_order_acquire))
+	    owner >= atomic_load_explicit(&sched.ncarriers, memory_order_acquire) ||
+	    atomic_load(&sched.procs[i].status) != seen)
 		return 0;
-	c = sched.carriers[owner];
-	atomic_store(&c->preempt_asked, true);
-	if (atomic_load(&sched.procs[i].status) != seen) {
-		atomic_store(&c->preempt_asked, false);
-		return 0;
-	}
-	return atomic_load(&c->os_tid);
-}
-
-bool gr_sched_preempt_asked(void)
-{
-	struct gr_carrier *c = gr_here();
-
-	return c && atomic_exchange(&c->preempt_asked, false);
+	return atomic_load(&sched.carriers[owner]->os_tid);
 }
 
 bool gr_sched_quiescent(void)

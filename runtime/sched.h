@@ -125,7 +125,6 @@ struct gr_carrier {
 	enum gr_switch_action prev_action;
 
 	_Atomic uint32_t wake_word;	      /* futex: 1 when woken (idle or spare) */
-	atomic_bool preempt_asked;	      /* the monitor's preemption signal is on its way */
 	struct gr_proc *_Atomic handed;	      /* a processor handed to this spare */
 	struct gr_carrier *idle_next;	      /* idle or spare list link; under that list's lock */
 
@@ -225,13 +224,9 @@ int gr_sched_max_carriers(void);
 int gr_sched_busy(void);
 int gr_sched_carriers_alive(void);
 
-/* Ask the owner of processor i, whose status word is still `seen` (TASK), to preempt its task:
- * returns the OS thread to send the preemption signal to, or 0. */
-int32_t gr_sched_ask_preempt(int i, uint32_t seen);
-
-/* In the preemption signal's handler, on a carrier's OS thread: true if the monitor asked for
- * it (the signal is greenpoll's, not the program's). */
-bool gr_sched_preempt_asked(void);
+/* The OS thread of the owner of processor i, whose status word is still `seen` (TASK): where
+ * to send the preemption signal; 0 if none. */
+int32_t gr_sched_preempt_target(int i, uint32_t seen);
 
 /* All quiet: no carrier runs a task, nothing runnable, no timer armed. */
 bool gr_sched_quiescent(void);

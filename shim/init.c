@@ -85,7 +85,8 @@ __attribute__((constructor(101))) static void shim_start(void)
 		.deadlock_abort = cfg.deadlock_abort,
 		.debug = cfg.debug,
 		.off = !cfg.monitor,
-		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0});
+		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0,
+		.preempt_cookie = shim_preempt_cookie()});
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	pthread_atfork(NULL, NULL, gr_after_fork_child);
 	if (cfg.debug)

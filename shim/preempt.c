@@ -19,8 +19,10 @@
  * rarely do (out-of-band TCP data with F_SETOWN). The program still owns it: sigaction and
  * signal record its disposition and report it back, the real one stays greenpoll's, and a
  * SIGURG the monitor did not send goes to the program's handler (or is ignored, as by default).
- * A SIGURG that arrives at the same moment as a preemption request merges with it (standard
- * signals do not queue) and is taken for the request. A system call that the signal interrupts
+ * The monitor's are queued (rt_tgsigqueueinfo, SI_QUEUE from this process) with the address of
+ * preempt_cookie as their value: nothing else sends that. A SIGURG of the program's pending on
+ * the same thread at the same moment as one of the monitor's merges with it (standard signals
+ * do not queue): the first delivered decides which handler runs. A system call that the signal interrupts
  * restarts (SA_RESTART), except the ones the kernel never restarts (a sleep, a wait with a
  * timeout): those return EINTR, as they would for any signal; the monitor sends the signal only
  * to a carrier the kernel reports running, not waiting in a call.
@@ -43,6 +45,7 @@ static struct {
 	uintptr_t lo, hi;
 } unsafe[MAX_RANGES];
 static int nunsafe;
+static const char preempt_cookie; /* its address is the monitor's signals' value */
 
 static bool unsafe_object(const char *name, uintptr_t base, uintptr_t own_base)
 {
@@ -94,7 +97,8 @@ static void on_preempt_signal(int sig, siginfo_t *info, void *uctx)
 	int saved = errno;
 	ucontext_t *uc = uctx;
 
-	if (!gr_sched_preempt_asked()) {
+	if (info->si_code != SI_QUEUE || info->si_pid != getpid() ||
+	    info->si_value.sival_ptr != &preempt_cookie) {
 		shim_signal_forward(sig, info, uctx);
 	} else if (gr_current_task() && may_switch(uc)) {
 		gr_yield_preempted();
@@ -102,6 +106,8 @@ static void on_preempt_signal(int sig, siginfo_t *info, void *uctx)
 	}
 	errno = saved;
 }
+
+void *shim_preempt_cookie(void) { return (void *)&preempt_cookie; }
 
 int shim_preempt_init(void)
 {

@@ -154,6 +154,7 @@ void shim_signal_forward(int sig, siginfo_t *info, void *uctx);
 
 /* Install the preemption signal's handler; the signal, or 0 if preemption by signal is off. */
 int shim_preempt_init(void);
+void *shim_preempt_cookie(void); /* the value the monitor queues the signal with */
 
 /* the task a pthread_t names, or NULL if it is not a task's */
 struct gr_task *shim_task_of_thread(pthread_t th);
