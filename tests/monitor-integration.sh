@@ -66,6 +66,29 @@ for stallers in raw-read flock-process flock-thread spin "spin spin" "raw-read f
 	done
 done
 
+# ---- case: at GREENPOLL_MAX_CARRIERS the processor waits for its blocked carrier ----
+# One carrier allowed in all: a thread blocked in a raw read keeps the ticker waiting (no
+# --under-shim: the gap is what the cap means), the program still ends normally, and
+# GREENPOLL_DEBUG=1 says once that the cap was reached.
+cap_case() {
+	local label="stall_ticker raw-read (shim GREENPOLL_PROCS=1 GREENPOLL_MAX_CARRIERS=1)" n
+	if [ ! -f "$lib" ] || [ ! -x "$fixtures/stall_ticker" ]; then
+		fail "$label" "library or fixture not built"
+		return
+	fi
+	run --limit 30 LD_PRELOAD="$lib" GREENPOLL_PROCS=1 GREENPOLL_MAX_CARRIERS=1 \
+		GREENPOLL_DEBUG=1 -- "$fixtures/stall_ticker" raw-read
+	n=$(grep -c 'GREENPOLL_MAX_CARRIERS) are in use' "$tmp/err")
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif [ "$n" -ne 1 ]; then
+		fail "$label" "the cap was said $n times on stderr, want once"
+	else
+		pass "$label"
+	fi
+}
+cap_case
+
 # ---- cases: preemption by SIGURG, unnoticed by a program that uses SIGURG itself ----
 for mode in native 1 2; do
 	run_case preempt_sigurg "$mode"
