@@ -149,6 +149,8 @@ deadlock_shim() {
 		fail "$label" "want the process still waiting at the 4 s limit (status 124), got $(reason)"
 	elif why=$(deadlock_report_problem) && [ -n "$why" ]; then
 		fail "$label" "$why"
+	elif ! grep -qx 'SIGALRM handled while deadlocked' "$tmp/out"; then
+		fail "$label" "the SIGALRM that came after the report did not run the program's handler"
 	else
 		pass "$label"
 	fi
