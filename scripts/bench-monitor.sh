@@ -37,6 +37,8 @@
 set -euo pipefail
 
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 build=${1:-build}
 lib=$(readlink -f -- "$build")/libgreenpoll.so
 md=$build/bench-monitor.md
@@ -94,27 +96,18 @@ trap 'exit 130' INT TERM
 
 say() { printf 'bench-monitor: %s\n' "$*" >&2; }
 
-# CPUs: the server on the first allowed CPU, the load generator on the second
-mapfile -t cpus < <(taskset -cp $$ | sed 's/.*: //' | tr ',' '\n' |
-	awk -F- '{ for (i = $1; i <= ($2 == "" ? $1 : $2); i++) print i }')
-srv_cpu=${cpus[0]}
-gen_cpu=${cpus[1]:-${cpus[0]}}
+bench_cpus
 
 notes=()
-# shim_state: empty when the library loads into a plain program, else why the shim runs are
-# skipped; fs_switch: how greenpoll switches the FS base here (its GREENPOLL_DEBUG=1 line)
-shim_state=''
+# fs_switch: how greenpoll switches the FS base here (its GREENPOLL_DEBUG=1 line)
 fs_switch='unknown'
 # monitor_off: the setting that turns the monitor off (GREENPOLL_MONITOR=off when this build
 # has it, else GREENPOLL_PREEMPT=off, which leaves the hand-off of blocked calls on)
 monitor_off=GREENPOLL_MONITOR=off
-if [[ ! -f $lib ]]; then
-	shim_state='(library missing)'
-elif ! maps=$(timeout -k 5 10 env LD_PRELOAD="$lib" /bin/cat /proc/self/maps 2>"$tmp/err") ||
-	[[ $maps != *"$lib"* ]]; then
-	shim_state='(library fails to load)'
-	notes+=("LD_PRELOAD=$lib /bin/cat /proc/self/maps: $(head -n 1 "$tmp/err")")
-else
+# shim_state: empty when the library loads into a plain program, else why the shim runs are
+# skipped (check_shim)
+check_shim
+if [[ -z $shim_state ]]; then
 	timeout -k 5 10 env LD_PRELOAD="$lib" GREENPOLL_DEBUG=1 /bin/true 2>"$tmp/err" || true
 	fs_switch=$(sed -n 's/.*FS switch by \([^,]*\).*/\1/p' "$tmp/err" | head -n 1)
 	fs_switch=${fs_switch:-unknown}
@@ -129,30 +122,6 @@ else
 		notes+=("This build does not know GREENPOLL_MONITOR (its GREENPOLL_DEBUG=1 line does not show it): the \"monitor off\" row runs with GREENPOLL_PREEMPT=off instead, which still hands blocked calls' carriers on.")
 	fi
 fi
-
-# alive PID: whether process PID exists and is not a zombie
-alive() {
-	local state
-	state=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-	[[ -n $state && $state != Z ]]
-}
-
-# stderr_of FILE: its first non-empty lines (at most 3) on one line, for a failure reason
-stderr_of() {
-	grep -v '^[[:space:]]*$' "$1" 2>/dev/null | head -n 3 | paste -sd '|' - | sed 's/|/ | /g' || true
-}
-
-# exit_reason RC LIMIT START: why a command ended with status RC
-exit_reason() {
-	local rc=$1 limit=$2 start=$3
-	if ((rc == 124 || (rc == 137 && SECONDS - start >= limit))); then
-		printf 'hung (killed after %s s)' "$limit"
-	elif ((rc > 128)); then
-		printf 'killed by SIG%s' "$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
-	else
-		printf 'exit status %s' "$rc"
-	fi
-}
 
 # ---- the rows ----
 # key: part (b: blocking calls, s: computation), then the variant. For each: the server's
@@ -216,61 +185,6 @@ loadgen_cmd() {
 		--server-pid "$3" "${m[@]}")
 }
 
-# start_server KEY: starts server KEY in the background and waits for its port; sets srv_pid and
-# port, or sets why and returns 1
-start_server() {
-	local i rc=0 cmd
-	server_cmd "$1"
-	rm -f "$tmp/port"
-	"${cmd[@]}" --port-file "$tmp/port" >"$tmp/server.out" 2>"$tmp/server.err" &
-	srv_pid=$!
-	for ((i = 0; i < 100; i++)); do
-		[[ ! -s $tmp/port ]] || break
-		alive "$srv_pid" || break
-		sleep 0.1
-	done
-	if [[ -s $tmp/port ]]; then
-		port=$(<"$tmp/port")
-		return 0
-	fi
-	if alive "$srv_pid"; then
-		why='server did not write its port within 10 s'
-	else
-		wait "$srv_pid" || rc=$?
-		why="server $(exit_reason "$rc" 0 "$SECONDS") at start"
-	fi
-	stop_server
-	why+=$(server_says)
-	return 1
-}
-
-# server_says: "; server stderr: ..." when the server wrote anything on stderr
-server_says() {
-	local s
-	s=$(stderr_of "$tmp/server.err")
-	[[ -z $s ]] || printf '; server stderr: %s' "$s"
-}
-
-# stop_server: SIGTERM, then SIGKILL after 3 s; reaps it
-stop_server() {
-	local i
-	[[ -n $srv_pid ]] || return 0
-	kill -TERM "$srv_pid" 2>/dev/null || true
-	for ((i = 0; i < 30; i++)); do
-		alive "$srv_pid" || break
-		sleep 0.1
-	done
-	if alive "$srv_pid"; then
-		kill -KILL "$srv_pid" 2>/dev/null || true
-		notes+=("${label[$run_key]} ignored SIGTERM for 3 s and was killed")
-	fi
-	wait "$srv_pid" 2>/dev/null || true
-	srv_pid=''
-}
-
-# field LINE NAME: the value of NAME=value in LINE
-field() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"; }
-
 # res[KEY]: the output lines of KEY's successful runs; fail[KEY]: why its latest run failed;
 # nfail[KEY]: how many failed; nrun[KEY]: how many were made
 declare -A res=() fail=() nfail=() nrun=()
@@ -285,7 +199,7 @@ failed() {
 # run KEY: one run of KEY
 run() {
 	local key=$1 out rc=0 start limit=$((warmup + duration + 40)) gone='' cmd
-	run_key=$key
+	run_label=${label[$key]}
 	say "${label[$key]}, ${nconns[$key]} connections"
 	if [[ -n ${senv[$key]} && -n $shim_state ]]; then
 		fail[$key]=$shim_state
@@ -357,37 +271,10 @@ for ((rep = 1; rep <= reps; rep++)); do
 done
 
 # ---- tables ----
-# pick KEY FIELD: the output line of KEY's median run by FIELD (empty when none succeeded)
-pick() {
-	local m
-	m=$(printf '%s' "${res[$1]-}" | sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" | sort -g |
-		awk '{ v[NR] = $0 } END { if (NR) print v[int((NR + 1) / 2)] }')
-	[[ -n $m ]] || return 0
-	printf '%s' "${res[$1]}" |
-		awk -v want="$2=$m" '{ for (i = 1; i <= NF; i++) if ($i == want) { print; exit } }'
-}
-
-# all_runs KEY FIELD: FIELD of each of KEY's successful runs, "a / b / c", or "—"
-all_runs() {
-	local v
-	v=$(printf '%s' "${res[$1]-}" | sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" | paste -sd '/' - |
-		sed 's|/| / |g')
-	printf '%s' "${v:-—}"
-}
-
 # ms_of US: microseconds as milliseconds, 3 significant digits
 ms_of() {
 	[[ -n $1 ]] || return 0
 	awk -v u="$1" 'BEGIN { m = u / 1000; printf (m >= 100 ? "%.0f" : m >= 10 ? "%.1f" : "%.2f"), m }'
-}
-
-# ratio A B: A ÷ B as "1.23×", or "—"
-ratio() {
-	if [[ -n $1 && -n $2 ]]; then
-		awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "—" }'
-	else
-		printf '—'
-	fi
 }
 
 # failcell KEY: why KEY has no figure, short
@@ -489,39 +376,6 @@ for k in "${keys[@]}"; do
 	[[ -z ${fail[$k]-} ]] || notes=("$(part "$k") ${label[$k]}: ${nfail[$k]-0} of $rounds runs failed; latest: ${fail[$k]}" "${notes[@]}")
 done
 notes+=("Commands (PORTFILE, PORT, SERVER_PID filled in at each run):" "${commands[@]}")
-
-# aligned HEADER ROW...: the table aligned for the terminal (${#c} counts characters)
-aligned() {
-	local r i out widths=() cells
-	for r in "$@"; do
-		IFS=$'\t' read -ra cells <<<"$r"
-		for i in "${!cells[@]}"; do
-			((${#cells[i]} <= ${widths[i]:-0})) || widths[i]=${#cells[i]}
-		done
-	done
-	for r in "$@"; do
-		IFS=$'\t' read -ra cells <<<"$r"
-		out=''
-		for i in "${!cells[@]}"; do
-			out+=${cells[i]}$(printf '%*s' $((widths[i] - ${#cells[i]} + 2)) '')
-		done
-		printf '%s\n' "${out%"${out##*[! ]}"}"
-	done
-	printf '\n'
-}
-
-# markdown HEADER ALIGN ROW...: the table in markdown
-markdown() {
-	local header=$1 align=$2 r
-	shift 2
-	printf '| %s |\n' "${header//$'\t'/ | }"
-	printf '%s\n' "$align"
-	for r in "$@"; do
-		r=${r//|/\\|}
-		printf '| %s |\n' "${r//$'\t'/ | }"
-	done
-	printf '\n'
-}
 
 printf '\nCommand: scripts/bench-monitor.sh %s  (started %s; source %s; FS switch by %s)\n\n' "$build" "$started" "$rev" "$fs_switch"
 printf '1. Blocking calls: %s connections, %s%% of requests sleep %s ms (GREENPOLL_PROCS=1, one CPU)\n' \

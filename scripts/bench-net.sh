@@ -28,6 +28,8 @@
 set -euo pipefail
 
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 build=${1:-build}
 lib=$(readlink -f -- "$build")/libgreenpoll.so
 md=$build/bench-net.md
@@ -77,52 +79,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# CPUs: the server on the first allowed CPU, the load generator on the second
-mapfile -t cpus < <(taskset -cp $$ | sed 's/.*: //' | tr ',' '\n' |
-	awk -F- '{ for (i = $1; i <= ($2 == "" ? $1 : $2); i++) print i }')
-srv_cpu=${cpus[0]}
-gen_cpu=${cpus[1]:-${cpus[0]}}
+bench_cpus
 
 notes=()
-# shim_state: empty when the library loads into a plain program, else why the shim runs are skipped
-shim_state=''
-if [[ ! -f $lib ]]; then
-	shim_state='(library missing)'
-elif ! maps=$(timeout -k 5 10 env LD_PRELOAD="$lib" /bin/cat /proc/self/maps 2>"$tmp/err") ||
-	[[ $maps != *"$lib"* ]]; then
-	shim_state='(library fails to load)'
-	notes+=("LD_PRELOAD=$lib /bin/cat /proc/self/maps: $(head -n 1 "$tmp/err")")
-fi
+# shim_state: empty when the library loads into a plain program, else why the shim runs are
+# skipped (check_shim)
+check_shim
 
 say() { printf 'bench-net: %s\n' "$*" >&2; }
-
-# alive PID: whether process PID exists and is not a zombie
-alive() {
-	local state
-	state=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-	[[ -n $state && $state != Z ]]
-}
 
 # meminfo FIELD / status PID FIELD: a number (kB for sizes) from /proc
 meminfo() { awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo; }
 status() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
-
-# stderr_of FILE: its first non-empty lines (at most 3) on one line, for a failure reason
-stderr_of() {
-	grep -v '^[[:space:]]*$' "$1" 2>/dev/null | head -n 3 | paste -sd '|' - | sed 's/|/ | /g' || true
-}
-
-# exit_reason RC LIMIT START: why a command ended with status RC
-exit_reason() {
-	local rc=$1 limit=$2 start=$3
-	if ((rc == 124 || (rc == 137 && SECONDS - start >= limit))); then
-		printf 'hung (killed after %s s)' "$limit"
-	elif ((rc > 128)); then
-		printf 'killed by SIG%s' "$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
-	else
-		printf 'exit status %s' "$rc"
-	fi
-}
 
 # server_cmd KEY: sets cmd to the command line of server KEY, pinned to the server CPU
 server_cmd() {
@@ -138,61 +106,6 @@ server_cmd() {
 	*) return 1 ;;
 	esac
 }
-
-# start_server KEY: starts server KEY in the background and waits for its port; sets srv_pid and
-# port, or sets why and returns 1
-start_server() {
-	local i rc=0 cmd
-	server_cmd "$1"
-	rm -f "$tmp/port"
-	"${cmd[@]}" --port-file "$tmp/port" >"$tmp/server.out" 2>"$tmp/server.err" &
-	srv_pid=$!
-	for ((i = 0; i < 100; i++)); do
-		[[ ! -s $tmp/port ]] || break
-		alive "$srv_pid" || break
-		sleep 0.1
-	done
-	if [[ -s $tmp/port ]]; then
-		port=$(<"$tmp/port")
-		return 0
-	fi
-	if alive "$srv_pid"; then
-		why='server did not write its port within 10 s'
-	else
-		wait "$srv_pid" || rc=$?
-		why="server $(exit_reason "$rc" 0 "$SECONDS") at start"
-	fi
-	stop_server
-	why+=$(server_says)
-	return 1
-}
-
-# server_says: "; server stderr: ..." when the server wrote anything on stderr
-server_says() {
-	local s
-	s=$(stderr_of "$tmp/server.err")
-	[[ -z $s ]] || printf '; server stderr: %s' "$s"
-}
-
-# stop_server: SIGTERM, then SIGKILL after 3 s; reaps it
-stop_server() {
-	local i
-	[[ -n $srv_pid ]] || return 0
-	kill -TERM "$srv_pid" 2>/dev/null || true
-	for ((i = 0; i < 30; i++)); do
-		alive "$srv_pid" || break
-		sleep 0.1
-	done
-	if alive "$srv_pid"; then
-		kill -KILL "$srv_pid" 2>/dev/null || true
-		notes+=("${run_label:-a server} ignored SIGTERM for 3 s and was killed")
-	fi
-	wait "$srv_pid" 2>/dev/null || true
-	srv_pid=''
-}
-
-# field LINE NAME: the value of NAME=value in LINE
-field() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"; }
 
 # res[KEY]: the output lines of KEY's successful runs; fail[KEY]: why its latest run failed;
 # nfail[KEY]: how many failed; what[KEY]: what it is, for the notes
@@ -223,28 +136,6 @@ skip() {
 	nfail[$1]=$((${nfail[$1]} + 1))
 	say "  skipped: an earlier run hung"
 	return 0
-}
-
-# pick KEY FIELD: the output line of KEY's median run by FIELD (empty when none succeeded)
-pick() {
-	local m
-	m=$(runs "$1" "$2" | tr -d ' ' | tr '/' '\n' | sort -g |
-		awk '{ v[NR] = $0 } END { if (NR) print v[int((NR + 1) / 2)] }')
-	[[ -n $m ]] || return 0
-	printf '%s' "${res[$1]}" |
-		awk -v want="$2=$m" '{ for (i = 1; i <= NF; i++) if ($i == want) { print; exit } }'
-}
-
-# runs KEY FIELD: FIELD of each of KEY's successful runs, in run order, "a / b / c"
-runs() {
-	printf '%s' "${res[$1]-}" | sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" | paste -sd '/' - | sed 's|/| / |g'
-}
-
-# all_runs KEY FIELD: the same for the notes: "—" when none succeeded
-all_runs() {
-	local v
-	v=$(runs "$1" "$2")
-	printf '%s' "${v:-—}"
 }
 
 # run_echo N KEY: the echo ping-pong with N connections against server KEY
@@ -430,15 +321,6 @@ cell() {
 	fi
 }
 
-# ratio A B: A ÷ B as "1.23×", or "—"
-ratio() {
-	if [[ -n $1 && -n $2 ]]; then
-		awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "—" }'
-	else
-		printf '—'
-	fi
-}
-
 echo_rows=()
 for n in "${conns_list[@]}"; do
 	epoll_rps=$(field "$(pick "$n.epoll" rps)" rps)
@@ -513,39 +395,6 @@ echo_header=$'connections\tserver\treq/s\t× epoll\tp50 µs\tp99 µs\tserver CPU
 idle_header=$'server\tKiB/connection\t× native\tserver VmRSS KiB/connection\tOS threads'
 http_header=$'server\treq/s\t× native\tp50 µs\tp99 µs\terrors'
 target_header=$'target\tmeasured\twanted\tmet?'
-
-# aligned HEADER ROW...: the table aligned for the terminal (${#c} counts characters)
-aligned() {
-	local r i line widths=() cells
-	for r in "$@"; do
-		IFS=$'\t' read -ra cells <<<"$r"
-		for i in "${!cells[@]}"; do
-			((${#cells[i]} <= ${widths[i]:-0})) || widths[i]=${#cells[i]}
-		done
-	done
-	for r in "$@"; do
-		IFS=$'\t' read -ra cells <<<"$r"
-		line=''
-		for i in "${!cells[@]}"; do
-			line+=${cells[i]}$(printf '%*s' $((widths[i] - ${#cells[i]} + 2)) '')
-		done
-		printf '%s\n' "${line%"${line##*[! ]}"}"
-	done
-	printf '\n'
-}
-
-# markdown HEADER ALIGN ROW...: the table in markdown
-markdown() {
-	local header=$1 align=$2 r
-	shift 2
-	printf '| %s |\n' "${header//$'\t'/ | }"
-	printf '%s\n' "$align"
-	for r in "$@"; do
-		r=${r//|/\\|}
-		printf '| %s |\n' "${r//$'\t'/ | }"
-	done
-	printf '\n'
-}
 
 notes+=(
 	"Each figure is the median of $reps runs (the servers alternating; for echo, the run with the median req/s, all its columns from that run). × epoll / × native: ratio of the medians."
