@@ -3,6 +3,9 @@
  *
  * Lock order: a timer heap lock, then the idle lock (a timer firing readies a task, which may
  * wake a carrier). The global queue lock, the spare lock and the start lock are leaves.
+ * Nothing under the spare lock allocates or makes a system call (a carrier's record and OS
+ * thread are made outside it, in a slot reserved under it); the start lock is still held
+ * across the first carriers' thread creation (lock.h's rule, issue 13).
  *
  * Which stack: gr_yield, gr_sched_switch_park and gr_sched_exit_switch run on the calling
  * task's stack up to the context switch; carrier_loop runs on the carrier's own stack with the
@@ -48,7 +51,8 @@ static struct {
 	struct gr_carrier **carriers; /* [max_carriers]; made on first use, never freed */
 	bool *alive;		      /* [max_carriers]: an OS thread runs it; under spare_lock */
 	bool *may_end;		      /* [max_carriers]: its OS thread is ours to end */
-	_Atomic int ncarriers;	      /* slots made; written under spare_lock, read anywhere */
+	int nslots;		      /* slot ids handed out so far; under spare_lock */
+	_Atomic int ncarriers;	      /* records allocated: carriers[0 .. ncarriers) */
 	_Atomic int nalive;
 	struct gr_globq globq;
 	gr_lock_t idle_lock;
@@ -553,24 +557,59 @@ static void *carrier_thread(void *arg)
 	return NULL;
 }
 
-/* A carrier slot, not yet alive, with processor p (or none): a dead one or a new one. NULL at
- * the cap or out of memory. Under spare_lock. */
-static struct gr_carrier *carrier_slot(struct gr_proc *p)
+/* Reserve a carrier slot id for a new carrier (under spare_lock): a dead slot or a new one;
+ * -1 at GREENPOLL_MAX_CARRIERS. */
+static int slot_reserve(void)
 {
-	struct gr_carrier *c = NULL;
 	int id;
 
-	for (id = 0; id < sched.ncarriers; id++)
+	for (id = 0; id < sched.nslots; id++)
 		if (!sched.alive[id])
 			break;
 	if (id == sched.max_carriers)
+		return -1;
+	if (id == sched.nslots)
+		sched.nslots++;
+	sched.alive[id] = true;
+	sched.may_end[id] = true;
+	atomic_fetch_add(&sched.nalive, 1);
+	return id;
+}
+
+static void slot_release(int id)
+{
+	gr_lock(&sched.spare_lock);
+	sched.alive[id] = false;
+	atomic_fetch_sub(&sched.nalive, 1);
+	gr_unlock(&sched.spare_lock);
+}
+
+/*
+ * A new carrier with processor p (or none), in a reserved slot, its record allocated on first
+ * use outside any lock; no OS thread yet. NULL at the cap or out of memory.
+ */
+static struct gr_carrier *carrier_new(struct gr_proc *p)
+{
+	struct gr_carrier *c;
+	int id, seen;
+
+	gr_lock(&sched.spare_lock);
+	id = slot_reserve();
+	gr_unlock(&sched.spare_lock);
+	if (id < 0)
 		return NULL;
-	if (id == sched.ncarriers) {
+	if (!sched.carriers[id]) {
 		c = aligned_alloc(64, (sizeof *c + 63) & ~(size_t)63);
-		if (!c)
+		if (!c) {
+			slot_release(id);
 			return NULL;
+		}
 		sched.carriers[id] = c;
-		atomic_store_explicit(&sched.ncarriers, id + 1, memory_order_release);
+		/* the monitor reads records below this bound (it only indexes ids it found in a
+		 * status word, which are set up before they get there) */
+		seen = atomic_load(&sched.ncarriers);
+		while (seen <= id && !atomic_compare_exchange_weak(&sched.ncarriers, &seen, id + 1))
+			;
 	}
 	c = sched.carriers[id];
 	memset(c, 0, sizeof *c);
@@ -581,19 +620,15 @@ static struct gr_carrier *carrier_slot(struct gr_proc *p)
 	return c;
 }
 
-/* Start an OS thread for carrier slot c (under spare_lock); false if none could be started. */
+/* Start an OS thread for new carrier c (no lock held: thread creation maps memory); false,
+ * with the slot given back, if none could be started. */
 static bool carrier_start(struct gr_carrier *c)
 {
-	int err;
+	int err = sched.hooks.start_os_thread(carrier_thread, c);
 
-	sched.alive[c->id] = true;
-	sched.may_end[c->id] = true;
-	atomic_fetch_add(&sched.nalive, 1);
-	err = sched.hooks.start_os_thread(carrier_thread, c);
 	if (!err)
 		return true;
-	sched.alive[c->id] = false;
-	atomic_fetch_sub(&sched.nalive, 1);
+	slot_release(c->id);
 	gr_say("cannot start a carrier thread (error %d); lower GREENPOLL_PROCS or "
 	       "GREENPOLL_MAX_CARRIERS, or raise the thread limit",
 	       err);
@@ -607,12 +642,11 @@ static struct gr_carrier *spare_get(void)
 
 	gr_lock(&sched.spare_lock);
 	c = sched.spare_head;
-	if (c) {
+	if (c)
 		sched.spare_head = c->idle_next;
-	} else if ((c = carrier_slot(NULL)) && !carrier_start(c)) {
-		c = NULL;
-	}
 	gr_unlock(&sched.spare_lock);
+	if (!c && (c = carrier_new(NULL)) && !carrier_start(c))
+		c = NULL;
 	return c;
 }
 
@@ -824,28 +858,28 @@ _Noreturn void gr_sched_exit_switch(struct gr_task *t)
 
 /* ---- blocking calls ---- */
 
-void gr_blocking_enter(void)
+/* the calling task's carrier, if it holds its processor, which it now holds in BLOCKING */
+static struct gr_carrier *blocking_begin(void)
 {
 	struct gr_task *t = gr_current_task();
 	struct gr_carrier *c;
 
 	if (!t || !(c = t->carrier)->p)
-		return;
+		return NULL;
 	tick(c->p);
-	proc_take_back(c, GR_P_TASK, GR_P_BLOCKING);
+	return proc_take_back(c, GR_P_TASK, GR_P_BLOCKING) ? c : NULL;
 }
+
+void gr_blocking_enter(void) { blocking_begin(); }
 
 void gr_blocking_enter_long(void)
 {
-	struct gr_task *t = gr_current_task();
-	struct gr_carrier *c;
+	struct gr_carrier *c = blocking_begin();
 	struct gr_proc *p;
 
-	if (!t || !(p = (c = t->carrier)->p))
+	if (!c)
 		return;
-	tick(p);
-	if (!proc_take_back(c, GR_P_TASK, GR_P_BLOCKING))
-		return;
+	p = c->p;
 	/* nothing else for it to do, and no fd to poll: the monitor hands it off if work comes */
 	if (!gr_runq_len(&p->runq) && gr_timers_next(&p->timers) == GR_NEVER &&
 	    !gr_netpoll_active())
@@ -954,7 +988,6 @@ void gr_sched_start_carriers(void)
 		return;
 	gr_lock(&sched.start_lock);
 	if (!atomic_load(&sched.started)) {
-		gr_lock(&sched.spare_lock);
 		for (int i = 0; i < sched.nprocs; i++) {
 			struct gr_proc *p = &sched.procs[i];
 			struct gr_carrier *c;
@@ -963,7 +996,7 @@ void gr_sched_start_carriers(void)
 				continue;
 			/* if none can start, its processor's tasks are still run, by the others
 			 * stealing them */
-			c = carrier_slot(p);
+			c = carrier_new(p);
 			if (!c)
 				break;
 			atomic_store(&p->status, GR_PSTATUS(c->id, GR_P_SCHED));
@@ -972,7 +1005,6 @@ void gr_sched_start_carriers(void)
 				break;
 			}
 		}
-		gr_unlock(&sched.spare_lock);
 		gr_monitor_start(sched.hooks.start_os_thread);
 		atomic_store_explicit(&sched.started, true, memory_order_release);
 	}
@@ -996,7 +1028,7 @@ void gr_sched_after_fork_child(void)
 		atomic_store(&p->status, p == here->p ? GR_PSTATUS(here->id, GR_P_TASK)
 						     : GR_PSTATUS(NO_OWNER, GR_P_SCHED));
 	}
-	for (int id = 0; id < sched.ncarriers; id++)
+	for (int id = 0; id < sched.nslots; id++)
 		sched.alive[id] = id == here->id;
 	sched.may_end[here->id] = false;
 	atomic_store(&sched.nalive, 1);
@@ -1047,12 +1079,11 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 	}
 
 	/* the initial OS thread is carrier 0, now running `initial` on glibc's own TCB */
-	c0 = carrier_slot(&sched.procs[0]);
+	c0 = carrier_new(&sched.procs[0]);
 	if (!c0)
 		gr_throw("runtime: out of memory at start-up");
+	sched.may_end[0] = false; /* the process's initial thread */
 	make_own_context(c0);
-	sched.alive[0] = true;
-	atomic_store(&sched.nalive, 1);
 	atomic_store(&c0->os_tid, (int32_t)gr_os_tid());
 	set_state(c0, GR_C_RUNNING);
 	atomic_store(&sched.nbusy, 1);
