@@ -143,11 +143,7 @@ int main(int argc, char **argv)
 {
 	long port = 0, backlog = 4096;
 	const char *port_file = NULL;
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t addrlen = sizeof addr;
-	struct rlimit rl;
 	struct sigaction sa = {.sa_handler = on_sigterm};
-	int one = 1, lfd, fd_shortage = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
@@ -177,62 +173,8 @@ int main(int argc, char **argv)
 			usage();
 	}
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			fprintf(stderr, "slow_echo: setrlimit(RLIMIT_NOFILE): %s\n", strerror(errno));
-	}
-	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
-
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0) {
-		perror("slow_echo: socket");
-		return 1;
-	}
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	addr.sin_port = htons((unsigned short)port);
-	if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, (int)backlog) != 0 ||
-	    getsockname(lfd, (struct sockaddr *)&addr, &addrlen) != 0) {
-		perror("slow_echo: bind/listen");
-		return 1;
-	}
-	port = ntohs(addr.sin_port);
-	if (port_file)
-		write_port_file(port_file, (int)port);
-	printf("listening on %ld\n", port);
-	fflush(stdout);
-
-	for (;;) {
-		pthread_t t;
-		int fd = accept(lfd, NULL, NULL), err;
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				struct timespec ten_ms = {0, 10000000};
-
-				if (!fd_shortage)
-					fprintf(stderr, "slow_echo: accept: %s (retrying every 10 ms)\n",
-						strerror(errno));
-				fd_shortage = 1;
-				nanosleep(&ten_ms, NULL);
-				continue;
-			}
-			perror("slow_echo: accept");
-			return 1;
-		}
-		fd_shortage = 0;
-		err = pthread_create(&t, NULL, serve, (void *)(long)fd);
-		if (err) {
-			fprintf(stderr, "slow_echo: pthread_create: %s (connection closed)\n",
-				strerror(err));
-			close(fd);
-			continue;
-		}
-		pthread_detach(t);
-	}
-	return 0;
+	return serve_connections(server_listen(port, backlog, port_file), serve);
 }
+
