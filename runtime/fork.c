@@ -5,6 +5,7 @@
 
 #include "netpoll.h"
 #include "sched.h"
+#include "sigstate.h"
 #include "stack.h"
 #include "task.h"
 #include "tls.h"
@@ -21,4 +22,5 @@ void gr_after_fork_child(void)
 	gr_sched_after_fork_child();
 	gr_netpoll_after_fork_child();
 	gr_task_after_fork_child(self);
+	gr_sig_after_fork_child(self);
 }

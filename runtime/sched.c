@@ -64,7 +64,7 @@ static struct {
 	_Atomic int nbusy; /* carriers running tasks, not looking for work */
 	atomic_bool polling;	  /* an idle carrier waits in the poller */
 	_Atomic int64_t poll_until; /* until when it waits (GR_NEVER: no limit) */
-	struct gr_task *_Atomic signal_target; /* gr_interrupt_from_signal's, not yet done */
+	atomic_bool route_signals; /* gr_sched_route_signals was called, not yet done */
 	atomic_bool started;
 	gr_lock_t start_lock;
 	struct gr_sched_hooks hooks;
@@ -142,7 +142,7 @@ static void tick(struct gr_proc *p)
 
 static bool work_visible(void)
 {
-	if (atomic_load(&sched.globq.len) || atomic_load(&sched.signal_target))
+	if (atomic_load(&sched.globq.len) || atomic_load(&sched.route_signals))
 		return true;
 	for (int i = 0; i < sched.nprocs; i++)
 		if (gr_runq_len(&sched.procs[i].runq))
@@ -305,9 +305,9 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	struct gr_proc *p = c->p;
 	struct gr_task *t;
 
-	if (atomic_load_explicit(&sched.signal_target, memory_order_relaxed) &&
-	    (t = atomic_exchange(&sched.signal_target, NULL)))
-		gr_interrupt(t);
+	if (atomic_load_explicit(&sched.route_signals, memory_order_relaxed) &&
+	    atomic_exchange(&sched.route_signals, false) && sched.hooks.route_signals)
+		sched.hooks.route_signals();
 
 	tick(p);
 	/* now and then the global queue, timers and the ring go first: `next` alone could keep
@@ -410,6 +410,7 @@ static void carrier_sleep(struct gr_carrier *c)
 	next = earliest_timer();
 	now = gr_nanotime();
 	if (!work_visible() && next > now && !atomic_load(&c->wake_word)) {
+		gr_sig_idle(c);
 		if (poller) {
 			atomic_store(&sched.poll_until, next);
 			netpoll_into(c, next == GR_NEVER ? -1 : next - now);
@@ -521,6 +522,7 @@ static bool spare_wait(struct gr_carrier *c)
 			set_state(c, GR_C_LOOKING);
 			return true;
 		}
+		gr_sig_idle(c);
 		if (gr_futex_wait((uint32_t *)&c->wake_word, 0, &linger) != -ETIMEDOUT)
 			continue;
 		if (!sched.may_end[c->id]) {
@@ -764,6 +766,7 @@ static void task_resumed(struct gr_task *t)
 	struct gr_carrier *c = t->carrier;
 
 	finish_switch(c);
+	gr_sig_resume(c, t);
 	proc_leave(c);
 }
 
@@ -812,6 +815,8 @@ static void yield(bool preempted)
 	c->prev = t;
 	switch_to(c, &t->ctx, next);
 	task_resumed(t);
+	if (atomic_load_explicit(&t->interrupted, memory_order_relaxed) && sched.hooks.interrupted)
+		sched.hooks.interrupted(t);
 }
 
 void gr_yield(void) { yield(false); }
@@ -838,9 +843,21 @@ void gr_sched_add_timer(struct gr_timer *timer, int64_t deadline)
 		gr_netpoll_break();
 }
 
-void gr_interrupt_from_signal(struct gr_task *t)
+void gr_sched_route_signals(void) { atomic_store(&sched.route_signals, true); }
+
+void gr_sched_kick_idle(void)
 {
-	atomic_store(&sched.signal_target, t);
+	int n = atomic_load(&sched.ncarriers);
+
+	for (int i = 0; i < n; i++) {
+		struct gr_carrier *c = sched.carriers[i];
+
+		/* a spurious wake-up: each looks again and sleeps with the new mask */
+		if (c && (state_of(c) == GR_C_SLEEPING || state_of(c) == GR_C_SPARE))
+			gr_futex_wake((uint32_t *)&c->wake_word, 1);
+	}
+	if (atomic_load(&sched.polling))
+		gr_netpoll_break();
 }
 
 _Noreturn void gr_sched_exit_switch(struct gr_task *t)

@@ -81,6 +81,7 @@
 #include "netpoll.h"
 #include "park.h"
 #include "runq.h"
+#include "sigstate.h"
 #include "task.h"
 #include "timer.h"
 
@@ -133,11 +134,23 @@ struct gr_carrier {
 	struct gr_task *overflow[GR_RUNQ_SIZE / 2 + 1]; /* runq_put */
 	struct gr_task *globq_batch[GR_RUNQ_SIZE / 2];	 /* globq_take */
 	struct gr_netpoll_events events;		 /* netpoll_into */
+
+	/* the kernel's signal state of this OS thread (sigstate.h); owner only */
+	uint64_t kmask;
+	bool kmask_known, kalt_known;
+	struct gr_altstack kalt;
+	struct gr_task *_Atomic sig_for[GR_NSIG]; /* signals sent here for a task (sigstate.h) */
 };
 
 struct gr_sched_hooks {
 	/* start an OS thread running fn(arg) (a carrier, the monitor); 0 or a positive errno */
 	int (*start_os_thread)(void *(*fn)(void *), void *arg);
+	/* in a task that was interrupted while runnable or running, back from a yield: deliver
+	 * what it was interrupted for (signals) */
+	void (*interrupted)(struct gr_task *t);
+	/* from a carrier's scheduling code, after gr_sched_route_signals: route the signals that
+	 * reached carriers which could not deliver them */
+	void (*route_signals)(void);
 };
 
 /*
@@ -183,11 +196,14 @@ void gr_blocking_exit(void);
 void gr_blocking_enter_long(void);
 
 /*
- * From a signal handler (async-signal-safe): interrupt t soon, from a carrier's scheduling code
- * (the handler may have interrupted that very code, so it cannot touch the scheduler itself).
- * The signal also ends the carrier's idle wait, which then does it.
+ * From a signal handler (async-signal-safe): call hooks.route_signals soon, from a carrier's
+ * scheduling code (the handler may have interrupted that very code, so it cannot touch the
+ * scheduler itself). The signal also ends the carrier's idle wait, which then does it.
  */
-void gr_interrupt_from_signal(struct gr_task *t);
+void gr_sched_route_signals(void);
+
+/* Wake every idle carrier to look again (the idle signal mask changed: sigstate.h). */
+void gr_sched_kick_idle(void);
 
 /* For park.c: arm the calling task's wait timer; switch away from the calling task, parking. */
 void gr_sched_add_timer(struct gr_timer *timer, int64_t deadline);

@@ -179,6 +179,7 @@ int gr_task_create(const struct gr_task_attr *attr, void *(*start)(void *), void
 
 void gr_task_start(struct gr_task *t)
 {
+	gr_sig_task_born(t, gr_current_task());
 	list_add(t);
 	atomic_fetch_add(&live_tasks, 1);
 	gr_sched_start_carriers();
@@ -195,6 +196,7 @@ struct gr_task *gr_task_adopt_initial(void *tcb, int32_t tid)
 	t->tid = tid;
 	t->adopted = true;
 	gr_tcb_adopt(tcb, t);
+	gr_sig_init(t);
 	list_add(t);
 	atomic_fetch_add(&live_tasks, 1);
 	return t;
@@ -209,6 +211,7 @@ _Noreturn void gr_task_exit(void *result)
 	if (hooks.at_exit)
 		hooks.at_exit(t);
 	gr_tcb_exiting();
+	gr_sig_task_gone(t);
 	if (atomic_fetch_sub(&live_tasks, 1) == 1 && hooks.last_exited)
 		hooks.last_exited();
 	gr_sched_exit_switch(t);

@@ -35,6 +35,7 @@
 
 #include "ctx.h"
 #include "lock.h"
+#include "sigstate.h"
 #include "timer.h"
 
 enum gr_task_state { GR_TASK_RUNNABLE, GR_TASK_RUNNING, GR_TASK_PARKED, GR_TASK_DEAD };
@@ -42,7 +43,7 @@ enum gr_task_state { GR_TASK_RUNNABLE, GR_TASK_RUNNING, GR_TASK_PARKED, GR_TASK_
 enum gr_wake_reason { GR_WAKE_NORMAL = 1, GR_WAKE_TIMEOUT = 2, GR_WAKE_INTERRUPT = 3 };
 
 /* bytes the shim keeps per task (its POSIX view of the thread), opaque to the runtime */
-#define GR_TASK_LOCAL_BYTES 192
+#define GR_TASK_LOCAL_BYTES 256
 
 struct gr_carrier;
 
@@ -83,6 +84,11 @@ struct gr_task {
 	bool adopted;	 /* the initial thread: stack and TCB are glibc's */
 
 	struct gr_task *all_next, *all_prev; /* every live task; protected by the task list lock */
+
+	/* its kernel signal state, which carriers apply when it resumes (sigstate.h); written by
+	 * the task itself */
+	uint64_t sigmask;
+	struct gr_altstack altstack;
 
 	_Alignas(16) unsigned char local[GR_TASK_LOCAL_BYTES];
 };

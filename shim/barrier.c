@@ -42,7 +42,7 @@ GR_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}
 	while (atomic_load(&g->round) == round)
-		gr_waitq_park(&g->round, same_round, &round, GR_NEVER, false, "barrier");
+		shim_park_through_signals(&g->round, same_round, &round, GR_NEVER, "barrier");
 	return 0;
 }
 

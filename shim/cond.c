@@ -53,7 +53,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline)
 	shim_before_wait(self);
 	if ((err = pthread_mutex_unlock(m)))
 		return err;
-	why = gr_waitq_park(seq_of(c), unchanged, &seq, deadline, shim_cancellable(self), "cond");
+	why = gr_waitq_park(seq_of(c), unchanged, &seq, deadline, true, "cond");
 	pthread_mutex_lock(m);
 	if (why == GR_WAKE_INTERRUPT)
 		shim_interrupted(self); /* a cancel acts here; a signal is a spurious wake-up */

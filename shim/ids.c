@@ -8,10 +8,7 @@
  *  - gettid: the task's own id, unique among live tasks and constant for its life (the
  *    initial task keeps the process id, as the main thread's tid is);
  *  - pthread_setname_np / getname_np: kept per task (new tasks inherit their creator's);
- *  - pthread_kill: to itself, the real signal; to another task in a kernel signal wait
- *    (sigwait.c), the real signal to the OS thread it waits on; to any other task, the signal
- *    is delivered when that task next enters the shim (at once if it is waiting: its wait ends
- *    with EINTR after the handler runs). pthread_sigqueue to another task: ENOSYS;
+ *  - pthread_kill, pthread_sigqueue: the signal goes to the task (sigdeliver.c);
  *  - affinity (pthread_{set,get}affinity_np, sched_{set,get}affinity of a task's id): recorded
  *    and reported back, but tasks run on any carrier: pin the whole process instead (taskset);
  *  - scheduling (pthread_{set,get}schedparam, pthread_setschedprio): SCHED_OTHER, SCHED_BATCH
@@ -66,55 +63,29 @@ GR_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 
 /* ---- signals ---- */
 
-bool shim_deliver_signals(struct gr_task *t)
-{
-	unsigned long pending;
-	bool restart = true;
-
-	if (!atomic_load_explicit(&shim_of(t)->pending_signals, memory_order_relaxed))
-		return true;
-	pending = atomic_exchange(&shim_of(t)->pending_signals, 0);
-
-	for (int sig = 1; pending; sig++, pending >>= 1) {
-		struct sigaction sa;
-
-		if (!(pending & 1))
-			continue;
-		if (sigaction(sig, NULL, &sa) != 0 || !(sa.sa_flags & SA_RESTART))
-			restart = false;
-		REAL(pthread_kill)(pthread_self(), sig);
-	}
-	return restart;
-}
-
 GR_EXPORT int pthread_kill(pthread_t th, int sig)
 {
 	struct gr_task *t = shim_task_of_thread(th);
-	struct gr_task *self = gr_current_task();
-	int32_t os_tid;
 
-	if (!t || t == self || !self)
+	if (!t || !gr_current_task())
 		return REAL(pthread_kill)(th, sig);
-	if (sig < 0 || sig >= NSIG)
-		return EINVAL;
-	if (atomic_load(&t->state) == GR_TASK_DEAD)
-		return ESRCH;
-	if (sig == 0)
-		return 0;
-	if ((os_tid = atomic_load(&shim_of(t)->sigwait_os_tid)))
-		return syscall(SYS_tgkill, getpid(), os_tid, sig) ? errno : 0;
-	atomic_fetch_or(&shim_of(t)->pending_signals, 1UL << (sig - 1));
-	gr_interrupt(t);
-	return 0;
+	return shim_signal_task(t, sig, NULL);
 }
 
 GR_EXPORT int pthread_sigqueue(pthread_t th, int sig, const union sigval value)
 {
 	struct gr_task *t = shim_task_of_thread(th);
+	siginfo_t info;
 
-	if (!t || t == gr_current_task())
+	if (!t || !gr_current_task())
 		return REAL(pthread_sigqueue)(th, sig, value);
-	return ENOSYS;
+	memset(&info, 0, sizeof info);
+	info.si_signo = sig;
+	info.si_code = SI_QUEUE;
+	info.si_pid = getpid();
+	info.si_uid = getuid();
+	info.si_value = value;
+	return shim_signal_task(t, sig, &info);
 }
 
 /* ---- affinity ---- */

@@ -36,14 +36,27 @@ static int start_os_thread(void *(*fn)(void *), void *arg)
 {
 	pthread_t th;
 	pthread_attr_t attr;
+	sigset_t all, old;
 	int err;
 
+	/* it starts with every signal blocked: a carrier takes the mask of what it runs
+	 * (runtime/sigstate.h), the monitor never takes one */
+	sigfillset(&all);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 << 10);
+	REAL(pthread_sigmask)(SIG_SETMASK, &all, &old);
 	err = REAL(pthread_create)(&th, &attr, fn, arg);
+	REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	return err;
+}
+
+static void after_fork_child(void)
+{
+	gr_after_fork_child();
+	if (gr_current_task())
+		shim_signal_after_fork_child(gr_current_task());
 }
 
 static void last_task_exited(void)
@@ -79,7 +92,8 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_task_set_hooks(&task_hooks);
 	initial_task = gr_task_adopt_initial(gr_tcb_self(), (int32_t)getpid());
 	shim_task_init(initial_task, NULL);
-	shim_signal_init(initial_task);
+	shim_code_ranges_init();
+	shim_signal_init(initial_task, &sched_hooks);
 	gr_monitor_configure(&(struct gr_monitor_config){
 		.preempt_ns = cfg.preempt_ns,
 		.deadlock_abort = cfg.deadlock_abort,
@@ -88,7 +102,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0,
 		.preempt_cookie = shim_preempt_cookie()});
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
-	pthread_atfork(NULL, NULL, gr_after_fork_child);
+	pthread_atfork(NULL, NULL, after_fork_child);
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_MAX_CARRIERS=%d "
 		       "GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS switch by %s, stack "

@@ -68,9 +68,9 @@ static ssize_t attempt_once(int fd, struct shim_io *io, shim_attempt_fn *attempt
 	return r;
 }
 
-ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
+static ssize_t io_loop(struct gr_task *self, int fd, struct shim_io *io, shim_attempt_fn *attempt,
+		       void *arg)
 {
-	struct gr_task *self = gr_current_task();
 	struct gr_pd *peek = io->empties_below ? fd_pd_peek(fd) : NULL;
 	/* known empty: wait first (only a blocking call may; the wait re-checks everything) */
 	bool wait_first = peek && gr_pd_read_known_empty(peek) && may_wait(fd, io);
@@ -111,6 +111,18 @@ ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
 		if (!shim_interrupted(self) || io->has_timeout)
 			return -EINTR;
 	}
+}
+
+ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
+{
+	struct gr_task *self = gr_current_task();
+	ssize_t r = io_loop(self, fd, io, attempt, arg);
+
+	/* a signal the call raised (SIGPIPE) came while the task was in greenpoll's code, which
+	 * kept it: its handler runs before the call returns, as natively */
+	if (atomic_load_explicit(&shim_of(self)->pending_signals, memory_order_relaxed))
+		shim_deliver_signals(self);
+	return r;
 }
 
 /* ---- attempts ---- */

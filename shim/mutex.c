@@ -75,7 +75,7 @@ static int lock_word(struct gmutex *g, int64_t deadline)
 		}
 	}
 	while (atomic_exchange(&g->lock, 2) != 0) {
-		if (gr_waitq_park(&g->lock, still_locked, NULL, deadline, false, "mutex") ==
+		if (shim_park_through_signals(&g->lock, still_locked, NULL, deadline, "mutex") ==
 		    GR_WAKE_TIMEOUT && atomic_load(&g->lock) != 0)
 			return ETIMEDOUT;
 	}

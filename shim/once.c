@@ -48,6 +48,6 @@ GR_EXPORT int pthread_once(pthread_once_t *once, void (*init)(void))
 			gr_waitq_wake(state, -1);
 			return 0;
 		}
-		gr_waitq_park(state, once_in_progress, NULL, GR_NEVER, false, "pthread_once");
+		shim_park_through_signals(state, once_in_progress, NULL, GR_NEVER, "pthread_once");
 	}
 }

@@ -10,15 +10,16 @@
  * and readiness after it wakes the task. A timeout is never early; a signal sent to the task
  * ends the wait with EINTR (these calls are never restarted, as on Linux) and they are
  * cancellation points. The signal mask argument of ppoll, pselect and epoll_pwait applies to
- * each look (libc's call with the mask and a zero timeout, so a pending signal it unblocks is
- * delivered and ends the call with EINTR); while the task is parked, a signal sent to it
- * interrupts the wait whatever the mask (signal masks are per carrier, not yet per task).
+ * the task for the whole call, as the kernel applies it to the thread (a signal pending on the
+ * task that it unblocks is delivered and ends the call with EINTR), and to each look (libc's
+ * call with the mask and a zero timeout, for signals pending in the kernel).
  */
 #include "shim.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 
@@ -82,8 +83,37 @@ static void unwatch_all(struct watching *wa)
 
 typedef void watch_fn(struct watching *wa, void *arg, struct gr_task *self, uint32_t seq);
 
+static int wait_looking(shim_look_fn *look, watch_fn *add_watches, void *arg, int max_fds,
+			int64_t deadline);
+
+/*
+ * The wait, with the task's signal mask `mask` meanwhile if not NULL (ppoll, pselect,
+ * epoll_pwait): a signal pending on the task that it unblocks is delivered first, and the call
+ * ends with EINTR, as the kernel's would.
+ */
 static int wait_for(shim_look_fn *look, watch_fn *add_watches, void *arg, int max_fds,
-		    int64_t deadline)
+		    int64_t deadline, const sigset_t *mask)
+{
+	struct gr_task *self = gr_current_task();
+	uint64_t old = self->sigmask, want;
+	int r;
+
+	if (!mask)
+		return wait_looking(look, add_watches, arg, max_fds, deadline);
+	memcpy(&want, mask, sizeof want);
+	gr_sig_set_mask(want);
+	if (shim_signals_deliverable(self)) {
+		shim_deliver_signals(self);
+		r = -EINTR;
+	} else {
+		r = wait_looking(look, add_watches, arg, max_fds, deadline);
+	}
+	gr_sig_set_mask(old);
+	return r;
+}
+
+static int wait_looking(shim_look_fn *look, watch_fn *add_watches, void *arg, int max_fds,
+			int64_t deadline)
 {
 	struct gr_task *self = gr_current_task();
 	struct watching wa;
@@ -157,7 +187,7 @@ int shim_wait_any(const int *fds, int n, shim_look_fn *look, void *arg, int64_t 
 {
 	struct any_args a = {{fds, n}, look, arg};
 
-	return wait_for(any_look, any_watch, &a, n, deadline);
+	return wait_for(any_look, any_watch, &a, n, deadline, NULL);
 }
 
 /* ---- poll ---- */
@@ -189,7 +219,7 @@ static void poll_watch(struct watching *wa, void *arg, struct gr_task *self, uin
 static int green_poll(struct pollfd *fds, nfds_t n, const sigset_t *mask, int64_t deadline)
 {
 	struct poll_args p = {fds, n, mask};
-	int errsave = errno, r = wait_for(poll_look, poll_watch, &p, (int)n, deadline);
+	int errsave = errno, r = wait_for(poll_look, poll_watch, &p, (int)n, deadline, mask);
 
 	if (r < 0) {
 		errno = -r;
@@ -268,7 +298,7 @@ static int green_select(int nfds, fd_set *r, fd_set *w, fd_set *e, const sigset_
 	for (int i = 0; i < 3; i++)
 		if (s.sets[i])
 			s.saved[i] = *s.sets[i];
-	res = wait_for(select_look, select_watch, &s, nfds, deadline);
+	res = wait_for(select_look, select_watch, &s, nfds, deadline, mask);
 	if (res < 0) {
 		errno = -res;
 		return -1;
@@ -341,7 +371,7 @@ static int green_epoll(int epfd, struct epoll_event *events, int max, const sigs
 		       int64_t deadline)
 {
 	struct epoll_args a = {epfd, events, max, mask};
-	int errsave = errno, r = wait_for(epoll_look, epoll_watch, &a, 1, deadline);
+	int errsave = errno, r = wait_for(epoll_look, epoll_watch, &a, 1, deadline, a.mask);
 
 	if (r < 0) {
 		errno = -r;

@@ -45,6 +45,10 @@ static struct {
 	uintptr_t lo, hi;
 } unsafe[MAX_RANGES];
 static int nunsafe;
+static struct {
+	uintptr_t lo, hi;
+} own[8]; /* greenpoll's own code, among the unsafe ranges */
+static int nown;
 static const char preempt_cookie; /* its address is the monitor's signals' value */
 
 static bool unsafe_object(const char *name, uintptr_t base, uintptr_t own_base)
@@ -74,6 +78,11 @@ static int note_object(struct dl_phdr_info *info, size_t size, void *own_base)
 			continue;
 		unsafe[nunsafe].lo = info->dlpi_addr + ph->p_vaddr;
 		unsafe[nunsafe].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		if (info->dlpi_addr == (uintptr_t)own_base && nown < 8) {
+			own[nown].lo = unsafe[nunsafe].lo;
+			own[nown].hi = unsafe[nunsafe].hi;
+			nown++;
+		}
 		nunsafe++;
 	}
 	return 0;
@@ -107,17 +116,31 @@ static void on_preempt_signal(int sig, siginfo_t *info, void *uctx)
 	errno = saved;
 }
 
+bool shim_pc_in_greenpoll(uintptr_t pc)
+{
+	for (int i = 0; i < nown; i++)
+		if (pc >= own[i].lo && pc < own[i].hi)
+			return true;
+	return false;
+}
+
 void *shim_preempt_cookie(void) { return (void *)&preempt_cookie; }
+
+void shim_code_ranges_init(void)
+{
+	Dl_info self;
+
+	if (dladdr((void *)on_preempt_signal, &self))
+		dl_iterate_phdr(note_object, self.dli_fbase);
+}
 
 int shim_preempt_init(void)
 {
 	struct sigaction act = {.sa_sigaction = on_preempt_signal,
 				.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER};
-	Dl_info self;
 
-	if (!dladdr((void *)on_preempt_signal, &self))
+	if (!nunsafe)
 		return 0;
-	dl_iterate_phdr(note_object, self.dli_fbase);
 	sigemptyset(&act.sa_mask);
 	if (!shim_signal_reserve(PREEMPT_SIGNAL) || REAL(sigaction)(PREEMPT_SIGNAL, &act, NULL))
 		return 0;

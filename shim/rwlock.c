@@ -79,6 +79,28 @@ static bool try_write(struct grw *g)
 	return atomic_compare_exchange_strong(&g->state, &expect, -1);
 }
 
+/* a writer waiting for the lock is cancelled (asynchronously): it waits no more */
+static void writer_cancelled(void *arg)
+{
+	struct grw *g = arg;
+
+	if (g && atomic_fetch_sub(&g->writers_waiting, 1) == 1)
+		gr_waitq_wake(g, -1);
+}
+
+/* wait until the lock is taken (0) or the deadline passes (ETIMEDOUT) */
+static int wait_acquire(struct grw *g, bool writer, struct blocked *b, int64_t deadline)
+{
+	for (;;) {
+		if (writer ? try_write(g) : try_read(g))
+			return 0;
+		if (shim_park_through_signals(g, keeps_out, b, deadline,
+					      writer ? "rwlock write" : "rwlock read") ==
+		    GR_WAKE_TIMEOUT)
+			return (writer ? try_write(g) : try_read(g)) ? 0 : ETIMEDOUT;
+	}
+}
+
 static int acquire(pthread_rwlock_t *l, bool writer, bool try, int64_t deadline)
 {
 	struct grw *g = grw(l);
@@ -96,16 +118,9 @@ static int acquire(pthread_rwlock_t *l, bool writer, bool try, int64_t deadline)
 		return EBUSY;
 	if (writer)
 		atomic_fetch_add(&g->writers_waiting, 1);
-	for (;;) {
-		if (writer ? try_write(g) : try_read(g))
-			break;
-		if (gr_waitq_park(g, keeps_out, &b, deadline, false,
-				  writer ? "rwlock write" : "rwlock read") == GR_WAKE_TIMEOUT) {
-			if (!(writer ? try_write(g) : try_read(g)))
-				err = ETIMEDOUT;
-			break;
-		}
-	}
+	pthread_cleanup_push(writer_cancelled, writer ? g : NULL);
+	err = wait_acquire(g, writer, &b, deadline);
+	pthread_cleanup_pop(0);
 	if (writer && atomic_fetch_sub(&g->writers_waiting, 1) == 1 && err)
 		gr_waitq_wake(g, -1); /* readers held back for us may go */
 	if (err)

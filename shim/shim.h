@@ -29,6 +29,7 @@
 #include "sched.h"
 #include "task.h"
 #include "tls.h"
+#include "waitq.h"
 
 #define GR_EXPORT __attribute__((visibility("default")))
 
@@ -72,15 +73,14 @@ struct shim_task {
 	atomic_bool cancel_pending; /* pthread_cancel was called */
 	bool cancel_disabled;	   /* PTHREAD_CANCEL_DISABLE */
 	bool cancel_async;	   /* PTHREAD_CANCEL_ASYNCHRONOUS (acted on like deferred) */
-	_Atomic unsigned long pending_signals; /* pthread_kill'ed while not running: bit (sig-1) */
+	_Atomic uint64_t pending_signals; /* pending on the task, bit sig-1 (sigdeliver.c) */
+	_Atomic uint64_t sigwait_set;	  /* the signals it waits for in a sigwait (sigwait.c) */
+	volatile int delivering;	  /* the signal it is sending itself to run (sigdeliver.c) */
 	char name[16];			       /* pthread_setname_np */
 	bool has_affinity;
 	cpu_set_t affinity; /* pthread_setaffinity_np / sched_setaffinity, recorded */
 	int sched_policy, sched_priority;
-	atomic_bool signal_ran;	    /* a handler ran for this task elsewhere (signal.c) */
-	atomic_bool signal_restart; /* ...and it has SA_RESTART */
 	volatile unsigned char blocking_depth; /* brackets open (shim_blocking_begin) */
-	_Atomic int32_t sigwait_os_tid; /* in a kernel signal wait (sigwait.c) on this OS thread */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
 
@@ -141,8 +141,33 @@ int shim_wait_any(const int *fds, int n, shim_look_fn *look, void *arg, int64_t 
  */
 long shim_offload(long (*fn)(void *arg), void *arg, const char *what);
 
-/* the initial task, which takes EINTR for signals that reach idle carriers (signal.c) */
-void shim_signal_init(struct gr_task *initial);
+/* signal delivery (sigdeliver.c): the initial task, which process-directed signals go to
+ * first, and the runtime hooks that route and deliver them */
+void shim_signal_init(struct gr_task *initial, struct gr_sched_hooks *hooks);
+void shim_signal_after_fork_child(struct gr_task *self);
+
+/* Send sig to task t with *info (NULL: as tgkill from this process): 0 or an errno value. */
+int shim_signal_task(struct gr_task *t, int sig, const siginfo_t *info);
+
+/* From the signal handler: keep sig pending on for_task, or on the process (NULL). */
+void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *for_task);
+
+/* The signals pending on t or on the process that t blocks (sigpending's, without the
+ * kernel's). */
+uint64_t shim_signals_pending(struct gr_task *t);
+
+/* Whether a signal pending on t or on the process is one t does not block. */
+bool shim_signals_deliverable(struct gr_task *t);
+
+/* Take a signal of `set` pending on t or on the process: its number and *info, or 0. */
+int shim_signal_take(struct gr_task *t, uint64_t set, siginfo_t *info);
+
+/* Note where greenpoll's code and the libraries preemption must not interrupt are (preempt.c,
+ * at start-up). */
+void shim_code_ranges_init(void);
+
+/* whether pc is in greenpoll's own code (preempt.c) */
+bool shim_pc_in_greenpoll(uintptr_t pc);
 
 /* Keep sig's real disposition greenpoll's (the preemption signal): the program's sigaction
  * and signal for it are recorded and reported back only. False if it cannot be. */
@@ -171,10 +196,19 @@ void shim_before_wait(struct gr_task *t);
  */
 bool shim_interrupted(struct gr_task *t);
 
+/*
+ * gr_waitq_park for a wait that signals do not end (a lock, a barrier, pthread_once): a signal
+ * sent to the task runs its handler and the caller, which looks again and parks again, goes
+ * on waiting; an asynchronous cancel acts. Never returns GR_WAKE_INTERRUPT.
+ */
+int shim_park_through_signals(const void *addr, gr_waitq_check_fn *check, void *arg,
+			      int64_t deadline, const char *what);
+
 /* whether the task's waits at cancellation points should be interruptible */
 bool shim_cancellable(struct gr_task *t);
 
-/* deliver the signals other tasks sent this one; true if all their handlers have SA_RESTART */
+/* run the handlers of the signals pending on the task (and on the process) that it does not
+ * block; true if all of them have SA_RESTART */
 bool shim_deliver_signals(struct gr_task *t);
 
 /* key destructors of the exiting task (thread exit hook) */

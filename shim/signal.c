@@ -1,14 +1,13 @@
 /*
- * signal.c — a signal that reaches the process while no task is running on the carrier that
- * takes it (the carrier was idle, waiting for work): natively it would have interrupted some
- * thread blocked in a system call, which then returns EINTR. greenpoll gives that EINTR to the
- * process's initial thread if it is waiting (the usual shape: main blocks in accept, a SIGINT
- * or SIGTERM handler sets a flag, accept returns EINTR and main sees the flag), or restarts
- * its call if the handler has SA_RESTART, as the kernel would.
+ * signal.c — signal dispositions: sigaction and signal.
  *
- * For that, sigaction and signal install a wrapper around the program's handler; sigaction
- * reports the program's own handler back. SIG_DFL and SIG_IGN are installed as they are.
- * Per-task signal masks are not kept (a mask set in a task applies to its carrier).
+ * For a signal the program handles, greenpoll installs its own wrapper around the program's
+ * handler (sigaction reports the program's own back; SIG_DFL and SIG_IGN are installed as they
+ * are). The wrapper decides where the handler runs (sigdeliver.c): right here, in the task the
+ * carrier runs, when that task is the one the signal is for and accepts it now; else the signal
+ * is kept pending and routed to a task that takes it. Around the program's handler the task's
+ * recorded mask follows the kernel's (the handler's mask inside, the restored one after), at no
+ * system call (runtime/sigstate.h).
  *
  * The preemption signal (SIGURG, see preempt.c) is reserved: its real disposition stays
  * greenpoll's handler; what the program sets for it is recorded, reported back, and acted on
@@ -18,12 +17,13 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <ucontext.h>
 
 #include "sched.h"
 
 static struct sigaction handlers[NSIG];		 /* the program's, for wrapped signals */
 static atomic_bool wrapped[NSIG];
-static struct gr_task *_Atomic initial_task;
 static int reserved_sig; /* set once at start-up, before any thread */
 
 bool shim_signal_reserve(int sig)
@@ -36,25 +36,52 @@ bool shim_signal_reserve(int sig)
 	return true;
 }
 
-void shim_signal_init(struct gr_task *initial)
+static uint64_t first_word(const sigset_t *set)
 {
-	atomic_store(&initial_task, initial);
+	uint64_t w;
+
+	memcpy(&w, set, sizeof w);
+	return w;
+}
+
+/* the program's handler for sig, in task self, with the task's mask the handler's meanwhile */
+static void run_in_task(struct gr_task *self, int sig, siginfo_t *info, ucontext_t *uc)
+{
+	struct sigaction *h = &handlers[sig];
+	uint64_t mask = self->sigmask | first_word(&h->sa_mask);
+
+	if (!(h->sa_flags & SA_NODEFER))
+		mask |= GR_SIGBIT(sig);
+	gr_sig_note_mask(mask);
+	if (h->sa_flags & SA_SIGINFO)
+		h->sa_sigaction(sig, info, uc);
+	else
+		h->sa_handler(sig);
+	gr_sig_note_mask(first_word(&uc->uc_sigmask)); /* what sigreturn restores */
 }
 
 static void wrapper(int sig, siginfo_t *info, void *uctx)
 {
 	struct sigaction *h = &handlers[sig];
 	int saved = errno;
-	struct gr_task *main_task = atomic_load(&initial_task);
+	ucontext_t *uc = uctx;
+	struct gr_task *self = gr_current_task();
+	struct gr_task *mark = gr_sig_take_mark(sig);
+	bool blocked = self && (self->sigmask & GR_SIGBIT(sig));
 
-	if (h->sa_flags & SA_SIGINFO)
-		h->sa_sigaction(sig, info, uctx);
-	else
-		h->sa_handler(sig);
-	if (!gr_current_task() && main_task) {
-		atomic_store(&shim_of(main_task)->signal_restart, (h->sa_flags & SA_RESTART) != 0);
-		atomic_store(&shim_of(main_task)->signal_ran, true);
-		gr_interrupt_from_signal(main_task);
+	if (!self && !gr_here()) {
+		/* not greenpoll's thread (greenpoll is off, or not started yet) */
+		if (h->sa_flags & SA_SIGINFO)
+			h->sa_sigaction(sig, info, uctx);
+		else
+			h->sa_handler(sig);
+	} else if (mark && mark != self) {
+		shim_signal_keep(sig, info, mark); /* sent to a task that has moved on */
+	} else if (self && ((mark && shim_of(self)->delivering == sig) ||
+			    (!blocked && !shim_pc_in_greenpoll((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])))) {
+		run_in_task(self, sig, info, uc);
+	} else {
+		shim_signal_keep(sig, info, mark ? mark : !blocked ? self : NULL);
 	}
 	if (h->sa_flags & SA_RESETHAND)
 		atomic_store(&wrapped[sig], false);

@@ -1,56 +1,175 @@
 /*
  * sigwait.c — waiting for a signal: sigwait, sigwaitinfo, sigtimedwait, sigsuspend, pause.
+ * Each parks the task; none holds a carrier.
  *
- * Only the kernel can wait for a signal sent to the process, so each is libc's call, made inside
- * SHIM_BLOCKING_LONG (shim.h): while a task waits there, its carrier's other tasks run elsewhere.
- * Results, errno, the siginfo and the timeout are libc's. Signal masks are per carrier (see
- * signal.c), so the signals a task waits for or unblocks here are its carrier's. While a task
- * waits, shim_task.sigwait_os_tid names the OS thread it waits on, so that pthread_kill sends
- * it the real signal there (ids.c): a dedicated signal thread that the program ends with
- * pthread_kill (MariaDB's) wakes as it does natively. The task does not leave that OS thread
- * between the call's return and the field's reset (nothing in between switches), so a signal
- * sent meanwhile still reaches the task.
+ * sigwait and its kin take a signal of their set pending on the task or on the process: kept by
+ * greenpoll (sigdeliver.c), or in the kernel (a signal every task blocks stays pending on the
+ * process there: runtime/sigstate.h), taken with a zero-timeout sigtimedwait. Waiting, the task
+ * watches a signalfd of its set through the netpoll (the poller's epoll sees it readable when a
+ * signal of the set is pending on the process), and publishes its set (shim_task.sigwait_set) so
+ * that a pthread_kill of one of them interrupts it. The signalfd is the wait's own and is closed
+ * after it; if none can be made (no fd left), the wait is libc's, in a bracket, as a blocking
+ * call (the carrier's processor goes to a spare meanwhile).
+ *
+ * sigsuspend and pause set the task's mask to the one given (pause: the current one), then park
+ * until a signal is delivered to the task (pending on it or routed to it), run the handler with
+ * that mask, and put the old mask back: -1 with EINTR, as POSIX says.
+ *
+ * All are cancellation points (a pthread_cancel interrupts the wait).
  */
 #include "shim.h"
 
-#include "sys.h"
-
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
-/* The value of `call`, a kernel signal wait, made with the task's wait OS thread published. */
-#define SIGNAL_WAIT(call)                                                                       \
-	({                                                                                      \
-		struct gr_task *self_ = gr_current_task();                                      \
-		if (self_)                                                                      \
-			atomic_store(&shim_of(self_)->sigwait_os_tid, (int32_t)gr_os_tid());    \
-		__typeof__(call) signal_wait_result_ = SHIM_BLOCKING_LONG(call);                \
-		if (self_)                                                                      \
-			atomic_store(&shim_of(self_)->sigwait_os_tid, 0);                       \
-		signal_wait_result_;                                                            \
-	})
+#include "sigstate.h"
+#include "sys.h"
+
+static uint64_t set_word(const sigset_t *set)
+{
+	uint64_t w;
+
+	memcpy(&w, set, sizeof w);
+	return w;
+}
+
+struct sig_look {
+	struct gr_task *self;
+	uint64_t set;
+	siginfo_t *info;
+};
+
+/* shim_look_fn: a signal of the set taken (its number), or 0 */
+static int look(void *arg)
+{
+	struct sig_look *w = arg;
+	struct timespec zero = {0, 0};
+	sigset_t ks;
+	int sig;
+
+	if ((sig = shim_signal_take(w->self, w->set, w->info)))
+		return sig;
+	sigemptyset(&ks);
+	memcpy(&ks, &w->set, sizeof w->set);
+	sig = REAL(sigtimedwait)(&ks, w->info, &zero);
+	return sig > 0 ? sig : 0;
+}
+
+/* a signal of set: its number with *info, or -1 with errno (EAGAIN: deadline, EINTR) */
+static int wait_signal(const sigset_t *set, siginfo_t *info, int64_t deadline, bool restart)
+{
+	struct gr_task *self = gr_current_task();
+	struct sig_look w = {.self = self, .set = set_word(set) & ~GR_SIG_UNBLOCKABLE, .info = info};
+	siginfo_t scratch;
+	int sfd, r;
+
+	if (!info)
+		w.info = &scratch;
+	sfd = (int)gr_sys4(SYS_signalfd4, -1, set, 8, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		struct timespec rel, *timeout = NULL;
+
+		if (deadline != GR_NEVER) {
+			int64_t left = deadline - gr_nanotime();
+
+			left = left < 0 ? 0 : left;
+			rel = (struct timespec){left / 1000000000, left % 1000000000};
+			timeout = &rel;
+		}
+		return SHIM_BLOCKING_LONG(REAL(sigtimedwait)(set, info, timeout));
+	}
+	atomic_store(&shim_of(self)->sigwait_set, w.set);
+	do {
+		r = shim_wait_any(&sfd, 1, look, &w, deadline);
+		if (r == -EINTR && (r = look(&w)) == 0)
+			r = -EINTR; /* a handler ran for a signal outside the set */
+	} while (r == -EINTR && restart);
+	atomic_store(&shim_of(self)->sigwait_set, 0);
+	close(sfd);
+	if (r > 0)
+		return r;
+	errno = r == 0 ? EAGAIN : -r;
+	return -1;
+}
 
 GR_EXPORT int sigwait(const sigset_t *set, int *sig)
 {
-	return SIGNAL_WAIT(REAL(sigwait)(set, sig));
+	int r;
+
+	if (!gr_current_task())
+		return REAL(sigwait)(set, sig);
+	if ((r = wait_signal(set, NULL, GR_NEVER, true)) < 0)
+		return errno;
+	*sig = r;
+	return 0;
 }
 
 GR_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
-	return SIGNAL_WAIT(REAL(sigwaitinfo)(set, info));
+	if (!gr_current_task())
+		return REAL(sigwaitinfo)(set, info);
+	return wait_signal(set, info, GR_NEVER, false);
 }
 
 GR_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
 {
-	return SIGNAL_WAIT(REAL(sigtimedwait)(set, info, timeout));
+	if (!gr_current_task())
+		return REAL(sigtimedwait)(set, info, timeout);
+	if (!timeout)
+		return wait_signal(set, info, GR_NEVER, false);
+	if (!shim_valid_timespec(timeout) || timeout->tv_sec < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return wait_signal(set, info, gr_nanotime() + timeout->tv_sec * 1000000000LL + timeout->tv_nsec,
+			   false);
+}
+
+/* sigsuspend's wait, with the task's mask `mask` meanwhile */
+static int suspend(struct gr_task *self, uint64_t mask)
+{
+	uint64_t old = self->sigmask;
+
+	gr_sig_set_mask(mask);
+	for (;;) {
+		bool ready;
+
+		atomic_store(&self->interrupted, false);
+		gr_wait_prepare(true);
+		ready = shim_signals_deliverable(self);
+		if (!ready) {
+			gr_park(GR_NEVER, "signal", NULL);
+			ready = shim_signals_deliverable(self);
+		}
+		if (ready) {
+			atomic_store(&self->interrupted, false);
+			shim_deliver_signals(self);
+			break;
+		}
+		shim_cancel_point(self);
+	}
+	gr_sig_set_mask(old);
+	errno = EINTR;
+	return -1;
 }
 
 GR_EXPORT int sigsuspend(const sigset_t *mask)
 {
-	return SIGNAL_WAIT(REAL(sigsuspend)(mask));
+	struct gr_task *self = gr_current_task();
+
+	if (!self)
+		return REAL(sigsuspend)(mask);
+	return suspend(self, set_word(mask));
 }
 
 GR_EXPORT int pause(void)
 {
-	return SIGNAL_WAIT(REAL(pause)());
+	struct gr_task *self = gr_current_task();
+
+	if (!self)
+		return REAL(pause)();
+	return suspend(self, self->sigmask);
 }

@@ -128,7 +128,7 @@ static int join_task(struct gr_task *self, struct gr_task *t, void **ret, clocki
 		int err;
 
 		shim_before_wait(self);
-		err = gr_task_join(t, ret, deadline, shim_cancellable(self));
+		err = gr_task_join(t, ret, deadline, true);
 		if (err != EINTR)
 			return err;
 		shim_interrupted(self);
@@ -232,13 +232,10 @@ void shim_before_wait(struct gr_task *t)
 
 bool shim_interrupted(struct gr_task *t)
 {
-	struct shim_task *st = shim_of(t);
 	bool restart;
 
 	atomic_store(&t->interrupted, false);
 	restart = shim_deliver_signals(t);
-	if (atomic_exchange(&st->signal_ran, false) && !atomic_load(&st->signal_restart))
-		restart = false;
 	shim_cancel_point(t);
 	return restart;
 }

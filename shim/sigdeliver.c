@@ -1,0 +1,418 @@
+/*
+ * sigdeliver.c — which task a signal goes to, and when its handler runs there.
+ *
+ * POSIX gives each thread a signal mask and a set of pending signals; a signal sent to a thread
+ * (pthread_kill, tgkill, raise, pthread_sigqueue) is handled by that thread once it does not
+ * block it, and one sent to the process (kill, alarm, a terminal) by one thread that does not
+ * block it. The kernel does this for OS threads; greenpoll does it for tasks, on top of it:
+ *
+ *  - A carrier's kernel mask is its task's (runtime/sigstate.h), so a signal the kernel gives a
+ *    carrier that runs a task goes to a task that accepts it: its handler runs right there, in
+ *    that task, on its stack (or its alternate stack), as natively. Idle carriers block what
+ *    every task blocks, so a signal no task accepts stays pending on the process in the kernel.
+ *  - A signal that reaches a carrier where it cannot run now (the carrier is idle, or its task
+ *    blocks it, or the task is inside greenpoll's own code, where a handler that calls back
+ *    into greenpoll could meet a lock its task holds) is kept, with its siginfo, as pending:
+ *    on that task if it was meant for it, else on the process, and routed from a carrier's
+ *    scheduling code (route_signals, the runtime's hook) to a task that accepts it: the initial
+ *    thread first when several could take it (as Linux prefers the main thread), else the
+ *    first found. A signal no task accepts stays pending on the process here until a task
+ *    unblocks it or waits for it.
+ *  - Pending on a task, a signal reaches it as follows (kick): a parked task is interrupted
+ *    (an interruptible wait ends; the waiting code then delivers it and returns EINTR or
+ *    restarts, by SA_RESTART); a task running on a carrier, or blocked there in a kernel call
+ *    (a bracket), is sent the real signal on that carrier's OS thread, marked for it, so the
+ *    kernel interrupts the call exactly as natively (EINTR or restart by SA_RESTART); a
+ *    runnable task delivers it when it next runs (the runtime's `interrupted` hook).
+ *  - Delivery to the calling task (deliver_pending, shim_deliver_signals) sends each pending
+ *    signal it does not block to its own OS thread with its siginfo (rt_tgsigqueueinfo), marked
+ *    as being delivered: the kernel runs the handler before the system call returns, or applies
+ *    the default action (terminate, stop, core) exactly as it would.
+ *
+ * Pending state: a bitmask per task (shim_task.pending_signals) and one for the process
+ * (proc_pending); each pending signal's siginfo sits in a small table keyed by (task, signal).
+ * Standard signals do not queue, natively either; a real-time signal sent again while one of
+ * the same number is pending here is merged with it (natively it would queue): README says so.
+ * Everything here that a handler calls is async-signal-safe (atomics, system calls).
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sched.h"
+#include "sigstate.h"
+#include "sys.h"
+#include "waitq.h"
+
+#define INFO_SLOTS 128
+#define INFO_BUSY (1ULL << 63) /* a slot being written */
+#define ROUTE_BATCH 64
+
+/* the siginfo of a pending signal, keyed by (task id << 7 | sig); task id 0: the process */
+static struct {
+	_Atomic uint64_t key;
+	siginfo_t info;
+} infos[INFO_SLOTS];
+
+static _Atomic uint64_t proc_pending; /* pending on the process, no task took them yet */
+static struct gr_task *_Atomic initial_task;
+
+static uint64_t info_key(const struct gr_task *t, int sig)
+{
+	return ((t ? t->id : 0) << 7) | (uint64_t)sig;
+}
+
+static void info_put(uint64_t key, const siginfo_t *info)
+{
+	for (int i = 0; i < INFO_SLOTS; i++) {
+		uint64_t free_slot = 0;
+
+		if (atomic_load_explicit(&infos[i].key, memory_order_relaxed) ||
+		    !atomic_compare_exchange_strong(&infos[i].key, &free_slot, INFO_BUSY))
+			continue;
+		infos[i].info = *info;
+		atomic_store(&infos[i].key, key);
+		return;
+	}
+	/* full: the signal is delivered with a siginfo made up as for tgkill from this process */
+}
+
+/* take the siginfo kept under key into *out; false if none (made up then) */
+static bool info_take(uint64_t key, siginfo_t *out)
+{
+	for (int i = 0; i < INFO_SLOTS; i++) {
+		if (atomic_load_explicit(&infos[i].key, memory_order_relaxed) != key)
+			continue;
+		*out = infos[i].info;
+		atomic_store(&infos[i].key, 0);
+		return true;
+	}
+	return false;
+}
+
+/* re-key the siginfo kept under `from` (a process-pending signal given to a task) */
+static void info_move(uint64_t from, uint64_t to)
+{
+	for (int i = 0; i < INFO_SLOTS; i++) {
+		uint64_t expect = from;
+
+		if (atomic_compare_exchange_strong(&infos[i].key, &expect, to))
+			return;
+	}
+}
+
+/* whether the signal's action is to discard it (SIG_IGN, or SIG_DFL of a signal whose default
+ * is to ignore it): then it is never made pending unless blocked, as the kernel does */
+static bool discarded(int sig)
+{
+	struct sigaction sa;
+
+	if (sigaction(sig, NULL, &sa) != 0)
+		return false;
+	if (sa.sa_handler == SIG_IGN)
+		return true;
+	return sa.sa_handler == SIG_DFL &&
+	       (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT);
+}
+
+/* whether t takes sig now: it does not block it, or it waits for it in a sigwait */
+static bool accepts(struct gr_task *t, int sig)
+{
+	return !(t->sigmask & GR_SIGBIT(sig)) ||
+	       (atomic_load(&shim_of(t)->sigwait_set) & GR_SIGBIT(sig));
+}
+
+/* make sig pending on t with *info (NULL: made up at delivery); false if it already was */
+static bool pend(struct gr_task *t, int sig, const siginfo_t *info)
+{
+	uint64_t bit = GR_SIGBIT(sig);
+
+	if (atomic_fetch_or(&shim_of(t)->pending_signals, bit) & bit)
+		return false;
+	if (info)
+		info_put(info_key(t, sig), info);
+	return true;
+}
+
+/* take sig off t's pending set into *info; false if it was not pending */
+static bool unpend(struct gr_task *t, int sig, siginfo_t *info, bool *have_info)
+{
+	uint64_t bit = GR_SIGBIT(sig);
+
+	if (!(atomic_fetch_and(&shim_of(t)->pending_signals, ~bit) & bit))
+		return false;
+	*have_info = info_take(info_key(t, sig), info);
+	return true;
+}
+
+/* sig is pending on t, which accepts it: make t see it (see the header). Not from a handler. */
+static void kick(struct gr_task *t, int sig)
+{
+	siginfo_t info;
+	bool have_info;
+	uint8_t state = atomic_load(&t->state);
+
+	if (state == GR_TASK_RUNNING && !(atomic_load(&shim_of(t)->sigwait_set) & GR_SIGBIT(sig)) &&
+	    unpend(t, sig, &info, &have_info)) {
+		if (gr_sig_send_to_running(t, sig, have_info ? &info : NULL))
+			return;
+		pend(t, sig, have_info ? &info : NULL); /* it stopped running meanwhile */
+	}
+	gr_interrupt(t);
+}
+
+struct route_pick {
+	int sig;
+	struct gr_task *found;
+	uint64_t found_id;
+	struct {
+		struct gr_task *t;
+		uint64_t id;
+	} kick[ROUTE_BATCH];
+	int nkick;
+};
+
+static void pick_accepting(struct gr_task *t, void *arg)
+{
+	struct route_pick *rp = arg;
+
+	if (!rp->found && accepts(t, rp->sig)) {
+		rp->found = t;
+		rp->found_id = t->id;
+	}
+}
+
+static void pick_kickable(struct gr_task *t, void *arg)
+{
+	struct route_pick *rp = arg;
+	uint64_t pending = atomic_load_explicit(&shim_of(t)->pending_signals, memory_order_relaxed);
+
+	if (rp->nkick < ROUTE_BATCH && (pending & ~t->sigmask)) {
+		rp->kick[rp->nkick].t = t;
+		rp->kick[rp->nkick].id = t->id;
+		rp->nkick++;
+	}
+}
+
+/* the task that should take a process-directed sig: the initial one first */
+static struct gr_task *accepting_task(int sig, uint64_t *id)
+{
+	struct gr_task *main_task = atomic_load(&initial_task);
+	struct route_pick rp = {.sig = sig};
+
+	if (main_task && atomic_load(&main_task->state) != GR_TASK_DEAD && accepts(main_task, sig)) {
+		*id = main_task->id;
+		return main_task;
+	}
+	gr_task_each(pick_accepting, &rp);
+	*id = rp.found_id;
+	return rp.found;
+}
+
+/* a task found under the task list lock is still that task (records are reused, not freed) */
+static bool still(struct gr_task *t, uint64_t id)
+{
+	return t->id == id && atomic_load(&t->state) != GR_TASK_DEAD;
+}
+
+/* hooks.route_signals: from a carrier's scheduling code */
+static void route_signals(void)
+{
+	uint64_t pending = atomic_load(&proc_pending);
+	struct route_pick rp = {0};
+
+	for (int sig = 1; pending; sig++, pending >>= 1) {
+		uint64_t bit = GR_SIGBIT(sig), id;
+		struct gr_task *t;
+
+		if (!(pending & 1) || !(t = accepting_task(sig, &id)) || !still(t, id))
+			continue;
+		if (!(atomic_fetch_and(&proc_pending, ~bit) & bit))
+			continue;
+		if (atomic_fetch_or(&shim_of(t)->pending_signals, bit) & bit)
+			info_take(info_key(NULL, sig), &(siginfo_t){0}); /* merged */
+		else
+			info_move(info_key(NULL, sig), info_key(t, sig));
+	}
+	/* every task with a signal to take: signals marked for a task that had moved on, and
+	 * the ones just routed */
+	gr_task_each(pick_kickable, &rp);
+	for (int i = 0; i < rp.nkick; i++) {
+		struct gr_task *t = rp.kick[i].t;
+		uint64_t ready = atomic_load(&shim_of(t)->pending_signals) & ~t->sigmask;
+
+		if (!still(t, rp.kick[i].id) || !ready)
+			continue;
+		kick(t, __builtin_ctzll(ready) + 1);
+	}
+}
+
+/* ---- from the signal handler ---- */
+
+/*
+ * A signal the kernel gave this carrier that cannot run its handler here and now (see the
+ * header): keep it pending, on `for_task` (the task it was sent to) or on the process, and
+ * have a carrier route it. Async-signal-safe.
+ */
+void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *for_task)
+{
+	struct gr_task *self = gr_current_task();
+
+	if (for_task) {
+		pend(for_task, sig, info);
+		if (for_task == self) {
+			atomic_store(&self->interrupted, true); /* delivered at its next wait or yield */
+			return;
+		}
+	} else {
+		uint64_t bit = GR_SIGBIT(sig);
+
+		if (!(atomic_fetch_or(&proc_pending, bit) & bit))
+			info_put(info_key(NULL, sig), info);
+	}
+	gr_sched_route_signals();
+}
+
+/* ---- sending ---- */
+
+int shim_signal_task(struct gr_task *t, int sig, const siginfo_t *info)
+{
+	struct gr_task *self = gr_current_task();
+
+	if (sig < 0 || sig > GR_NSIG)
+		return EINVAL;
+	if (atomic_load(&t->state) == GR_TASK_DEAD)
+		return ESRCH;
+	if (sig == 0)
+		return 0;
+	if (sig == SIGKILL || sig == SIGSTOP) /* they act on the whole process at once */
+		return gr_sys3(SYS_tgkill, getpid(), gr_os_tid(), sig) ? errno : 0;
+	if (discarded(sig) && !(t->sigmask & GR_SIGBIT(sig)))
+		return 0;
+	if (!pend(t, sig, info))
+		return 0; /* merged with the one pending */
+	if (!accepts(t, sig))
+		return 0; /* stays pending until it unblocks it */
+	if (t == self)
+		shim_deliver_signals(self);
+	else
+		kick(t, sig);
+	return 0;
+}
+
+/* ---- delivering to the calling task ---- */
+
+bool shim_deliver_signals(struct gr_task *t)
+{
+	struct shim_task *st = shim_of(t);
+	bool restart = true;
+
+	for (;;) {
+		uint64_t ready = (atomic_load(&st->pending_signals) | atomic_load(&proc_pending)) &
+				 ~t->sigmask;
+		int sig;
+		siginfo_t info;
+		bool have_info;
+		struct sigaction sa;
+
+		if (!ready)
+			return restart;
+		sig = __builtin_ctzll(ready) + 1;
+		if (!unpend(t, sig, &info, &have_info)) {
+			uint64_t bit = GR_SIGBIT(sig);
+
+			if (!(atomic_fetch_and(&proc_pending, ~bit) & bit))
+				continue;
+			have_info = info_take(info_key(NULL, sig), &info);
+		}
+		if (sigaction(sig, NULL, &sa) != 0 || !(sa.sa_flags & SA_RESTART))
+			restart = false;
+		st->delivering = sig;
+		gr_sig_send_to_self(sig, have_info ? &info : NULL);
+		st->delivering = 0;
+	}
+}
+
+int shim_park_through_signals(const void *addr, gr_waitq_check_fn *check, void *arg,
+			      int64_t deadline, const char *what)
+{
+	struct gr_task *self = gr_current_task();
+	int why = gr_waitq_park(addr, check, arg, deadline, true, what);
+
+	if (why != GR_WAKE_INTERRUPT)
+		return why;
+	atomic_store(&self->interrupted, false);
+	shim_deliver_signals(self);
+	if (shim_of(self)->cancel_async)
+		shim_cancel_point(self);
+	return GR_WAKE_NORMAL;
+}
+
+/* hooks.interrupted: a task interrupted while it ran or waited to run, back from a yield */
+static void interrupted_running(struct gr_task *t)
+{
+	atomic_store(&t->interrupted, false);
+	shim_deliver_signals(t);
+}
+
+bool shim_signals_deliverable(struct gr_task *t)
+{
+	return (atomic_load(&shim_of(t)->pending_signals) | atomic_load(&proc_pending)) & ~t->sigmask;
+}
+
+uint64_t shim_signals_pending(struct gr_task *t)
+{
+	return (atomic_load(&shim_of(t)->pending_signals) | atomic_load(&proc_pending)) & t->sigmask;
+}
+
+/*
+ * Take one signal of `set` pending on t or on the process, for a sigwait: its number, with
+ * *info; 0 if none.
+ */
+int shim_signal_take(struct gr_task *t, uint64_t set, siginfo_t *info)
+{
+	for (;;) {
+		uint64_t ready = (atomic_load(&shim_of(t)->pending_signals) | atomic_load(&proc_pending)) & set;
+		bool have_info;
+		int sig;
+
+		if (!ready)
+			return 0;
+		sig = __builtin_ctzll(ready) + 1;
+		if (!unpend(t, sig, info, &have_info)) {
+			uint64_t bit = GR_SIGBIT(sig);
+
+			if (!(atomic_fetch_and(&proc_pending, ~bit) & bit))
+				continue;
+			have_info = info_take(info_key(NULL, sig), info);
+		}
+		if (!have_info) {
+			memset(info, 0, sizeof *info);
+			info->si_code = SI_TKILL;
+			info->si_pid = getpid();
+			info->si_uid = getuid();
+		}
+		info->si_signo = sig;
+		return sig;
+	}
+}
+
+void shim_signal_init(struct gr_task *initial, struct gr_sched_hooks *hooks)
+{
+	atomic_store(&initial_task, initial);
+	hooks->route_signals = route_signals;
+	hooks->interrupted = interrupted_running;
+}
+
+void shim_signal_after_fork_child(struct gr_task *self)
+{
+	atomic_store(&initial_task, self);
+	atomic_store(&proc_pending, 0);
+	for (int i = 0; i < INFO_SLOTS; i++)
+		atomic_store(&infos[i].key, 0);
+	atomic_store(&shim_of(self)->pending_signals, 0);
+}
