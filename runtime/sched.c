@@ -843,7 +843,17 @@ void gr_sched_add_timer(struct gr_timer *timer, int64_t deadline)
 		gr_netpoll_break();
 }
 
-void gr_sched_route_signals(void) { atomic_store(&sched.route_signals, true); }
+void gr_sched_route_signals(void)
+{
+	struct gr_carrier *here = gr_here();
+
+	atomic_store(&sched.route_signals, true);
+	/* a carrier asleep on its futex would go back to sleep after the handler (SA_RESTART):
+	 * this one finds its word set, the others are woken */
+	if (here && state_of(here) == GR_C_SLEEPING)
+		atomic_store(&here->wake_word, 1);
+	gr_sched_kick_idle();
+}
 
 void gr_sched_kick_idle(void)
 {

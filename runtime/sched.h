@@ -198,11 +198,12 @@ void gr_blocking_enter_long(void);
 /*
  * From a signal handler (async-signal-safe): call hooks.route_signals soon, from a carrier's
  * scheduling code (the handler may have interrupted that very code, so it cannot touch the
- * scheduler itself). The signal also ends the carrier's idle wait, which then does it.
+ * scheduler itself): the idle carriers are woken to look.
  */
 void gr_sched_route_signals(void);
 
-/* Wake every idle carrier to look again (the idle signal mask changed: sigstate.h). */
+/* Wake every idle carrier to look again (the idle signal mask changed: sigstate.h).
+ * Async-signal-safe. */
 void gr_sched_kick_idle(void);
 
 /* For park.c: arm the calling task's wait timer; switch away from the calling task, parking. */

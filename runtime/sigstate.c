@@ -194,26 +194,33 @@ void gr_sig_idle(struct gr_carrier *c)
 }
 
 /*
- * sig to carrier c's OS thread, marked for for_task. The kernel lets only the process's initial
- * OS thread queue a siginfo whose code is the kernel's own (SI_USER, SI_KERNEL, SI_TKILL, a
- * SIGCHLD code, ...); from another thread such a siginfo goes as SI_QUEUE, every other field
- * kept. Without one, tgkill: SI_TKILL from this process.
+ * The kernel lets a thread queue a siginfo whose code is the kernel's own (SI_USER, SI_KERNEL,
+ * SI_TKILL, a SIGCHLD code, ...) only to itself; to another thread such a siginfo goes as
+ * SI_QUEUE, every other field kept. Without one, tgkill: SI_TKILL from this
+ * process.
  */
-static long send(struct gr_carrier *c, struct gr_task *for_task, int sig, const siginfo_t *info)
+long gr_sig_send_to_os_thread(int32_t tid, int sig, const siginfo_t *info)
 {
 	siginfo_t si;
+
+	if (!info)
+		return gr_sys3(SYS_tgkill, sigs.pid, tid, sig);
+	si = *info;
+	si.si_signo = sig;
+	if ((si.si_code >= 0 || si.si_code == SI_TKILL) && gr_os_tid() != tid)
+		si.si_code = SI_QUEUE;
+	return gr_sys4(SYS_rt_tgsigqueueinfo, sigs.pid, tid, sig, &si);
+}
+
+/* sig to carrier c's OS thread, marked for for_task */
+static long send(struct gr_carrier *c, struct gr_task *for_task, int sig, const siginfo_t *info)
+{
 	int32_t tid = atomic_load(&c->os_tid);
 
 	if (!tid)
 		return -1;
 	atomic_store(&c->sig_for[sig - 1], for_task);
-	if (!info)
-		return gr_sys3(SYS_tgkill, sigs.pid, tid, sig);
-	si = *info;
-	si.si_signo = sig;
-	if ((si.si_code >= 0 || si.si_code == SI_TKILL) && gr_os_tid() != sigs.pid)
-		si.si_code = SI_QUEUE;
-	return gr_sys4(SYS_rt_tgsigqueueinfo, sigs.pid, tid, sig, &si);
+	return gr_sig_send_to_os_thread(tid, sig, info);
 }
 
 bool gr_sig_send_to_running(struct gr_task *t, int sig, const siginfo_t *info)

@@ -81,12 +81,15 @@ void gr_sig_resume(struct gr_carrier *c, struct gr_task *t);
 void gr_sig_idle(struct gr_carrier *c);
 
 /*
- * Send sig, with *info (rt_tgsigqueueinfo; see send() in sigstate.c for the one field that may
- * change), to the OS thread of the carrier that runs t, marked for t; false if t is not running
+ * Send sig, with *info (rt_tgsigqueueinfo; see gr_sig_send_to_os_thread in sigstate.c for the one
+ * field that may change), to the OS thread of the carrier that runs t, marked for t; false if t is not running
  * on a carrier (nothing sent). info may be NULL (SI_TKILL from this process, as tgkill).
  * Async-signal-safe.
  */
 bool gr_sig_send_to_running(struct gr_task *t, int sig, const siginfo_t *info);
+
+/* Send sig with *info (as above) to OS thread tid of this process, unmarked: 0 or -errno. */
+long gr_sig_send_to_os_thread(int32_t tid, int sig, const siginfo_t *info);
 
 /* The same to the calling task's own carrier: delivered before this returns if unblocked. */
 void gr_sig_send_to_self(int sig, const siginfo_t *info);

@@ -137,6 +137,19 @@ GR_EXPORT long syscall(long number, ...)
 		if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET)
 			return shim_offload(shared_futex_wait, a, "shared futex");
 	}
+	if ((number == SYS_tgkill || number == SYS_tkill) && gr_current_task()) {
+		long r = shim_thread_kill(number == SYS_tgkill ? (pid_t)a[0] : 0,
+					  (pid_t)(number == SYS_tgkill ? a[1] : a[0]),
+					  (int)(number == SYS_tgkill ? a[2] : a[1]));
+
+		if (r != -ENOSYS) {
+			if (r < 0) {
+				errno = (int)-r;
+				return -1;
+			}
+			return r;
+		}
+	}
 	if (returns_twice(number))
 		return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (waits_by_design(number))

@@ -8,7 +8,8 @@
  *  - gettid: the task's own id, unique among live tasks and constant for its life (the
  *    initial task keeps the process id, as the main thread's tid is);
  *  - pthread_setname_np / getname_np: kept per task (new tasks inherit their creator's);
- *  - pthread_kill, pthread_sigqueue: the signal goes to the task (sigdeliver.c);
+ *  - pthread_kill, pthread_sigqueue, tgkill and syscall(SYS_tgkill or SYS_tkill) with a
+ *    task's id: the signal goes to the task (sigdeliver.c);
  *  - affinity (pthread_{set,get}affinity_np, sched_{set,get}affinity of a task's id): recorded
  *    and reported back, but tasks run on any carrier: pin the whole process instead (taskset);
  *  - scheduling (pthread_{set,get}schedparam, pthread_setschedprio): SCHED_OTHER, SCHED_BATCH
@@ -63,6 +64,19 @@ GR_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 
 /* ---- signals ---- */
 
+/* the task a sched_* call names by id (0: the caller), or NULL for libc to handle */
+static struct gr_task *task_of_id(pid_t id)
+{
+	struct gr_task *self = gr_current_task();
+
+	if (!self)
+		return NULL;
+	if (id == 0 || id == self->tid)
+		return self;
+	return gr_task_by_tid(id);
+}
+
+
 GR_EXPORT int pthread_kill(pthread_t th, int sig)
 {
 	struct gr_task *t = shim_task_of_thread(th);
@@ -70,6 +84,34 @@ GR_EXPORT int pthread_kill(pthread_t th, int sig)
 	if (!t || !gr_current_task())
 		return REAL(pthread_kill)(th, sig);
 	return shim_signal_task(t, sig, NULL);
+}
+
+long shim_thread_kill(pid_t tgid, pid_t tid, int sig)
+{
+	struct gr_task *t;
+	int err;
+
+	if (tgid && tgid != getpid())
+		return -ENOSYS; /* another process's thread: the kernel's */
+	if (tid <= 0)
+		return -EINVAL;
+	if (!(t = task_of_id(tid)))
+		return -ENOSYS;
+	err = shim_signal_task(t, sig, NULL);
+	return err ? -err : 0;
+}
+
+GR_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
+{
+	long r = gr_current_task() ? shim_thread_kill(tgid, tid, sig) : -ENOSYS;
+
+	if (r == -ENOSYS)
+		return REAL(tgkill)(tgid, tid, sig);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return 0;
 }
 
 GR_EXPORT int pthread_sigqueue(pthread_t th, int sig, const union sigval value)
@@ -139,18 +181,6 @@ GR_EXPORT int pthread_getaffinity_np(pthread_t th, size_t size, cpu_set_t *set)
 	struct gr_task *t = shim_task_of_thread(th);
 
 	return t ? get_affinity(t, size, set) : REAL(pthread_getaffinity_np)(th, size, set);
-}
-
-/* the task a sched_* call names by id (0: the caller), or NULL for libc to handle */
-static struct gr_task *task_of_id(pid_t id)
-{
-	struct gr_task *self = gr_current_task();
-
-	if (!self)
-		return NULL;
-	if (id == 0 || id == self->tid)
-		return self;
-	return gr_task_by_tid(id);
 }
 
 static int as_errno_result(int err)

@@ -9,10 +9,17 @@
  * thread costs a few tens of microseconds. If no thread can be made, the call blocks the
  * carrier instead, inside SHIM_BLOCKING (shim.h) so the carrier's other tasks run elsewhere
  * meanwhile: fn must therefore make only calls that cannot park (libc's, through REAL).
+ *
+ * Signals: the thread starts with the task's mask (its carrier's, inherited), and while it runs
+ * the task's shim_task.offload_os_tid names it, so that a signal sent to the task goes to that
+ * thread (sigdeliver.c): the call is interrupted as the kernel interrupts it (EINTR, or a restart
+ * under SA_RESTART), and the handler runs there, the task's stand-in for the call.
  */
 #include "shim.h"
 
 #include <errno.h>
+
+#include "sys.h"
 
 #include "monitor.h"
 #include "waitq.h"
@@ -20,6 +27,7 @@
 #define OFFLOAD_STACK (64 * 1024)
 
 struct offload {
+	struct gr_task *task; /* the task it runs for */
 	long (*fn)(void *arg);
 	void *arg;
 	long result;
@@ -39,8 +47,10 @@ static void *offload_thread(void *p)
 	_Atomic unsigned int *done = &o->done;
 
 	gr_tcb_forget_runtime(); /* not a task, not a carrier, whatever TCB glibc reused */
+	atomic_store(&shim_of(o->task)->offload_os_tid, (int32_t)gr_os_tid());
 	o->result = o->fn(o->arg);
 	o->err = errno;
+	atomic_store(&shim_of(o->task)->offload_os_tid, 0);
 	atomic_store(done, 1);
 	/* o may be gone now (the task saw done); its address is only a key here */
 	gr_waitq_wake(done, 1);
@@ -49,7 +59,7 @@ static void *offload_thread(void *p)
 
 long shim_offload(long (*fn)(void *arg), void *arg, const char *what)
 {
-	struct offload o = {.fn = fn, .arg = arg};
+	struct offload o = {.task = gr_current_task(), .fn = fn, .arg = arg};
 	pthread_attr_t attr;
 	pthread_t th;
 	int err;

@@ -76,6 +76,7 @@ struct shim_task {
 	_Atomic uint64_t pending_signals; /* pending on the task, bit sig-1 (sigdeliver.c) */
 	_Atomic uint64_t sigwait_set;	  /* the signals it waits for in a sigwait (sigwait.c) */
 	volatile int delivering;	  /* the signal it is sending itself to run (sigdeliver.c) */
+	_Atomic int32_t offload_os_tid;	  /* the OS thread running its offloaded call (offload.c) */
 	char name[16];			       /* pthread_setname_np */
 	bool has_affinity;
 	cpu_set_t affinity; /* pthread_setaffinity_np / sched_setaffinity, recorded */
@@ -148,6 +149,10 @@ void shim_signal_after_fork_child(struct gr_task *self);
 
 /* Send sig to task t with *info (NULL: as tgkill from this process): 0 or an errno value. */
 int shim_signal_task(struct gr_task *t, int sig, const siginfo_t *info);
+
+/* tgkill(tgid, tid, sig) aimed at a task (tgid 0: tkill): 0 or -errno; -ENOSYS if tid is not
+ * a task of this process (the kernel's then). */
+long shim_thread_kill(pid_t tgid, pid_t tid, int sig);
 
 /* From the signal handler: keep sig pending on for_task, or on the process (NULL). */
 void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *for_task);

@@ -23,7 +23,8 @@
  *    restarts, by SA_RESTART); a task running on a carrier, or blocked there in a kernel call
  *    (a bracket), is sent the real signal on that carrier's OS thread, marked for it, so the
  *    kernel interrupts the call exactly as natively (EINTR or restart by SA_RESTART); a
- *    runnable task delivers it when it next runs (the runtime's `interrupted` hook).
+ *    runnable task delivers it when it next runs (the runtime's `interrupted` hook); a task
+ *    whose call runs on an OS thread of its own (offload.c) has the signal sent there.
  *  - Delivery to the calling task (deliver_pending, shim_deliver_signals) sends each pending
  *    signal it does not block to its own OS thread with its siginfo (rt_tgsigqueueinfo), marked
  *    as being delivered: the kernel runs the handler before the system call returns, or applies
@@ -155,7 +156,13 @@ static void kick(struct gr_task *t, int sig)
 	siginfo_t info;
 	bool have_info;
 	uint8_t state = atomic_load(&t->state);
+	int32_t offload = atomic_load(&shim_of(t)->offload_os_tid);
 
+	if (offload && unpend(t, sig, &info, &have_info)) {
+		if (gr_sig_send_to_os_thread(offload, sig, have_info ? &info : NULL) == 0)
+			return;
+		pend(t, sig, have_info ? &info : NULL); /* the call is over */
+	}
 	if (state == GR_TASK_RUNNING && !(atomic_load(&shim_of(t)->sigwait_set) & GR_SIGBIT(sig)) &&
 	    unpend(t, sig, &info, &have_info)) {
 		if (gr_sig_send_to_running(t, sig, have_info ? &info : NULL))
