@@ -251,11 +251,3 @@ GR_EXPORT int pthread_setschedprio(pthread_t th, int prio)
 	return prio == 0 ? 0 : EINVAL;
 }
 
-GR_EXPORT int pthread_getcpuclockid(pthread_t th, clockid_t *clock)
-{
-	struct gr_task *t = shim_task_of_thread(th);
-
-	if (!t)
-		return REAL(pthread_getcpuclockid)(th, clock);
-	return ENOENT;
-}

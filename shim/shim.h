@@ -156,6 +156,13 @@ void shim_signal_forward(int sig, siginfo_t *info, void *uctx);
 int shim_preempt_init(void);
 void *shim_preempt_cookie(void); /* the value the monitor queues the signal with */
 
+/* whether clock is a task's CPU-time clock the calling task should answer (cpuclock.c) */
+bool shim_task_cpuclock(clockid_t clock);
+
+/* clock_nanosleep on such a clock (cpuclock.c): 0 or a positive errno, as clock_nanosleep */
+int shim_cpuclock_sleep(struct gr_task *self, clockid_t clock, int flags,
+			const struct timespec *req, struct timespec *rem);
+
 /* the task a pthread_t names, or NULL if it is not a task's */
 struct gr_task *shim_task_of_thread(pthread_t th);
 
