@@ -295,9 +295,11 @@ void shim_sched_init(struct gr_task *t, struct gr_task *creator)
 }
 
 /*
- * glibc takes a policy or priority the attribute never had set from the creator; the
- * attribute's defaults (SCHED_OTHER, 0) are taken here instead, which differs only for a
- * real-time creator.
+ * glibc takes a policy or priority the attribute never had set from the creator. Whether one
+ * was set is private to glibc; what the public getters show is read instead: a real-time
+ * policy with priority 0 (never valid, so never set) takes the creator's priority, as glibc
+ * does; an attribute with neither set reads SCHED_OTHER, 0 and gets that, where glibc gives the
+ * creator's (the same unless the creator is real-time).
  */
 int shim_sched_of_attr(struct gr_task *creator, const pthread_attr_t *attr, struct shim_sched *s)
 {
@@ -312,6 +314,8 @@ int shim_sched_of_attr(struct gr_task *creator, const pthread_attr_t *attr, stru
 		return 0;
 	pthread_attr_getschedpolicy(attr, &policy);
 	pthread_attr_getschedparam(attr, &param);
+	if (realtime(policy) && param.sched_priority == 0)
+		param.sched_priority = from->priority;
 	if ((err = sched_check(from->policy, from->priority, policy, param.sched_priority)))
 		return err;
 	*s = (struct shim_sched){
