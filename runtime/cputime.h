@@ -51,10 +51,10 @@ static inline void gr_cputime_start(struct gr_task *t, int64_t now)
 static inline void gr_cputime_stop(struct gr_task *t, int64_t now)
 {
 	int64_t since = atomic_load_explicit(&t->run_since, memory_order_relaxed);
+	int64_t ran = atomic_load_explicit(&t->run_ns, memory_order_relaxed);
 
 	if (since)
-		gr_cputime_set(t, atomic_load_explicit(&t->run_ns, memory_order_relaxed) + now - since,
-			       0);
+		gr_cputime_set(t, ran + (now - since), 0);
 }
 
 /* the ns t has run so far; from any thread (t's record must stay mapped meanwhile) */

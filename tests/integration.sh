@@ -55,14 +55,16 @@ check_output() {
 		fi
 		return 1 ;;
 	thread_identity)
-		# what it prints depends on the machine (privileges): the shim's must be the native's
+		# what it prints depends on the machine (privileges): the shim's must match native
 		if [ "$mode" = native ]; then
 			cp "$tmp/out" "$tmp/$case.native"
 			return 0
 		elif [ ! -f "$tmp/$case.native" ]; then
 			echo "no native run to compare with"
 		elif ! cmp -s "$tmp/$case.native" "$tmp/out"; then
-			echo "stdout differs from the native run's: $(diff "$tmp/$case.native" "$tmp/out" | grep '^[<>]' | head -n 4 | tr '\n' ' ')"
+			echo "stdout differs from the native run's:" \
+				"$(diff "$tmp/$case.native" "$tmp/out" | grep '^[<>]' | head -n 4 |
+					tr '\n' ' ')"
 		else
 			return 0
 		fi
