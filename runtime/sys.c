@@ -3,10 +3,12 @@
  * shim interposes for tasks' CPU-time clocks, so a call by name from this library would land
  * in the shim.
  *
- * The pointer starts at a function that looks libc's definition up (the next one after this
- * object: libc's, whether this code is the preloaded library or a unit test), stores it and
- * calls it; every later call goes straight to libc's (the vDSO's) code. The first call is made
- * at start-up (the first task adopted, before any lock is taken or carrier started).
+ * The pointer is set when this object is loaded, to the next definition after this object
+ * (libc's, whether this code is the preloaded library or a unit test); every call goes straight
+ * to libc's (the vDSO's) code. A call made earlier, by another library's constructor, lands in
+ * a function that does the same look-up first. Either way the look-up (dlsym, which takes the
+ * loader's lock) is made on the initial thread at start-up, never under a gr_lock or in a
+ * signal handler.
  */
 #define _GNU_SOURCE
 #include "sys.h"
@@ -15,7 +17,7 @@
 
 #include "throw.h"
 
-static int first_clock_gettime(clockid_t clock, struct timespec *ts)
+static void resolve(void)
 {
 	void *real = dlsym(RTLD_NEXT, "clock_gettime");
 
@@ -23,7 +25,18 @@ static int first_clock_gettime(clockid_t clock, struct timespec *ts)
 		gr_throw("runtime: libc's clock_gettime not found");
 	__atomic_store_n(&gr_libc_clock_gettime, (int (*)(clockid_t, struct timespec *))real,
 			 __ATOMIC_RELAXED);
+}
+
+static int first_clock_gettime(clockid_t clock, struct timespec *ts)
+{
+	resolve();
 	return gr_libc_clock_gettime(clock, ts);
 }
 
 int (*gr_libc_clock_gettime)(clockid_t clock, struct timespec *ts) = first_clock_gettime;
+
+__attribute__((constructor)) static void resolve_at_load(void)
+{
+	if (gr_libc_clock_gettime == first_clock_gettime)
+		resolve();
+}
