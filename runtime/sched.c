@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 
+#include "cputime.h"
 #include "monitor.h"
 #include "netpoll.h"
 #include "stack.h"
@@ -701,9 +702,15 @@ static void spare_hand(struct gr_carrier *c, struct gr_proc *p)
 
 /* ---- switching ---- */
 
-static void switch_to(struct gr_carrier *c, struct gr_ctx *from, struct gr_task *next)
+/* c switches from task prev (NULL: from its own context) to next */
+static void switch_to(struct gr_carrier *c, struct gr_task *prev, struct gr_task *next)
 {
 	struct gr_task *after = gr_runq_peek(&c->p->runq);
+	int64_t now = gr_nanotime();
+
+	if (prev)
+		gr_cputime_stop(prev, now);
+	gr_cputime_start(next, now);
 
 	/* the task after this one: its record's hot line (cold when there are thousands of
 	 * tasks) is on its way while this one runs */
@@ -712,7 +719,7 @@ static void switch_to(struct gr_carrier *c, struct gr_ctx *from, struct gr_task 
 	next->carrier = c;
 	c->current = next;
 	atomic_store_explicit(&next->state, GR_TASK_RUNNING, memory_order_relaxed);
-	gr_ctx_switch(from, &next->ctx);
+	gr_ctx_switch(prev ? &prev->ctx : &c->ctx, &next->ctx);
 }
 
 static void finish_switch(struct gr_carrier *c)
@@ -756,7 +763,7 @@ static void carrier_loop(void *arg)
 		c->in_sched = true;
 		if (!(next = find_work_or_sleep(c)))
 			return; /* swapped out: the OS thread ends */
-		switch_to(c, &c->ctx, next);
+		switch_to(c, NULL, next);
 	}
 }
 
@@ -780,8 +787,9 @@ static void switch_away(struct gr_task *t, struct gr_carrier *c)
 
 	c->prev = t;
 	if (next) {
-		switch_to(c, &t->ctx, next);
+		switch_to(c, t, next);
 	} else {
+		gr_cputime_stop(t, gr_nanotime());
 		c->current = NULL;
 		gr_ctx_switch(&t->ctx, &c->ctx);
 	}
@@ -813,7 +821,7 @@ static void yield(bool preempted)
 		return;
 	}
 	c->prev = t;
-	switch_to(c, &t->ctx, next);
+	switch_to(c, t, next);
 	task_resumed(t);
 	if (atomic_load_explicit(&t->interrupted, memory_order_relaxed) && sched.hooks.interrupted)
 		sched.hooks.interrupted(t);
@@ -904,6 +912,7 @@ void gr_blocking_enter_long(void)
 	struct gr_carrier *c = blocking_begin();
 	struct gr_proc *p;
 
+	gr_cputime_stop(gr_current_task(), gr_nanotime()); /* waiting is not running (cputime.h) */
 	if (!c)
 		return;
 	p = c->p;
@@ -921,7 +930,11 @@ void gr_blocking_exit(void)
 	struct gr_carrier *c;
 	uint32_t expect;
 
-	if (!t || !(c = t->carrier)->p)
+	if (!t)
+		return;
+	if (!atomic_load_explicit(&t->run_since, memory_order_relaxed))
+		gr_cputime_start(t, gr_nanotime()); /* after gr_blocking_enter_long */
+	if (!(c = t->carrier)->p)
 		return;
 	expect = GR_PSTATUS(c->id, GR_P_BLOCKING);
 	if (atomic_compare_exchange_strong(&c->p->status, &expect, GR_PSTATUS(c->id, GR_P_TASK)))

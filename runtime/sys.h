@@ -5,8 +5,8 @@
  *  - Nothing here touches errno: each call returns the kernel's result, a negative errno value
  *    on failure. Runtime code runs on tasks' stacks with the task's TLS installed, so a libc
  *    wrapper that set errno would clobber the program's errno behind its back.
- *  - Nothing here goes through an interposed libc name (sched_yield, nanosleep, gettid are
- *    interposed by shim/), so the runtime can never re-enter the shim.
+ *  - Nothing here goes through an interposed libc name (sched_yield, nanosleep, gettid,
+ *    clock_gettime are interposed by shim/), so the runtime can never re-enter the shim.
  */
 #ifndef GR_SYS_H
 #define GR_SYS_H
@@ -58,12 +58,15 @@ static inline long gr_os_write(int fd, const void *buf, unsigned long n)
 
 static inline void gr_cpu_relax(void) { __builtin_ia32_pause(); }
 
-/* CLOCK_MONOTONIC in nanoseconds (vDSO; clock_gettime is not interposed and leaves errno alone
- * on success, which is the only outcome for CLOCK_MONOTONIC) */
+/* libc's clock_gettime (shim/cpuclock.c interposes the name; sys.c) */
+extern int (*gr_libc_clock_gettime)(clockid_t clock, struct timespec *ts);
+
+/* CLOCK_MONOTONIC in nanoseconds (vDSO; libc's clock_gettime leaves errno alone on success,
+ * which is the only outcome for CLOCK_MONOTONIC) */
 static inline int64_t gr_nanotime(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	gr_libc_clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 

@@ -6,7 +6,8 @@
  * the live count (the last task ends the process, as when a process's last thread exits).
  * Then, on the next context once it is off its stack (gr_task_reap): it becomes DEAD, and its
  * joiner is woken or, if detached, its region goes back to the pool. A joined task's region
- * goes back when the join returns.
+ * goes back when the join returns, its record marked joined: until the region is reused, a
+ * later join or detach of its pthread_t answers ESRCH, a tryjoin EBUSY, as glibc's do.
  *
  * Locking: join_lock protects a task's join fields; the task list lock protects the list of
  * live tasks. Neither is held while taking the other.
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cputime.h"
 #include "sched.h"
 #include "stack.h"
 #include "sys.h"
@@ -24,8 +26,11 @@
 #include "tls.h"
 
 #define TASK_BYTES ((sizeof(struct gr_task) + 63) & ~(size_t)63)
-#define FAKE_TID_BASE 0x20000000 /* above PID_MAX_LIMIT, inside FUTEX_TID_MASK */
-#define FAKE_TID_SPAN 0x1fffffff
+/* Task ids lie in [PID_MAX_LIMIT, 2^28): no kernel thread has one (pids stay below
+ * PID_MAX_LIMIT), they fit FUTEX_TID_MASK, and a thread CPU clock id made from one the way glibc
+ * makes them (~tid << 3 in a 32-bit clockid_t) still carries the whole id (shim/cpuclock.c) */
+#define FAKE_TID_BASE 0x400000
+#define FAKE_TID_SPAN (0x10000000 - FAKE_TID_BASE)
 #define MIN_USABLE_STACK (8 * 1024)
 
 static size_t default_stack = 8 << 20;
@@ -88,6 +93,20 @@ struct gr_task *gr_task_by_tid(int32_t tid)
 	for (struct gr_task *t = all_tasks; t && !found; t = t->all_next)
 		if (t->tid == tid && atomic_load(&t->state) != GR_TASK_DEAD)
 			found = t;
+	gr_unlock(&list_lock);
+	return found;
+}
+
+bool gr_task_cputime_of_tid(int32_t tid, int64_t *ns)
+{
+	bool found = false;
+
+	gr_lock(&list_lock);
+	for (struct gr_task *t = all_tasks; t && !found; t = t->all_next)
+		if (t->tid == tid && atomic_load(&t->state) != GR_TASK_DEAD) {
+			*ns = gr_cputime_read(t);
+			found = true;
+		}
 	gr_unlock(&list_lock);
 	return found;
 }
@@ -189,7 +208,11 @@ void gr_task_start(struct gr_task *t)
 struct gr_task *gr_task_adopt_initial(void *tcb, int32_t tid)
 {
 	struct gr_task *t = &initial_task;
+	struct timespec ran = {0};
 
+	/* its CPU clock goes on from what its OS thread has used so far */
+	gr_sys2(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, &ran);
+	gr_cputime_set(t, (int64_t)ran.tv_sec * 1000000000 + ran.tv_nsec, gr_nanotime());
 	t->tcb = tcb;
 	t->ctx.fs = tcb;
 	t->id = atomic_fetch_add(&next_id, 1);
@@ -245,6 +268,10 @@ int gr_task_join(struct gr_task *t, void **result, int64_t deadline, bool interr
 	if (t == self)
 		return EDEADLK;
 	gr_lock(&t->join_lock);
+	if (t->joined) {
+		gr_unlock(&t->join_lock);
+		return ESRCH;
+	}
 	if (t->detached || (t->joiner && t->joiner != self)) {
 		gr_unlock(&t->join_lock);
 		return EINVAL;
@@ -265,6 +292,7 @@ int gr_task_join(struct gr_task *t, void **result, int64_t deadline, bool interr
 			return why == GR_WAKE_TIMEOUT ? ETIMEDOUT : EINTR;
 		}
 	}
+	t->joined = true;
 	gr_unlock(&t->join_lock);
 	if (result)
 		*result = t->result;
@@ -275,14 +303,15 @@ int gr_task_join(struct gr_task *t, void **result, int64_t deadline, bool interr
 int gr_task_tryjoin(struct gr_task *t, void **result)
 {
 	gr_lock(&t->join_lock);
+	if (!t->exited || t->joined) {
+		gr_unlock(&t->join_lock);
+		return EBUSY;
+	}
 	if (t->detached || t->joiner) {
 		gr_unlock(&t->join_lock);
 		return EINVAL;
 	}
-	if (!t->exited) {
-		gr_unlock(&t->join_lock);
-		return EBUSY;
-	}
+	t->joined = true;
 	gr_unlock(&t->join_lock);
 	if (result)
 		*result = t->result;
@@ -295,6 +324,10 @@ int gr_task_detach(struct gr_task *t)
 	bool exited;
 
 	gr_lock(&t->join_lock);
+	if (t->joined) {
+		gr_unlock(&t->join_lock);
+		return ESRCH;
+	}
 	if (t->detached || t->joiner) {
 		gr_unlock(&t->join_lock);
 		return EINVAL;
@@ -317,6 +350,7 @@ void gr_task_after_fork_child(struct gr_task *self)
 	atomic_store(&live_tasks, 1);
 	/* as a forked process's only thread, it has the kernel's id: gettid() == getpid() */
 	self->tid = (int32_t)gr_os_tid();
+	gr_cputime_set(self, 0, gr_nanotime()); /* and a new thread's CPU clock */
 	if (!self->adopted)
 		gr_tcb_after_fork_child(self->tcb);
 }

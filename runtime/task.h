@@ -66,7 +66,7 @@ struct gr_task {
 	struct gr_timer wait_timer; /* deadline of the current wait */
 
 	uint64_t id;		/* unique for the process's life */
-	int32_t tid;		/* gettid() of the task: unique among live tasks */
+	int32_t tid;		/* gettid() of the task: unique among live tasks, < 2^28 (task.c) */
 	void *(*start)(void *); /* const after create */
 	void *arg;		/* const after create */
 	void *result;		/* written by the task before it exits */
@@ -74,6 +74,7 @@ struct gr_task {
 	/* join/detach: protected by join_lock */
 	gr_lock_t join_lock;
 	bool detached, exited;
+	bool joined; /* a join collected it: its id now names no thread (until the record is reused) */
 	struct gr_task *joiner;
 	uint32_t joiner_seq;
 
@@ -89,6 +90,11 @@ struct gr_task {
 	 * the task itself */
 	uint64_t sigmask;
 	struct gr_altstack altstack;
+
+	/* the time it ran (cputime.h): written only by the carrier running it */
+	_Atomic uint32_t run_seq;   /* odd while the two below are being written */
+	_Atomic int64_t run_ns;	    /* ns it ran before the current stretch */
+	_Atomic int64_t run_since;  /* CLOCK_MONOTONIC ns the current stretch began; 0: none */
 
 	_Alignas(16) unsigned char local[GR_TASK_LOCAL_BYTES];
 };
@@ -116,16 +122,17 @@ void gr_task_start(struct gr_task *t);
 _Noreturn void gr_task_exit(void *result);
 
 /*
- * Wait for t to end; *result gets its result. 0, or EINVAL (detached or already being joined),
- * EDEADLK (joining itself), ETIMEDOUT (deadline passed; CLOCK_MONOTONIC ns, GR_NEVER for none),
- * EINTR (interrupted, when interruptible).
+ * Wait for t to end; *result gets its result. 0, or ESRCH (already joined), EINVAL (detached or
+ * already being joined), EDEADLK (joining itself), ETIMEDOUT (deadline passed; CLOCK_MONOTONIC
+ * ns, GR_NEVER for none), EINTR (interrupted, when interruptible).
  */
 int gr_task_join(struct gr_task *t, void **result, int64_t deadline, bool interruptible);
 
-/* 0 if t has ended and was joined now, EBUSY if it is still running. */
+/* 0 if t has ended and was joined now, EBUSY if it is still running or was already joined
+ * (glibc's answer: its thread id is no longer 0), EINVAL if detached or being joined. */
 int gr_task_tryjoin(struct gr_task *t, void **result);
 
-/* 0, or EINVAL if t was already detached. */
+/* 0, or EINVAL if t was already detached (or is being joined), ESRCH if already joined. */
 int gr_task_detach(struct gr_task *t);
 
 /* Call fn(tcb, arg) for the TCB of every task the runtime made, live or pooled. */
@@ -137,6 +144,10 @@ void gr_task_each(void (*fn)(struct gr_task *t, void *arg), void *arg);
 
 /* The live task whose tid is tid, or NULL. */
 struct gr_task *gr_task_by_tid(int32_t tid);
+
+/* The time the live task whose tid is tid has run (cputime.h) in *ns; false if there is none.
+ * Read under the task list lock: the record cannot be reaped and unmapped meanwhile. */
+bool gr_task_cputime_of_tid(int32_t tid, int64_t *ns);
 
 /* A thread id no task has (for TCBs that are not tasks', such as a carrier's own). */
 int32_t gr_task_fresh_tid(void);

@@ -1,9 +1,11 @@
 /*
  * futex.c — syscall(SYS_futex, ...) made by the program or its libraries (hand-written locks,
- * libstdc++'s atomic waits): on a process-private futex, FUTEX_WAIT and FUTEX_WAKE (and their
- * BITSET forms) park and wake tasks on the futex word's address; the value check happens under
- * the wait queue's lock, as the kernel does it under its hash bucket lock, so a wake between
- * the caller's check and its park is not lost. Results are the kernel's: 0 / EAGAIN (value
+ * libstdc++'s atomic waits), and the rest of libc's syscall(). SYS_gettid answers the calling
+ * task's id, as gettid() does (ids.c; Python's threading.get_native_id() asks this way).
+ * SYS_futex: on a process-private futex, FUTEX_WAIT and FUTEX_WAKE (and their BITSET forms)
+ * park and wake tasks on the futex word's address; the value check happens under the wait
+ * queue's lock, as the kernel does it under its hash bucket lock, so a wake between the
+ * caller's check and its park is not lost. Results are the kernel's: 0 / EAGAIN (value
  * changed) / ETIMEDOUT / EINTR (a signal sent to the task) for a wait, the number woken for a
  * wake. A wait on a shared futex is the kernel's (its waker may be another process), made on
  * an OS thread of its own while the task waits (offload.c); other operations and every other
@@ -115,6 +117,8 @@ GR_EXPORT long syscall(long number, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
+	if (number == SYS_gettid && gr_current_task())
+		return gr_current_task()->tid;
 	if (number == SYS_futex && gr_current_task() && (a[1] & FUTEX_PRIVATE_FLAG)) {
 		int cmd = (int)a[1] & FUTEX_CMD_MASK;
 

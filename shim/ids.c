@@ -12,19 +12,29 @@
  *    task's id: the signal goes to the task (sigdeliver.c);
  *  - affinity (pthread_{set,get}affinity_np, sched_{set,get}affinity of a task's id): recorded
  *    and reported back, but tasks run on any carrier: pin the whole process instead (taskset);
- *  - scheduling (pthread_{set,get}schedparam, pthread_setschedprio): SCHED_OTHER, SCHED_BATCH
- *    and SCHED_IDLE are recorded and reported back; real-time policies give EPERM;
- *  - pthread_getcpuclockid: ENOENT (a task has no kernel CPU clock of its own).
+ *  - scheduling (pthread_{set,get}schedparam, pthread_setschedprio, sched_{set,get}scheduler
+ *    and sched_{set,get}param of a task's id or 0, the attributes a thread is created with,
+ *    pthread_getattr_np's report): policy and priority are recorded and reported back, never
+ *    enforced (every task runs on any carrier, in turn). The kernel's answers are kept: EINVAL
+ *    for a policy it does not take or a priority out of its range, EPERM for a real-time
+ *    policy unless the process may have it natively (CAP_SYS_NICE, or RLIMIT_RTPRIO, checked
+ *    as sched_setscheduler checks them), ESRCH for a thread that has exited. A new task
+ *    inherits its creator's unless created with PTHREAD_EXPLICIT_SCHED; the initial task starts
+ *    with the process's;
+ *  - CPU-time clocks: cpuclock.c.
  */
 #include "shim.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "sched.h"
+#include "sys.h"
 
 GR_EXPORT pid_t gettid(void)
 {
@@ -209,27 +219,130 @@ GR_EXPORT int sched_getaffinity(pid_t id, size_t size, cpu_set_t *set)
 
 /* ---- scheduling parameters ---- */
 
+/* CAP_SYS_NICE in the calling OS thread's effective set (capabilities are per OS thread: all
+ * of a process's have the same unless the program changed one thread's alone) */
+static bool may_raise_priority(void)
+{
+	struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (gr_sys2(SYS_capget, &head, data) != 0)
+		return false;
+	return data[CAP_TO_INDEX(CAP_SYS_NICE)].effective & CAP_TO_MASK(CAP_SYS_NICE);
+}
+
+static bool realtime(int policy) { return policy == SCHED_FIFO || policy == SCHED_RR; }
+
+/*
+ * 0 if the kernel would let a thread at (from_policy, from_prio) of this process take
+ * (policy, prio), with sched_setscheduler's answers in its order otherwise: EINVAL for a
+ * policy it does not take or a priority out of sched_get_priority_min/max's range, EPERM for a
+ * real-time policy without CAP_SYS_NICE or room under RLIMIT_RTPRIO.
+ */
+static int sched_check(int from_policy, int from_prio, int policy, int prio)
+{
+	struct rlimit rt;
+
+	switch (policy) {
+	case SCHED_OTHER: case SCHED_BATCH: case SCHED_IDLE: case SCHED_FIFO: case SCHED_RR:
+		break;
+	default:
+		return EINVAL;
+	}
+	if (prio < sched_get_priority_min(policy) || prio > sched_get_priority_max(policy))
+		return EINVAL;
+	if (!realtime(policy) || may_raise_priority())
+		return 0;
+	if (getrlimit(RLIMIT_RTPRIO, &rt) != 0)
+		rt.rlim_cur = 0;
+	if (policy != from_policy && rt.rlim_cur == 0)
+		return EPERM;
+	if (prio > (realtime(from_policy) ? from_prio : 0) && (rlim_t)prio > rt.rlim_cur)
+		return EPERM;
+	return 0;
+}
+
+static int set_sched(struct gr_task *t, int policy, int prio)
+{
+	struct shim_task *st = shim_of(t);
+	int err;
+
+	if (atomic_load(&t->state) == GR_TASK_DEAD)
+		return ESRCH;
+	if ((err = sched_check(st->sched.policy, st->sched.priority, policy, prio)))
+		return err;
+	st->sched.policy = policy;
+	st->sched.priority = prio;
+	return 0;
+}
+
+void shim_sched_init(struct gr_task *t, struct gr_task *creator)
+{
+	struct shim_sched *s = &shim_of(t)->sched;
+	struct sched_param param;
+	int policy;
+
+	if (creator) {
+		*s = (struct shim_sched){.policy = shim_of(creator)->sched.policy,
+					 .priority = shim_of(creator)->sched.priority};
+		return;
+	}
+	/* the process's initial thread: what it was started with (chrt, say) */
+	policy = REAL(sched_getscheduler)(0);
+	if (policy >= 0 && REAL(sched_getparam)(0, &param) == 0) {
+		s->policy = policy & ~SCHED_RESET_ON_FORK;
+		s->priority = param.sched_priority;
+	}
+}
+
+/*
+ * glibc takes a policy or priority the attribute never had set from the creator. Whether one
+ * was set is private to glibc; what the public getters show is read instead: a real-time
+ * policy with priority 0 (never valid, so never set) takes the creator's priority, as glibc
+ * does; an attribute with neither set reads SCHED_OTHER, 0 and gets that, where glibc gives the
+ * creator's (the same unless the creator is real-time).
+ */
+int shim_sched_of_attr(struct gr_task *creator, const pthread_attr_t *attr, struct shim_sched *s)
+{
+	const struct shim_sched *from = &shim_of(creator)->sched;
+	struct sched_param param;
+	int inherit = PTHREAD_INHERIT_SCHED, policy, err;
+
+	*s = (struct shim_sched){.policy = from->policy, .priority = from->priority};
+	if (attr)
+		pthread_attr_getinheritsched(attr, &inherit);
+	if (inherit == PTHREAD_INHERIT_SCHED)
+		return 0;
+	pthread_attr_getschedpolicy(attr, &policy);
+	pthread_attr_getschedparam(attr, &param);
+	if (realtime(policy) && param.sched_priority == 0)
+		param.sched_priority = from->priority;
+	if ((err = sched_check(from->policy, from->priority, policy, param.sched_priority)))
+		return err;
+	*s = (struct shim_sched){
+		.policy = policy, .priority = param.sched_priority, .explicit_sched = true};
+	return 0;
+}
+
+/* SCHED_BATCH and SCHED_IDLE show as SCHED_OTHER: pthread_attr_setschedpolicy refuses them */
+void shim_sched_report(struct gr_task *t, pthread_attr_t *attr)
+{
+	const struct shim_sched *s = &shim_of(t)->sched;
+	struct sched_param param = {.sched_priority = s->priority};
+
+	pthread_attr_setschedpolicy(attr, s->policy);
+	pthread_attr_setschedparam(attr, &param);
+	pthread_attr_setinheritsched(attr, s->explicit_sched ? PTHREAD_EXPLICIT_SCHED
+							    : PTHREAD_INHERIT_SCHED);
+}
+
 GR_EXPORT int pthread_setschedparam(pthread_t th, int policy, const struct sched_param *param)
 {
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t)
 		return REAL(pthread_setschedparam)(th, policy, param);
-	switch (policy) {
-	case SCHED_OTHER:
-	case SCHED_BATCH:
-	case SCHED_IDLE:
-		if (param->sched_priority != 0)
-			return EINVAL;
-		shim_of(t)->sched_policy = policy;
-		shim_of(t)->sched_priority = 0;
-		return 0;
-	case SCHED_FIFO:
-	case SCHED_RR:
-		return EPERM;
-	default:
-		return EINVAL;
-	}
+	return set_sched(t, policy, param->sched_priority);
 }
 
 GR_EXPORT int pthread_getschedparam(pthread_t th, int *policy, struct sched_param *param)
@@ -238,8 +351,10 @@ GR_EXPORT int pthread_getschedparam(pthread_t th, int *policy, struct sched_para
 
 	if (!t)
 		return REAL(pthread_getschedparam)(th, policy, param);
-	*policy = shim_of(t)->sched_policy;
-	param->sched_priority = shim_of(t)->sched_priority;
+	if (atomic_load(&t->state) == GR_TASK_DEAD)
+		return ESRCH;
+	*policy = shim_of(t)->sched.policy;
+	param->sched_priority = shim_of(t)->sched.priority;
 	return 0;
 }
 
@@ -249,14 +364,49 @@ GR_EXPORT int pthread_setschedprio(pthread_t th, int prio)
 
 	if (!t)
 		return REAL(pthread_setschedprio)(th, prio);
-	return prio == 0 ? 0 : EINVAL;
+	return set_sched(t, shim_of(t)->sched.policy, prio);
 }
 
-GR_EXPORT int pthread_getcpuclockid(pthread_t th, clockid_t *clock)
+GR_EXPORT int sched_setscheduler(pid_t id, int policy, const struct sched_param *param)
 {
-	struct gr_task *t = shim_task_of_thread(th);
+	struct gr_task *t = task_of_id(id);
+	int err;
 
 	if (!t)
-		return REAL(pthread_getcpuclockid)(th, clock);
-	return ENOENT;
+		return REAL(sched_setscheduler)(id, policy, param);
+	if (!param)
+		return as_errno_result(EINVAL);
+	/* SCHED_RESET_ON_FORK is accepted and not kept: a forked child's task is a new thread */
+	err = set_sched(t, policy & ~SCHED_RESET_ON_FORK, param->sched_priority);
+	return as_errno_result(err);
+}
+
+GR_EXPORT int sched_getscheduler(pid_t id)
+{
+	struct gr_task *t = task_of_id(id);
+
+	return t ? shim_of(t)->sched.policy : REAL(sched_getscheduler)(id);
+}
+
+GR_EXPORT int sched_setparam(pid_t id, const struct sched_param *param)
+{
+	struct gr_task *t = task_of_id(id);
+
+	if (!t)
+		return REAL(sched_setparam)(id, param);
+	if (!param)
+		return as_errno_result(EINVAL);
+	return as_errno_result(set_sched(t, shim_of(t)->sched.policy, param->sched_priority));
+}
+
+GR_EXPORT int sched_getparam(pid_t id, struct sched_param *param)
+{
+	struct gr_task *t = task_of_id(id);
+
+	if (!t)
+		return REAL(sched_getparam)(id, param);
+	if (!param)
+		return as_errno_result(EINVAL);
+	param->sched_priority = shim_of(t)->sched.priority;
+	return 0;
 }

@@ -67,6 +67,12 @@
 		shim_blocking_result_;                                                          \
 	})
 
+/* a task's scheduling attributes, recorded and reported, never enforced (ids.c) */
+struct shim_sched {
+	short policy, priority; /* SCHED_*, 0..99 */
+	bool explicit_sched; /* created with PTHREAD_EXPLICIT_SCHED (pthread_getattr_np says so) */
+};
+
 /* the POSIX state of one task (lives in gr_task.local) */
 struct shim_task {
 	void *exit_value;	   /* pthread_exit's argument, read after the unwind lands */
@@ -80,7 +86,7 @@ struct shim_task {
 	char name[16];			       /* pthread_setname_np */
 	bool has_affinity;
 	cpu_set_t affinity; /* pthread_setaffinity_np / sched_setaffinity, recorded */
-	int sched_policy, sched_priority;
+	struct shim_sched sched; /* pthread_setschedparam, sched_setscheduler, creation */
 	volatile unsigned char blocking_depth; /* brackets open (shim_blocking_begin) */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
@@ -185,6 +191,20 @@ void shim_signal_forward(int sig, siginfo_t *info, void *uctx);
 /* Install the preemption signal's handler; the signal, or 0 if preemption by signal is off. */
 int shim_preempt_init(void);
 void *shim_preempt_cookie(void); /* the value the monitor queues the signal with */
+
+/* whether clock is a task's CPU-time clock the calling task should answer (cpuclock.c) */
+bool shim_task_cpuclock(clockid_t clock);
+
+/* clock_nanosleep on such a clock (cpuclock.c): 0 or a positive errno, as clock_nanosleep */
+int shim_cpuclock_sleep(struct gr_task *self, clockid_t clock, int flags,
+			const struct timespec *req, struct timespec *rem);
+
+/* scheduling attributes (ids.c): a task's first ones, from its creator (NULL for the initial
+ * task: the process's own); those a thread created by creator with attr starts with, in *s:
+ * 0, or pthread_create's error (EINVAL, EPERM as the kernel would give); into attr, t's */
+void shim_sched_init(struct gr_task *t, struct gr_task *creator);
+int shim_sched_of_attr(struct gr_task *creator, const pthread_attr_t *attr, struct shim_sched *s);
+void shim_sched_report(struct gr_task *t, pthread_attr_t *attr);
 
 /* the task a pthread_t names, or NULL if it is not a task's */
 struct gr_task *shim_task_of_thread(pthread_t th);

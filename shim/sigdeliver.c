@@ -292,10 +292,8 @@ int shim_signal_task(struct gr_task *t, int sig, const siginfo_t *info)
 
 	if (sig < 0 || sig > GR_NSIG)
 		return EINVAL;
-	if (atomic_load(&t->state) == GR_TASK_DEAD)
-		return ESRCH;
-	if (sig == 0)
-		return 0;
+	if (sig == 0 || atomic_load(&t->state) == GR_TASK_DEAD)
+		return 0; /* glibc's pthread_kill sends nothing to a thread that has exited */
 	if (sig == SIGKILL || sig == SIGSTOP) /* they act on the whole process at once */
 		return gr_sys3(SYS_tgkill, getpid(), gr_os_tid(), sig) ? errno : 0;
 	if (discarded(sig) && !(t->sigmask & GR_SIGBIT(sig)))

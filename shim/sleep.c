@@ -5,9 +5,10 @@
  * Semantics kept: never early (the deadline is CLOCK_MONOTONIC, a realtime deadline is
  * re-checked against the realtime clock on wake-up), EINVAL for a bad timespec, and EINTR with
  * the remaining time when another thread's pthread_kill reaches the task (its handler runs
- * first); these are cancellation points. Clocks other than MONOTONIC, REALTIME, BOOTTIME and
- * TAI (the CPU-time clocks) go to libc, inside SHIM_BLOCKING_LONG (shim.h): the carrier's other
- * tasks run elsewhere while it sleeps.
+ * first); these are cancellation points. A task's CPU-time clock is cpuclock.c's; other clocks
+ * than MONOTONIC, REALTIME, BOOTTIME and TAI (the process's CPU-time clock, other threads') go
+ * to libc, inside SHIM_BLOCKING_LONG (shim.h): the carrier's other tasks run elsewhere while it
+ * sleeps.
  */
 #include "shim.h"
 
@@ -83,6 +84,8 @@ GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 	int64_t left;
 	int err;
 
+	if (self && shim_task_cpuclock(clock))
+		return shim_cpuclock_sleep(self, clock, flags, req, rem);
 	if (!self || !sleepable_clock(clock))
 		return SHIM_BLOCKING_LONG(REAL(clock_nanosleep)(clock, flags, req, rem));
 	if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000 || (flags & ~TIMER_ABSTIME))

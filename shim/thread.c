@@ -1,6 +1,7 @@
 /*
  * thread.c — the pthread life cycle for tasks: create, join (all variants), detach, exit,
- * cancel, getattr_np.
+ * cancel, getattr_np. A thread's scheduling attributes (given at creation, reported by
+ * getattr_np) are recorded by ids.c.
  *
  * A pthread_t of a task is its TCB (glibc's pthread_self() returns THREAD_SELF), so
  * pthread_self and pthread_equal need no interposing; the task behind a pthread_t is found
@@ -38,6 +39,7 @@ void shim_task_init(struct gr_task *t, struct gr_task *parent)
 	struct shim_task *st = shim_of(t);
 
 	memset(st, 0, sizeof *st);
+	shim_sched_init(t, parent);
 	if (parent) {
 		memcpy(st->name, shim_of(parent)->name, sizeof st->name);
 	} else {
@@ -96,16 +98,20 @@ GR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*
 {
 	struct gr_task *self = gr_current_task();
 	struct gr_task_attr ta;
+	struct shim_sched sched;
 	struct gr_task *t;
 	int err;
 
 	if (!self)
 		return REAL(pthread_create)(th, attr, start, arg);
+	if ((err = shim_sched_of_attr(self, attr, &sched)))
+		return err;
 	task_attr(attr, &ta);
 	err = gr_task_create(&ta, start, arg, &t);
 	if (err)
 		return err;
 	shim_task_init(t, self);
+	shim_of(t)->sched = sched;
 	*th = (pthread_t)t->tcb;
 	gr_task_start(t);
 	return 0;
@@ -306,10 +312,16 @@ GR_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 	size_t size, guard;
 	int err;
 
-	if (!t || t->adopted)
+	if (t && t->adopted) {
+		if (!(err = REAL(pthread_getattr_np)(th, attr)))
+			shim_sched_report(t, attr);
+		return err;
+	}
+	if (!t)
 		return REAL(pthread_getattr_np)(th, attr);
 	if ((err = pthread_attr_init(attr)))
 		return err;
+	shim_sched_report(t, attr);
 	gr_tcb_stack(t->tcb, &lo, &size, &guard);
 	pthread_attr_setstack(attr, (char *)lo + guard, size - guard);
 	pthread_attr_setguardsize(attr, guard);

@@ -1,0 +1,42 @@
+/*
+ * sys.c — the libc function the runtime reaches by pointer (sys.h): clock_gettime, which the
+ * shim interposes for tasks' CPU-time clocks, so a call by name from this library would land
+ * in the shim.
+ *
+ * The pointer is set when this object is loaded, to the next definition after this object
+ * (libc's, whether this code is the preloaded library or a unit test); every call goes straight
+ * to libc's (the vDSO's) code. A call made earlier, by another library's constructor, lands in
+ * a function that does the same look-up first. Either way the look-up (dlsym, which takes the
+ * loader's lock) is made on the initial thread at start-up, never under a gr_lock or in a
+ * signal handler.
+ */
+#define _GNU_SOURCE
+#include "sys.h"
+
+#include <dlfcn.h>
+
+#include "throw.h"
+
+static void resolve(void)
+{
+	void *real = dlsym(RTLD_NEXT, "clock_gettime");
+
+	if (!real)
+		gr_throw("runtime: libc's clock_gettime not found");
+	__atomic_store_n(&gr_libc_clock_gettime, (int (*)(clockid_t, struct timespec *))real,
+			 __ATOMIC_RELAXED);
+}
+
+static int first_clock_gettime(clockid_t clock, struct timespec *ts)
+{
+	resolve();
+	return gr_libc_clock_gettime(clock, ts);
+}
+
+int (*gr_libc_clock_gettime)(clockid_t clock, struct timespec *ts) = first_clock_gettime;
+
+__attribute__((constructor)) static void resolve_at_load(void)
+{
+	if (gr_libc_clock_gettime == first_clock_gettime)
+		resolve();
+}
