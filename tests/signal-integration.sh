@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Integration tests of per-thread signal semantics (issue 11): masks per thread, delivery that
 # honours them, sigwait/sigsuspend/pause, alarm interrupting blocking calls, per-thread
-# alternate stacks, waits interrupted by handlers, the mask across fork and exec, Python
-# multiprocessing pools. The fixtures (tests/fixtures/sig_*) assert what Linux does natively.
-# Each runs natively, then under the shim with GREENPOLL_PROCS=1 and 2, every run under a time
-# limit; each fixture's own watchdog process makes a hang a FAIL within 15 s. A shim run passes
-# when it exits 0 and its stdout is the native run's, line for line.
+# alternate stacks, waits interrupted by handlers, the mask across fork and exec, raw gettid
+# and tgkill, Python multiprocessing pools. The fixtures (tests/fixtures/sig_*) assert what
+# Linux does natively. Each runs natively, then under the shim with GREENPOLL_PROCS=1 and 2,
+# every run under a time limit; each fixture's own watchdog process makes a hang a FAIL within
+# 15 s. A shim run passes when it exits 0 and its stdout is the native run's, line for line.
+# Fixtures made of independent cases run one case per run (CASE as the first argument).
 #
 #   usage: tests/signal-integration.sh [BUILD_DIR]     (from the repo root, after `make fixtures`)
 #
@@ -22,7 +23,8 @@
 set -u
 
 SHIM_PENDING="
-	sig_thread_directed@1 sig_thread_directed@2
+	sig_thread_directed/pending@1 sig_thread_directed/pending@2
+	sig_thread_directed/sigqueue@1 sig_thread_directed/sigqueue@2
 	sig_process_directed@1 sig_process_directed@2
 	sig_altstack_overflow@1 sig_altstack_overflow@2
 	sig_wait_interrupted/mutex@1 sig_wait_interrupted/mutex@2
@@ -30,6 +32,7 @@ SHIM_PENDING="
 	sig_wait_interrupted/barrier@1 sig_wait_interrupted/barrier@2
 	sig_wait_interrupted/async_cancel@1 sig_wait_interrupted/async_cancel@2
 	sig_fork_mask@1 sig_fork_mask@2
+	sig_gettid_tgkill@1 sig_gettid_tgkill@2
 	sig_multiprocessing@1 sig_multiprocessing@2
 "
 
@@ -156,8 +159,11 @@ run_case() {
 # SIGTERM stops the server; sigwaitinfo gets sigqueue's value.
 run_case sig_sigwait_server
 # pthread_kill to a thread that blocks the signal: pending there only, runs there on unblock;
-# a new thread inherits the mask, not the pending signal; pthread_sigqueue's value.
-run_case sig_thread_directed
+# a new thread inherits the mask, not the pending signal (pending); pthread_sigqueue's value
+# (sigqueue); sigtimedwait in two threads, pthread_kill to one (sigtimedwait).
+for c in pending sigqueue sigtimedwait; do
+	run_case sig_thread_directed "$c"
+done
 # kill to the process: runs in the one thread not blocking it; pending everywhere while all
 # block it, then runs in the thread that unblocks it.
 run_case sig_process_directed
@@ -175,6 +181,9 @@ for c in mutex rwlock barrier join sem_restart sem_eintr async_cancel; do
 done
 # the mask of a forked child and of an exec'd image is the forking or exec'ing thread's.
 run_case sig_fork_mask
+# syscall(SYS_gettid) per thread equal to gettid(); syscall(SYS_tgkill) and raise reach the
+# thread named.
+run_case sig_gettid_tgkill
 # Python multiprocessing pools from 3 threads, 10 rounds each (~2 s natively).
 run_case sig_multiprocessing.py
 
