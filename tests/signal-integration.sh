@@ -2,7 +2,7 @@
 # Integration tests of per-thread signal semantics (issue 11): masks per thread, delivery that
 # honours them, sigwait/sigsuspend/pause, alarm interrupting blocking calls, per-thread
 # alternate stacks, waits interrupted by handlers, the mask across fork and exec, raw gettid
-# and tgkill, Python multiprocessing pools. The fixtures (tests/fixtures/sig_*) assert what
+# and tgkill, timers, Python multiprocessing pools. The fixtures (tests/fixtures/sig_*) assert what
 # Linux does natively. Each runs natively, then under the shim with GREENPOLL_PROCS=1 and 2,
 # every run under a time limit; each fixture's own watchdog process makes a hang a FAIL within
 # 15 s. A shim run passes when it exits 0 and its stdout is the native run's, line for line.
@@ -33,6 +33,9 @@ SHIM_PENDING="
 	sig_wait_interrupted/async_cancel@1 sig_wait_interrupted/async_cancel@2
 	sig_fork_mask@1 sig_fork_mask@2
 	sig_gettid_tgkill@1 sig_gettid_tgkill@2
+	sig_timers/thread_id@1 sig_timers/thread_id@2
+	sig_timers/process@1 sig_timers/process@2
+	sig_timers/setitimer@1 sig_timers/setitimer@2
 	sig_multiprocessing@1 sig_multiprocessing@2
 "
 
@@ -184,6 +187,11 @@ run_case sig_fork_mask
 # syscall(SYS_gettid) per thread equal to gettid(); syscall(SYS_tgkill) and raise reach the
 # thread named.
 run_case sig_gettid_tgkill
+# timer signals reach their thread: timer_create with SIGEV_THREAD_ID (thread_id) and
+# SIGEV_SIGNAL (process), setitimer's SIGALRM ending a nanosleep (setitimer).
+for c in thread_id process setitimer; do
+	run_case sig_timers "$c"
+done
 # Python multiprocessing pools from 3 threads, 10 rounds each (~2 s natively).
 run_case sig_multiprocessing.py
 
