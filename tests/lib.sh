@@ -36,6 +36,8 @@ reason_in() {
 	local why last file=$1
 	if [ "$status" -eq 124 ]; then
 		why="timed out after $run_limit s"
+	elif [ "$status" -eq 137 ] && grep -q '^FAIL: watchdog' "$file"; then
+		why="killed by its watchdog process (SIGKILL)"
 	elif [ "$status" -eq 137 ]; then
 		why="killed by SIGKILL (a hang past timeout's grace, or the OOM killer)"
 	elif [ "$status" -gt 128 ]; then
