@@ -24,19 +24,7 @@
 set -u
 
 SHIM_PENDING="
-	sig_thread_directed/pending@1 sig_thread_directed/pending@2
-	sig_thread_directed/sigqueue@1 sig_thread_directed/sigqueue@2
-	sig_process_directed@1 sig_process_directed@2
-	sig_altstack_overflow@1 sig_altstack_overflow@2
-	sig_wait_interrupted/mutex@1 sig_wait_interrupted/mutex@2
-	sig_wait_interrupted/rwlock@1 sig_wait_interrupted/rwlock@2
-	sig_wait_interrupted/barrier@1 sig_wait_interrupted/barrier@2
-	sig_wait_interrupted/async_cancel@1 sig_wait_interrupted/async_cancel@2
-	sig_fork_mask@1 sig_fork_mask@2
-	sig_gettid_tgkill@1 sig_gettid_tgkill@2
 	sig_timers/thread_id@1 sig_timers/thread_id@2
-	sig_timers/process@1 sig_timers/process@2
-	sig_timers/setitimer@1 sig_timers/setitimer@2
 	sig_multiprocessing@1 sig_multiprocessing@2
 "
 
