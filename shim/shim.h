@@ -160,6 +160,9 @@ int shim_signal_task(struct gr_task *t, int sig, const siginfo_t *info);
  * a task of this process (the kernel's then). */
 long shim_thread_kill(pid_t tgid, pid_t tid, int sig);
 
+/* The task a POSIX timer (its kernel id) is aimed at, or NULL (sigtimer.c). */
+struct gr_task *shim_timer_target(int timerid);
+
 /* From the signal handler: keep sig pending on for_task, or on the process (NULL). */
 void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *for_task);
 

@@ -69,6 +69,8 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 	struct gr_task *mark = gr_sig_take_mark(sig);
 	bool blocked = self && (self->sigmask & GR_SIGBIT(sig));
 
+	if (!mark && info->si_code == SI_TIMER)
+		mark = shim_timer_target(info->si_timerid); /* a timer aimed at a thread */
 	if (!self && !gr_here()) {
 		/* not greenpoll's thread (greenpoll is off, or not started yet) */
 		if (h->sa_flags & SA_SIGINFO)

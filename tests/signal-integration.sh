@@ -24,7 +24,6 @@
 set -u
 
 SHIM_PENDING="
-	sig_timers/thread_id@1 sig_timers/thread_id@2
 	sig_multiprocessing@1 sig_multiprocessing@2
 "
 
