@@ -81,7 +81,8 @@ static struct {
 	_Atomic uint32_t asleep; /* futex: 1 while sleeping until kicked */
 	_Atomic int external;	 /* offloaded calls under way */
 	struct proc_view *views;
-	bool cap_said, reported;
+	bool cap_said;
+	uint64_t reported; /* the last deadlock reported (deadlock_sign), 0: none */
 } mon = {.cfg = {.preempt_ns = GR_PREEMPT_DEFAULT_NS}};
 
 void gr_monitor_configure(const struct gr_monitor_config *cfg) { mon.cfg = *cfg; }
@@ -280,6 +281,19 @@ static bool deadlocked(struct deadlock_scan *d)
 	return d->all_peer && d->total > 0 && gr_sched_quiescent() && !atomic_load(&mon.external);
 }
 
+/* what identifies a deadlock: who waits where (a handler that ran in one of its threads and
+ * left it waiting where it was does not make it a new one); never 0 */
+static uint64_t deadlock_sign(const struct deadlock_scan *d)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)d->total;
+
+	for (int i = 0; i < d->n; i++) {
+		h = (h ^ (uint64_t)(uint32_t)d->tasks[i].tid) * 1099511628211ULL;
+		h = (h ^ (uint64_t)(uintptr_t)d->tasks[i].on) * 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
 static void report(const struct deadlock_scan *d)
 {
 	gr_say("all threads are asleep waiting on each other (deadlock)");
@@ -306,10 +320,10 @@ static void idle_wait(void)
 {
 	struct deadlock_scan *d = malloc(sizeof *d);
 
-	if (d && !mon.reported && deadlocked(d)) {
+	if (d && deadlocked(d) && deadlock_sign(d) != mon.reported) {
 		sleep_ns(DEADLOCK_CONFIRM_NS);
-		if (deadlocked(d)) {
-			mon.reported = true;
+		if (deadlocked(d) && deadlock_sign(d) != mon.reported) {
+			mon.reported = deadlock_sign(d);
 			report(d);
 		}
 	}
@@ -341,7 +355,6 @@ static void *monitor_thread(void *arg)
 		}
 		if (gr_sched_busy()) {
 			idle_since = 0;
-			mon.reported = false;
 		} else if (!idle_since) {
 			idle_since = now;
 		} else if (now - idle_since >= DEEP_SLEEP_AFTER_NS) {
@@ -373,7 +386,7 @@ void gr_monitor_after_fork_child(void)
 	atomic_store(&mon.started, false);
 	atomic_store(&mon.asleep, 0);
 	atomic_store(&mon.external, 0);
-	mon.reported = false;
+	mon.reported = 0;
 	if (mon.views)
 		memset(mon.views, 0, (size_t)gr_sched_nprocs() * sizeof *mon.views);
 }

@@ -96,6 +96,10 @@ static inline struct shim_task *shim_of(struct gr_task *t)
 	return (struct shim_task *)t->local;
 }
 
+/* run the handlers of the signals pending on the task (and on the process) that it does not
+ * block; true if all of them have SA_RESTART */
+bool shim_deliver_signals(struct gr_task *t);
+
 /*
  * SHIM_BLOCKING's two halves. A bracket opened inside another (a signal handler's blocking
  * call while its task is in a bracketed one) is part of the outer one: only the outermost
@@ -107,7 +111,15 @@ static inline void shim_blocking_begin(void (*enter)(void))
 {
 	struct gr_task *t = gr_current_task();
 
-	if (t && shim_of(t)->blocking_depth++ == 0)
+	if (!t)
+		return;
+	/* a signal kept for the task a moment ago (it came while the task was in greenpoll's
+	 * code) runs before the call, as it would have natively; one sent from now on reaches
+	 * the call in the kernel (sigdeliver.c) */
+	if (!shim_of(t)->blocking_depth &&
+	    (atomic_load_explicit(&shim_of(t)->pending_signals, memory_order_relaxed) & ~t->sigmask))
+		shim_deliver_signals(t);
+	if (shim_of(t)->blocking_depth++ == 0)
 		enter();
 }
 
@@ -235,9 +247,6 @@ int shim_park_through_signals(const void *addr, gr_waitq_check_fn *check, void *
 /* whether the task's waits at cancellation points should be interruptible */
 bool shim_cancellable(struct gr_task *t);
 
-/* run the handlers of the signals pending on the task (and on the process) that it does not
- * block; true if all of them have SA_RESTART */
-bool shim_deliver_signals(struct gr_task *t);
 
 /* key destructors of the exiting task (thread exit hook) */
 void shim_run_key_destructors(void);
