@@ -12,8 +12,8 @@
  *
  * glibc's own internal mask changes (inside raise, abort, posix_spawn, siglongjmp) are system
  * calls greenpoll does not see: siglongjmp and longjmp are interposed to note the mask they
- * restore; raise is answered here (the signal is the calling task's); the others return the
- * mask to what it was before they return, or end the process.
+ * restore, abort to note the SIGABRT it unblocks; raise is answered here (the signal is the
+ * calling task's); the others return the mask to what it was before they return.
  *
  * Outside a task every call here is libc's.
  */
@@ -140,6 +140,16 @@ GR_EXPORT int raise(int sig)
 		return -1;
 	}
 	return 0;
+}
+
+GR_EXPORT _Noreturn void abort(void)
+{
+	/* glibc's abort unblocks SIGABRT with its own system call, then raises it: the task's
+	 * mask is told first, so the handler runs in this task as it would natively */
+	if (gr_current_task())
+		gr_sig_note_mask(gr_current_task()->sigmask & ~GR_SIGBIT(SIGABRT));
+	REAL(abort)();
+	__builtin_unreachable();
 }
 
 /* ---- longjmps that restore a mask ---- */

@@ -180,6 +180,8 @@ run_case sig_fork_mask
 # syscall(SYS_gettid) per thread equal to gettid(); syscall(SYS_tgkill) and raise reach the
 # thread named.
 run_case sig_gettid_tgkill
+# abort() in a thread that blocks SIGABRT: the handler runs in that thread
+run_case sig_abort
 # timer signals reach their thread: timer_create with SIGEV_THREAD_ID (thread_id) and
 # SIGEV_SIGNAL (process), setitimer's SIGALRM ending a nanosleep (setitimer).
 for c in thread_id process setitimer; do
