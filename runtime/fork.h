@@ -17,7 +17,10 @@
  * and never reused (their stacks are not in the pool): a waker that found one there would
  * resume a thread of the parent in the child, running the parent's code on a copy of its
  * state (issue: a Python Pool worker ran another pool's handler thread, which had been
- * waiting in poll on fds the worker inherited, closed or saw become ready).
+ * waiting in poll on fds the worker inherited, closed or saw become ready). What the program
+ * keeps can still name one (a futex word or condition variable copied with waiters on it, a
+ * pthread_t of the parent given to pthread_cancel): waking it wakes nobody, as natively, since
+ * gr_wake refuses a task of an earlier process (task.h, gr_task_of_this_process).
  */
 #ifndef GR_FORK_H
 #define GR_FORK_H
