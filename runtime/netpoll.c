@@ -400,10 +400,13 @@ void gr_netpoll_after_fork_child(void)
 			struct gr_pd *pd = &c->pd[i];
 
 			pd->lock = (gr_lock_t)GR_LOCK_INIT;
-			atomic_store(&pd->rg, GR_PD_NIL); /* its waiters were other threads */
+			/* its waiters and watchers were other threads (fork.h): a readiness
+			 * event or a close in the child must find none of them */
+			atomic_store(&pd->rg, GR_PD_NIL);
 			atomic_store(&pd->wg, GR_PD_NIL);
 			atomic_store(&pd->rlock, 0);
 			atomic_store(&pd->wlock, 0);
+			pd->watchers = NULL;
 			if (pd->refs > 0 && pd->registered && !pd->closing &&
 			    gr_netpoll_backend_open(pd->fd, pd, atomic_load(&pd->seq)))
 				pd->registered = false;

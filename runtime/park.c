@@ -97,6 +97,10 @@ bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why)
 	for (;;) {
 		if (TOKEN_SEQ(tok) != seq || TOKEN_PHASE(tok) == PHASE_DONE)
 			return false;
+		/* a thread of the parent in a fork child: natively there is no such thread to
+		 * wake (what could still name it, the program's copied memory, see fork.h) */
+		if (!gr_task_of_this_process(t))
+			return false;
 		if (atomic_compare_exchange_weak(&t->wait_token, &tok, TOKEN(seq, why, PHASE_DONE))) {
 			if (TOKEN_PHASE(tok) == PHASE_PARKED) {
 				prefetch_resume(t);

@@ -37,6 +37,7 @@ static size_t default_stack = 8 << 20;
 static struct gr_task_hooks hooks;
 static _Atomic uint64_t next_id = 1;
 static _Atomic int live_tasks;
+uint32_t gr_task_epoch;
 static gr_lock_t list_lock = GR_LOCK_INIT;
 static struct gr_task *all_tasks; /* protected by list_lock */
 static struct gr_task initial_task;
@@ -182,6 +183,7 @@ int gr_task_create(const struct gr_task_attr *attr, void *(*start)(void *), void
 		return EAGAIN;
 	}
 	t->tcb = tcb;
+	t->epoch = gr_task_epoch;
 	t->id = id;
 	t->tid = tid;
 	t->start = start;
@@ -214,6 +216,7 @@ struct gr_task *gr_task_adopt_initial(void *tcb, int32_t tid)
 	gr_sys2(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, &ran);
 	gr_cputime_set(t, (int64_t)ran.tv_sec * 1000000000 + ran.tv_nsec, gr_nanotime());
 	t->tcb = tcb;
+	t->epoch = gr_task_epoch;
 	t->ctx.fs = tcb;
 	t->id = atomic_fetch_add(&next_id, 1);
 	t->tid = tid;
@@ -344,6 +347,8 @@ void gr_task_after_fork_child(struct gr_task *self)
 {
 	list_lock = (gr_lock_t)GR_LOCK_INIT;
 	all_tasks = NULL;
+	/* every other task is the parent's from now on: no waker may run it here */
+	self->epoch = ++gr_task_epoch;
 	self->join_lock = (gr_lock_t)GR_LOCK_INIT;
 	self->joiner = NULL;
 	list_add(self);

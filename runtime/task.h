@@ -63,6 +63,8 @@ struct gr_task {
 
 	struct gr_task *next;	    /* global queue link */
 	uint32_t wait_timer_seq;    /* wait_seq the armed timer belongs to */
+	uint32_t epoch;		    /* the process it is a thread of (gr_task_epoch); const, but
+				     * for the forking task in a fork child */
 	struct gr_timer wait_timer; /* deadline of the current wait */
 
 	uint64_t id;		/* unique for the process's life */
@@ -154,6 +156,21 @@ int32_t gr_task_fresh_tid(void);
 
 /* Number of live tasks. */
 int gr_task_count(void);
+
+/*
+ * Which process a task is a thread of. gr_task_epoch is 0 in a process that was not forked
+ * under the runtime and one more than the parent's in a fork child (gr_task_after_fork_child);
+ * a task takes the epoch of the process that makes it, and the forking task the child's. A
+ * task of another epoch is a thread of a parent: gone in this process, its record, stack and
+ * saved context a copy in memory (fork.h). It must never run here; gr_wake refuses it.
+ * Written only in a fork child before it has a second carrier.
+ */
+extern uint32_t gr_task_epoch;
+
+static inline bool gr_task_of_this_process(const struct gr_task *t)
+{
+	return t->epoch == gr_task_epoch;
+}
 
 /* Make the calling context (the process's initial thread) the first task. */
 struct gr_task *gr_task_adopt_initial(void *tcb, int32_t tid);
