@@ -11,21 +11,10 @@
 #   usage: tests/signal-integration.sh [BUILD_DIR]     (from the repo root, after `make fixtures`)
 #   SIG_CASES="sig_timers sig_fork_mask" tests/signal-integration.sh    runs only those fixtures
 #
-# Prints one line per run, "PASS: <case> (<mode>)", "FAIL: <case> (<mode>): <reason>" or
-# "PENDING: <case> (<mode>): <reason>", then "signal-integration: N passed, N failed";
-# appends "passed=N failed=N" to $GP_RESULTS if set. Exits non-zero if any run failed.
-#
-# SHIM_PENDING names the shim runs that still fail because issue 11 is not done yet, as
-# CASE@PROCS (CASE is the fixture, with its argument after a "/" if it takes one). Such a run
-# still runs, prints a PENDING line with its reason (or "passes now: take it off SHIM_PENDING"),
-# and counts neither as passed nor as failed. It is a to-do list, not a place to park failures:
-# whoever makes a run pass takes it off in the same commit, and the list must be empty when
-# issue 11 is closed. Native runs are never pending.
+# Prints one line per run, "PASS: <case> (<mode>)" or "FAIL: <case> (<mode>): <reason>", then
+# "signal-integration: N passed, N failed"; appends "passed=N failed=N" to $GP_RESULTS if set.
+# Exits non-zero if any run failed.
 set -u
-
-SHIM_PENDING="
-	sig_multiprocessing@1 sig_multiprocessing@2
-"
 
 # shellcheck source=tests/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -43,17 +32,6 @@ LIMIT=30
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-pending=0
-
-# is_pending KEY: whether KEY (CASE@PROCS) is on SHIM_PENDING.
-is_pending() {
-	local k
-	for k in $SHIM_PENDING; do
-		[ "$k" = "$1" ] && return 0
-	done
-	return 1
-}
 
 # command_of FIXTURE: sets cmd (an array) to the command that runs FIXTURE (a C binary or the
 # Python script), or missing to why it cannot run.
@@ -78,13 +56,10 @@ command_of() {
 	esac
 }
 
-# outcome LABEL KEY WHY: a pass (WHY empty) or failure, as PENDING instead if KEY is pending.
+# outcome LABEL WHY: a pass (WHY empty) or a failure.
 outcome() {
-	local label=$1 key=$2 why=$3
-	if [ -n "$key" ] && is_pending "$key"; then
-		pending=$((pending + 1))
-		echo "PENDING: $label: ${why:-passes now: take it off SHIM_PENDING}"
-	elif [ -n "$why" ]; then
+	local label=$1 why=$2
+	if [ -n "$why" ]; then
 		fail "$label" "$why"
 	else
 		pass "$label"
@@ -102,7 +77,7 @@ stdout_problem() {
 # run_case FIXTURE [ARG]: FIXTURE natively, then under the shim with 1 and 2 carriers (unless
 # SIG_CASES is set and does not name FIXTURE).
 run_case() {
-	local fixture=$1 name label key why native_ok=0 mode cmd missing
+	local fixture=$1 name label why native_ok=0 mode cmd missing
 	local args=("${@:2}")
 	case " ${SIG_CASES:-${fixture%.py}} " in
 	*" ${fixture%.py} "*) ;;
@@ -127,13 +102,12 @@ run_case() {
 
 	for mode in 1 2; do
 		label="$name (shim GREENPOLL_PROCS=$mode)"
-		key="$name@$mode"
 		if [ -n "$missing" ]; then
-			outcome "$label" "$key" "$missing"
+			outcome "$label" "$missing"
 			continue
 		fi
 		if [ ! -f "$lib" ]; then
-			outcome "$label" "$key" "$lib does not exist"
+			outcome "$label" "$lib does not exist"
 			continue
 		fi
 		run --limit "$LIMIT" LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- "${cmd[@]}" \
@@ -145,7 +119,7 @@ run_case() {
 		else
 			why=$(stdout_problem)
 		fi
-		outcome "$label" "$key" "$why"
+		outcome "$label" "$why"
 	done
 }
 
@@ -190,7 +164,4 @@ done
 # Python multiprocessing pools from 3 threads, 10 rounds each (~2 s natively).
 run_case sig_multiprocessing.py
 
-if [ "$pending" -gt 0 ]; then
-	echo "signal-integration: $pending shim runs PENDING (SHIM_PENDING, issue 11), not counted"
-fi
 report signal-integration
