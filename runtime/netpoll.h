@@ -12,6 +12,7 @@
  * is neither lost nor delivered twice):
  *   waiter (gr_pd_wait):    READY→NIL (consume, no park) or NIL→task (then park); after the
  *                           park, task→NIL or READY→NIL (consume)
+ *   waiter (gr_pd_forget_ready): READY→NIL (drop an edge it is about to look past)
  *   netpoller (an event):   NIL→READY, or task→READY and wake the task
  *   close (gr_pd_close):    task→NIL and wake the task, which sees the pd closing
  * Only one task may wait per direction at a time: callers serialise waiters with
@@ -123,6 +124,13 @@ void gr_pd_unlock(struct gr_pd *pd, int mode);
  * -errno from registering the fd with the poller (EPERM: the fd cannot be polled).
  */
 int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
+
+/*
+ * Forget a readiness that nobody consumed (READY→NIL), before the caller looks at the fd
+ * itself: a gr_pd_wait after the look then returns 0 only for an edge that came after it. The
+ * caller holds the direction lock.
+ */
+void gr_pd_forget_ready(struct gr_pd *pd, int mode);
 
 /*
  * The emptied-read hint (see above). gr_pd_read_begin returns the read's stamp; pass it to
