@@ -126,9 +126,11 @@ void gr_pd_unlock(struct gr_pd *pd, int mode);
 int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
 
 /*
- * Forget a readiness that nobody consumed (READY→NIL), before the caller looks at the fd
- * itself: a gr_pd_wait after the look then returns 0 only for an edge that came after it. The
- * caller holds the direction lock.
+ * Forget a readiness that nobody consumed (READY→NIL), just before the caller looks at the fd
+ * itself (the look covers it), so that a gr_pd_wait after a look that found nothing parks
+ * instead of returning at once for it. Not a promise that a later readiness is new: the
+ * poller can deliver an edge late, after a look that already saw what it announced, so the
+ * caller looks again after every wait. The caller holds the direction lock.
  */
 void gr_pd_forget_ready(struct gr_pd *pd, int mode);
 
