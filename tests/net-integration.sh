@@ -3,7 +3,9 @@
 #
 #   usage: tests/net-integration.sh [BUILD_DIR]     (from the repo root, after `make fixtures`)
 #   NET_CASES="net_udp echo_server_10k" tests/net-integration.sh    runs only those cases
-#   NET_PROCS=1 tests/net-integration.sh     shim runs with that GREENPOLL_PROCS (default 2)
+#   NET_PROCS=1 tests/net-integration.sh     shim runs with that GREENPOLL_PROCS (default 2);
+#                                            the cases in both_procs_cases run with the other
+#                                            count too (1, or 2 when NET_PROCS=1)
 #
 # Two kinds of case:
 #  - Self-contained fixtures (BUILD_DIR/fixtures/net_*): plain blocking programs that run
