@@ -178,6 +178,45 @@ void fd_set_listening(int fd)
 		atomic_store(&e->listening, FD_LISTENING_YES);
 }
 
+void fd_set_connecting(int fd, bool on)
+{
+	struct fd_entry *e = fd_entry(fd);
+
+	if (e)
+		atomic_store(&e->connecting, on);
+}
+
+/* every socket with a connect in progress blocking again; forget: and no longer marked */
+static void connects_blocking(bool forget)
+{
+	for (unsigned int c = 0; c < MAX_FDS / CHUNK_FDS; c++) {
+		struct fd_entry *chunk = atomic_load(&chunks[c]);
+
+		for (unsigned int i = 0; chunk && i < CHUNK_FDS; i++) {
+			int fd = (int)(c * CHUNK_FDS + i);
+			long fl;
+
+			if (!atomic_load_explicit(&chunk[i].connecting, memory_order_relaxed))
+				continue;
+			fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
+			if (fl >= 0 && (fl & O_NONBLOCK))
+				gr_sys3(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
+			if (forget)
+				atomic_store(&chunk[i].connecting, false);
+		}
+	}
+}
+
+void fd_before_exec(void)
+{
+	connects_blocking(false);
+}
+
+void fd_after_fork_child(void)
+{
+	connects_blocking(true);
+}
+
 void fd_forget(int fd)
 {
 	struct fd_entry *e = fd_entry(fd);
@@ -192,6 +231,7 @@ void fd_forget(int fd)
 	atomic_store(&e->mode_gen, 0);
 	atomic_store(&e->short_reads, FD_SHORT_UNKNOWN);
 	atomic_store(&e->listening, FD_LISTENING_UNKNOWN);
+	atomic_store(&e->connecting, false);
 }
 
 void fd_forget_range(unsigned int first, unsigned int last)

@@ -5,8 +5,9 @@
  * fixed size that silently skips high fds). An entry says what kind of file the fd is (found
  * with fstat once, or known at creation), its poll descriptor once a blocking call had to
  * wait on it, and whether a socket is listening (accept waits differently on one: socket.c).
- * The shim never changes an fd's file status flags for long (only a connect in progress, in
- * socket.c): the mode F_GETFL shows is the program's.
+ * The shim changes an fd's file status flags only while a blocking connect is in progress
+ * (socket.c), and gives the socket its mode back before an exec (fd_before_exec): otherwise
+ * the mode F_GETFL shows, to the program and to any image it execs, is the program's.
  *
  * The program's blocking mode and socket timeouts are needed only when a call would block; they
  * are cached per entry and read again (F_GETFL, getsockopt) after any call of the program that
@@ -39,6 +40,7 @@ struct fd_entry {
 	_Alignas(64) _Atomic unsigned char kind; /* enum fd_kind */
 	_Atomic unsigned char short_reads;	  /* enum fd_short_reads */
 	_Atomic unsigned char listening;	  /* enum fd_listening */
+	atomic_bool connecting;		  /* a blocking connect is in progress (O_NONBLOCK) */
 	/* the program's mode, cached: valid while mode_gen is the table's generation */
 	bool nonblock;
 	_Atomic unsigned int mode_gen;
@@ -89,6 +91,22 @@ bool fd_listening(int fd);
 
 /* listen succeeded on fd. */
 void fd_set_listening(int fd);
+
+/* A blocking connect on fd made it non-blocking (on) or is over and gave its mode back. */
+void fd_set_connecting(int fd, bool on);
+
+/*
+ * An exec is about to hand the fds to a new image (in this process, or in a child glibc
+ * spawns): every socket with a connect in progress gets its blocking mode back. Its connect
+ * goes on (the task waits for writability, which needs no O_NONBLOCK).
+ */
+void fd_before_exec(void);
+
+/*
+ * In a fork child: the same, at once, and the marks are forgotten: the child has none of the
+ * connecting threads, and a mark kept would later clear a mode the parent's program set.
+ */
+void fd_after_fork_child(void);
 
 /* The program is closing fd (or it is being replaced): wake its waiters, forget it. */
 void fd_forget(int fd);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdtable.h"
 #include "fork.h"
 #include "monitor.h"
 #include "sched.h"
@@ -89,6 +90,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 		.preempt_cookie = shim_preempt_cookie()});
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	pthread_atfork(NULL, NULL, gr_after_fork_child);
+	pthread_atfork(NULL, NULL, fd_after_fork_child);
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_MAX_CARRIERS=%d "
 		       "GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS switch by %s, stack "

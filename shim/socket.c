@@ -40,7 +40,12 @@
  * A blocking connect has no per-call non-blocking form either: the socket is non-blocking
  * while the connection is in progress (the task parks until it is writable; SO_ERROR is then
  * the result, SO_SNDTIMEO the time limit: EINPROGRESS when it passes, as the kernel answers)
- * and blocking again when connect returns.
+ * and blocking again when connect returns. An exec meanwhile (exec.c) gives it its blocking
+ * mode back first, the fd table marking it (fd_before_exec); the wait for writability needs
+ * no O_NONBLOCK. If that lands between the F_SETFL and the connect call, the connect waits in
+ * the kernel, which the monitor sees as any call it cannot (invariant 5); one not bracketed,
+ * since a loopback connect does the whole handshake in the call and would often outlast the
+ * bracket's grace.
  *
  * sendfile to a blocking socket or pipe is done as reads of the source and blocking writes of
  * the shim (no per-call non-blocking sendfile exists either); the result, the offset and the
@@ -247,6 +252,7 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0)
 		return SHIM_BLOCKING(REAL(connect)(fd, addr, len));
+	fd_set_connecting(fd, true);
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 	r = gr_sys3(SYS_connect, fd, addr, len);
 	if (r == -EINPROGRESS || r == -EALREADY) {
@@ -260,6 +266,7 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			r = pending;
 	}
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl);
+	fd_set_connecting(fd, false);
 	return (int)shim_result(r);
 }
 
