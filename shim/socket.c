@@ -12,7 +12,7 @@
  * race for one connection), the task looks (poll, no wait) whether a connection is queued; if
  * one is, accept4 takes it at once; if none is, the task parks on the pd until the listener's
  * next readiness edge and looks again. gr_pd_forget_ready before each look drops a readiness
- * the look itself covers, so a stale one costs no extra look. The price is the look: one
+ * the look itself covers, so that one costs no second look. The price is the look: one
  * system call more per accept than an accept4 on a non-blocking listener (which said EAGAIN
  * where the look says "none"): 2 instead of 1 with a connection queued, 3 instead of 2 for an
  * accept that waits. (Accepting right after the wake-up, without the second look, is not
@@ -27,15 +27,16 @@
  * taking the number first (asked after a while, not before every park: a table that is full
  * gives the same answer then, and the call could natively have been that late).
  *
- * Rejected: O_NONBLOCK on the listener, cleared at exec (a shimmed child sets it again on its
- * listener, posix_spawn's and system's children exec inside libc where no wrapper runs, a
- * process that received the listener sees the flag come and go, and this process's accepts
- * wait in the kernel from then on); accept on an OS thread of its own (a thread switch per
- * accept); io_uring's accept with IORING_ACCEPT_DONTWAIT (one call, but Linux 6.10 or later,
- * a ring per carrier to hide from the program, often forbidden by seccomp, and this design
- * still needed as the fallback). A listener the program made non-blocking itself, and an
- * accept on a socket that is not listening (an error at once), get one accept4, bracketed
- * too since another process may change the description's mode.
+ * Rejected: O_NONBLOCK on the listener, cleared before an exec as exec.c does for a connect
+ * (the description is this process's too: its accepts would wait in the kernel from then on
+ * unless they looked first, which is this design with the flag besides; a shimmed child would
+ * set it again for the next image; a process that received the listener over a Unix socket
+ * sees the flag, and no exec of ours is there to clear it); accept on an OS thread of its
+ * own (a thread switch per accept); io_uring's accept with IORING_ACCEPT_DONTWAIT (one call,
+ * but Linux 6.10 or later, a ring per carrier to hide from the program, often forbidden by
+ * seccomp, and this design still needed as the fallback). A listener the program made
+ * non-blocking itself, and an accept on a socket that is not listening (an error at once), get
+ * one accept4, bracketed too since another process may change the description's mode.
  *
  * A blocking connect has no per-call non-blocking form either: the socket is non-blocking
  * while the connection is in progress (the task parks until it is writable; SO_ERROR is then
