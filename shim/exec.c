@@ -6,13 +6,14 @@
  * The image must see each fd in the mode the program set (invariant 8). The shim leaves every
  * fd's mode alone (listeners included: socket.c) but for a socket whose blocking connect is in
  * progress, which is non-blocking until the connect returns: fd_before_exec gives those their
- * blocking mode back first (a fork child did so already, at the fork: fdtable.h). Only a
- * connect that another thread begins at the very moment of the exec can still slip through.
+ * blocking mode back first (a fork child did so already, at the fork: fdtable.h). What can
+ * still slip through: a connect another thread begins at the very moment of the exec, and in
+ * a fork child, one its parent begins after the fork on a socket they share.
  *
  * glibc's exec functions with an argument list, and those that search PATH, call the system
  * call themselves, out of the preload's sight: each is wrapped here, not only execve. The
  * children posix_spawn, system and popen start run only glibc's own code up to their exec, so
- * the parent does it before starting them. The parent's carrier waits until that child has
+ * the parent gives the modes back before starting them. The parent's carrier waits until that child has
  * exec'd (glibc's clone shares the parent's memory until then), inside SHIM_BLOCKING (shim.h).
  */
 #include "shim.h"
