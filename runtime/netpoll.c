@@ -270,6 +270,15 @@ int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible)
 	return 0;
 }
 
+void gr_pd_forget_ready(struct gr_pd *pd, int mode)
+{
+	_Atomic uintptr_t *gp = mode == GR_PD_R ? &pd->rg : &pd->wg;
+	uintptr_t old = GR_PD_READY;
+
+	if (atomic_load_explicit(gp, memory_order_relaxed) == GR_PD_READY)
+		atomic_compare_exchange_strong(gp, &old, GR_PD_NIL);
+}
+
 /* ---- emptied reads ---- */
 
 /* a read's stamp: the pd's incarnation and the count of reads begun with it */

@@ -12,6 +12,7 @@
  * is neither lost nor delivered twice):
  *   waiter (gr_pd_wait):    READY→NIL (consume, no park) or NIL→task (then park); after the
  *                           park, task→NIL or READY→NIL (consume)
+ *   waiter (gr_pd_forget_ready): READY→NIL (drop an edge it is about to look past)
  *   netpoller (an event):   NIL→READY, or task→READY and wake the task
  *   close (gr_pd_close):    task→NIL and wake the task, which sees the pd closing
  * Only one task may wait per direction at a time: callers serialise waiters with
@@ -123,6 +124,15 @@ void gr_pd_unlock(struct gr_pd *pd, int mode);
  * -errno from registering the fd with the poller (EPERM: the fd cannot be polled).
  */
 int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
+
+/*
+ * Forget a readiness that nobody consumed (READY→NIL), just before the caller looks at the fd
+ * itself (the look covers it), so that a gr_pd_wait after a look that found nothing parks
+ * instead of returning at once for it. Not a promise that a later readiness is new: the
+ * poller can deliver an edge late, after a look that already saw what it announced, so the
+ * caller looks again after every wait. The caller holds the direction lock.
+ */
+void gr_pd_forget_ready(struct gr_pd *pd, int mode);
 
 /*
  * The emptied-read hint (see above). gr_pd_read_begin returns the read's stamp; pass it to

@@ -26,6 +26,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fdtable.h"
+
 /* ---- positioned reads and writes ---- */
 
 GR_EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
@@ -159,5 +161,6 @@ GR_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct time
 
 GR_EXPORT int system(const char *command)
 {
+	fd_before_exec(); /* the shell gets the program's fds (exec.c) */
 	return SHIM_BLOCKING_LONG(REAL(system)(command));
 }

@@ -12,12 +12,12 @@
  * fd, fclose and pclose first wake the tasks parked on it, with EBADF, and stop watching it:
  * before the number can be reused.
  *
- * O_NONBLOCK: the shim sets it on an open file description only for a listening socket (there
- * is no per-call non-blocking accept; see socket.c) and for a connect in progress; for a
- * listener, F_GETFL and F_SETFL and FIONBIO see and change the mode the program set, kept in
- * the fd entry and shared by dups. Every other fcntl command passes through untouched; those
- * that wait for a record lock (F_SETLKW, F_SETLKW64, F_OFD_SETLKW) inside SHIM_BLOCKING
- * (shim.h), so the carrier's other tasks run elsewhere meanwhile.
+ * O_NONBLOCK: the shim sets it on an open file description only while a blocking connect is
+ * in progress (socket.c); listeners keep the program's mode (socket.c says why). So F_GETFL,
+ * F_SETFL and FIONBIO go to the kernel; a change of mode drops the fd table's cached modes
+ * (fd_mode_changed). Every other fcntl command passes through untouched; those that wait for
+ * a record lock (F_SETLKW, F_SETLKW64, F_OFD_SETLKW) inside SHIM_BLOCKING (shim.h), so the
+ * carrier's other tasks run elsewhere meanwhile.
  */
 #include "shim.h"
 
@@ -210,20 +210,10 @@ GR_EXPORT int pclose(FILE *f)
 	return REAL(pclose)(f);
 }
 
-/* fcntl and ioctl: the program's view of a listener's O_NONBLOCK */
-
-static struct listener *listener_of(int fd)
-{
-	struct fd_entry *e = fd_entry(fd);
-
-	return e ? atomic_load(&e->listener) : NULL;
-}
-
 _Static_assert(F_SETLKW64 == F_SETLKW, "one command waits for a record lock on x86-64");
 
 static int fcntl_arg(int fd, int cmd, void *arg)
 {
-	struct listener *l;
 	int r;
 
 	switch (cmd) {
@@ -235,20 +225,7 @@ static int fcntl_arg(int fd, int cmd, void *arg)
 			fd_dup(fd, r);
 		}
 		return r;
-	case F_GETFL:
-		r = REAL(fcntl)(fd, cmd);
-		if (r >= 0 && (l = listener_of(fd)))
-			r = (r & ~O_NONBLOCK) | (atomic_load(&l->prog_nonblock) ? O_NONBLOCK : 0);
-		return r;
 	case F_SETFL:
-		if ((l = listener_of(fd))) {
-			int flags = (int)(intptr_t)arg;
-
-			r = REAL(fcntl)(fd, cmd, flags | O_NONBLOCK);
-			if (r == 0)
-				atomic_store(&l->prog_nonblock, (flags & O_NONBLOCK) != 0);
-			return r;
-		}
 		r = REAL(fcntl)(fd, cmd, arg);
 		fd_mode_changed();
 		return r;
@@ -288,18 +265,10 @@ GR_EXPORT int ioctl(int fd, unsigned long request, ...)
 {
 	va_list ap;
 	void *arg;
-	struct listener *l;
 
 	va_start(ap, request);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (request == FIONBIO && (l = listener_of(fd))) {
-		int r = REAL(ioctl)(fd, FIONBIO, &(int){1});
-
-		if (r == 0)
-			atomic_store(&l->prog_nonblock, *(int *)arg != 0);
-		return r;
-	}
 	if (request == FIONBIO) {
 		int r = REAL(ioctl)(fd, request, arg);
 

@@ -150,10 +150,71 @@ void fd_set_short_reads(int fd, enum fd_short_reads s)
 		atomic_store(&e->short_reads, s);
 }
 
-static void listener_put(struct listener *l)
+bool fd_listening(int fd)
 {
-	if (l && atomic_fetch_sub(&l->refs, 1) == 1)
-		free(l);
+	struct fd_entry *e = fd_entry(fd);
+	unsigned char l;
+	int on = 0;
+	socklen_t len = sizeof on;
+
+	if (!e)
+		return false;
+	l = atomic_load_explicit(&e->listening, memory_order_relaxed);
+	if (l == FD_LISTENING_UNKNOWN) {
+		l = gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on, (long)&len,
+			    0) == 0 && on
+			    ? FD_LISTENING_YES
+			    : FD_LISTENING_NO;
+		atomic_store_explicit(&e->listening, l, memory_order_relaxed);
+	}
+	return l == FD_LISTENING_YES;
+}
+
+void fd_set_listening(int fd)
+{
+	struct fd_entry *e = fd_entry(fd);
+
+	if (e)
+		atomic_store(&e->listening, FD_LISTENING_YES);
+}
+
+void fd_set_connecting(int fd, bool on)
+{
+	struct fd_entry *e = fd_entry(fd);
+
+	if (e)
+		atomic_store(&e->connecting, on);
+}
+
+/* every socket with a connect in progress blocking again; forget: and no longer marked */
+static void connects_blocking(bool forget)
+{
+	for (unsigned int c = 0; c < MAX_FDS / CHUNK_FDS; c++) {
+		struct fd_entry *chunk = atomic_load(&chunks[c]);
+
+		for (unsigned int i = 0; chunk && i < CHUNK_FDS; i++) {
+			int fd = (int)(c * CHUNK_FDS + i);
+			long fl;
+
+			if (!atomic_load_explicit(&chunk[i].connecting, memory_order_relaxed))
+				continue;
+			fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
+			if (fl >= 0 && (fl & O_NONBLOCK))
+				gr_sys3(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
+			if (forget)
+				atomic_store(&chunk[i].connecting, false);
+		}
+	}
+}
+
+void fd_before_exec(void)
+{
+	connects_blocking(false);
+}
+
+void fd_after_fork_child(void)
+{
+	connects_blocking(true);
 }
 
 void fd_forget(int fd)
@@ -166,10 +227,11 @@ void fd_forget(int fd)
 	pd = atomic_exchange(&e->pd, NULL);
 	if (pd)
 		gr_pd_close(pd);
-	listener_put(atomic_exchange(&e->listener, NULL));
 	atomic_store(&e->kind, FD_UNKNOWN);
 	atomic_store(&e->mode_gen, 0);
 	atomic_store(&e->short_reads, FD_SHORT_UNKNOWN);
+	atomic_store(&e->listening, FD_LISTENING_UNKNOWN);
+	atomic_store(&e->connecting, false);
 }
 
 void fd_forget_range(unsigned int first, unsigned int last)
@@ -186,17 +248,13 @@ void fd_forget_range(unsigned int first, unsigned int last)
 void fd_dup(int oldfd, int newfd)
 {
 	struct fd_entry *o = fd_entry(oldfd), *n = fd_entry(newfd);
-	struct listener *l;
 
 	if (!o || !n)
 		return;
 	atomic_store(&n->mode_gen, 0);
 	atomic_store(&n->kind, atomic_load(&o->kind));
 	atomic_store(&n->short_reads, atomic_load(&o->short_reads));
-	l = atomic_load(&o->listener);
-	if (l)
-		atomic_fetch_add(&l->refs, 1);
-	listener_put(atomic_exchange(&n->listener, l));
+	atomic_store(&n->listening, atomic_load(&o->listening));
 }
 
 static _Atomic unsigned int mode_gen = 1;
@@ -238,10 +296,7 @@ static struct fd_entry *mode_of(int fd)
 bool fd_prog_nonblock(int fd)
 {
 	struct fd_entry *e = mode_of(fd);
-	struct listener *l = e ? atomic_load(&e->listener) : NULL;
 
-	if (l)
-		return atomic_load(&l->prog_nonblock);
 	return e && e->nonblock;
 }
 

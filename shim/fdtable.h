@@ -4,8 +4,10 @@
  * Indexed by fd number, in chunks allocated on first use up to the kernel's fd ceiling (no
  * fixed size that silently skips high fds). An entry says what kind of file the fd is (found
  * with fstat once, or known at creation), its poll descriptor once a blocking call had to
- * wait on it, and, for a listening socket on which the shim set O_NONBLOCK itself, the
- * blocking mode the program believes it has (shared by the fd's dups).
+ * wait on it, and whether a socket is listening (accept waits differently on one: socket.c).
+ * The shim changes an fd's file status flags only while a blocking connect is in progress
+ * (socket.c), and gives the socket its mode back before an exec (fd_before_exec): otherwise
+ * the mode F_GETFL shows, to the program and to any image it execs, is the program's.
  *
  * The program's blocking mode and socket timeouts are needed only when a call would block; they
  * are cached per entry and read again (F_GETFL, getsockopt) after any call of the program that
@@ -33,22 +35,17 @@ enum fd_kind {
 	FD_OTHER,    /* anything else: calls go straight to libc */
 };
 
-/* the blocking mode the program set on a listener the shim made non-blocking */
-struct listener {
-	atomic_int refs;	    /* fd entries sharing it (dups) */
-	atomic_bool prog_nonblock; /* what F_GETFL shows the program */
-};
-
 /* 64 bytes, aligned: an entry is one cache line (with thousands of fds each is a miss) */
 struct fd_entry {
 	_Alignas(64) _Atomic unsigned char kind; /* enum fd_kind */
 	_Atomic unsigned char short_reads;	  /* enum fd_short_reads */
+	_Atomic unsigned char listening;	  /* enum fd_listening */
+	atomic_bool connecting;		  /* a blocking connect is in progress (O_NONBLOCK) */
 	/* the program's mode, cached: valid while mode_gen is the table's generation */
 	bool nonblock;
 	_Atomic unsigned int mode_gen;
 	int64_t rcvtimeo, sndtimeo; /* SO_RCVTIMEO, SO_SNDTIMEO in ns; 0: none */
-	struct gr_pd *_Atomic pd;	    /* NULL until a blocking call waited */
-	struct listener *_Atomic listener; /* NULL unless the shim set O_NONBLOCK on it */
+	struct gr_pd *_Atomic pd; /* NULL until a blocking call waited */
 };
 
 /* what a read that comes back short says about a stream socket */
@@ -57,6 +54,13 @@ enum fd_short_reads {
 	FD_SHORT_EMPTIED, /* TCP: it took all there was */
 	FD_SHORT_MAYBE,	  /* anything else (Unix stream sockets stop at a change of sender,
 			   * kernel TLS at a record): more may be queued */
+};
+
+/* whether a stream socket is listening */
+enum fd_listening {
+	FD_LISTENING_UNKNOWN = 0,
+	FD_LISTENING_YES, /* listen succeeded on it, or SO_ACCEPTCONN said so */
+	FD_LISTENING_NO,
 };
 
 /* The entry for fd, or NULL if fd is out of range (or the table cannot grow). */
@@ -82,13 +86,35 @@ bool fd_short_read_empties(int fd);
  * program set a TCP upper-layer protocol such as TLS: FD_SHORT_MAYBE). */
 void fd_set_short_reads(int fd, enum fd_short_reads s);
 
+/* Whether the stream socket fd is listening (asked once with SO_ACCEPTCONN, unless known). */
+bool fd_listening(int fd);
+
+/* listen succeeded on fd. */
+void fd_set_listening(int fd);
+
+/* A blocking connect on fd made it non-blocking (on) or is over and gave its mode back. */
+void fd_set_connecting(int fd, bool on);
+
+/*
+ * An exec is about to hand the fds to a new image (in this process, or in a child glibc
+ * spawns): every socket with a connect in progress gets its blocking mode back. Its connect
+ * goes on (the task waits for writability, which needs no O_NONBLOCK).
+ */
+void fd_before_exec(void);
+
+/*
+ * In a fork child: the same, at once, and the marks are forgotten: the child has none of the
+ * connecting threads, and a mark kept would later clear a mode the parent's program set.
+ */
+void fd_after_fork_child(void);
+
 /* The program is closing fd (or it is being replaced): wake its waiters, forget it. */
 void fd_forget(int fd);
 
 /* The same for every fd in [first, last] the table knows of. */
 void fd_forget_range(unsigned int first, unsigned int last);
 
-/* newfd is a dup of oldfd: same kind and listener state. */
+/* newfd is a dup of oldfd: same kind, short reads and listening. */
 void fd_dup(int oldfd, int newfd);
 
 /* Whether the program has fd in non-blocking mode (as it set it). */

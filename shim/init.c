@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdtable.h"
 #include "fork.h"
 #include "monitor.h"
 #include "sched.h"
@@ -57,6 +58,7 @@ static void after_fork_child(void)
 	gr_after_fork_child();
 	if (gr_current_task())
 		shim_signal_after_fork_child(gr_current_task());
+	fd_after_fork_child();
 }
 
 static void last_task_exited(void)

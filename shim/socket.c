@@ -2,12 +2,51 @@
  * socket.c — the socket calls that wait for a peer: listen, accept, accept4, connect; and the
  * copies between fds: sendfile, splice.
  *
- * accept has no per-call non-blocking form, so the shim puts a listening socket's open file
- * description in O_NONBLOCK (at listen, or at the first accept of a listener it inherited) and
- * keeps the mode the program set for it to see (fd.c). A blocking connect has none either: the
- * socket is non-blocking while the connection is in progress (the task parks until it is
- * writable; SO_ERROR is then the result, SO_SNDTIMEO the time limit: EINPROGRESS when it
- * passes, as the kernel answers) and blocking again when connect returns.
+ * accept has no per-call non-blocking form (accept4's SOCK_NONBLOCK is for the new socket),
+ * and O_NONBLOCK on the listener's open file description would be seen by everything that
+ * shares it (DESIGN.md, "Non-blocking per call"; invariant 8): a child exec'd with the
+ * listener, shimmed or not, would find it non-blocking and its blocking accept failing with
+ * EAGAIN, and restoring the mode for the child would take it from this process too (one
+ * description, one flag). So the shim never changes a listener's mode, and makes a blocking
+ * accept green without it: under the fd's read lock (gr_pd_lock: no two tasks of the process
+ * race for one connection), the task looks (poll, no wait) whether a connection is queued; if
+ * one is, accept4 takes it at once; if none is, the task parks on the pd until the listener's
+ * next readiness edge and looks again. gr_pd_forget_ready before each look drops a readiness
+ * the look itself covers, so that one costs no second look. The price is the look: one
+ * system call more per accept than an accept4 on a non-blocking listener (which said EAGAIN
+ * where the look says "none"): 2 instead of 1 with a connection queued, 3 instead of 2 for an
+ * accept that waits. (Accepting right after the wake-up, without the second look, is not
+ * sound: an edge can reach the pd after a look that already saw its connection, the poller
+ * harvesting it late, and the accept4 would then wait in the kernel.)
+ *
+ * Only another process accepting on the same listener can take a connection between the look
+ * and the accept4; the accept4 then waits in the kernel for the next one, as it would
+ * natively, inside SHIM_BLOCKING (shim.h), so the monitor hands the carrier's other tasks to
+ * a spare. With nothing queued for ACCEPT_ASK_ROOM_NS, the task asks whether the process has
+ * an fd number left: a blocking accept natively fails with EMFILE before it waits, the kernel
+ * taking the number first (asked after a while, not before every park: a table that is full
+ * gives the same answer then, and the call could natively have been that late).
+ *
+ * Rejected: O_NONBLOCK on the listener, cleared before an exec as exec.c does for a connect
+ * (the description is this process's too: its accepts would wait in the kernel from then on
+ * unless they looked first, which is this design with the flag besides; a shimmed child would
+ * set it again for the next image; a process that received the listener over a Unix socket
+ * sees the flag, and no exec of ours is there to clear it); accept on an OS thread of its
+ * own (a thread switch per accept); io_uring's accept with IORING_ACCEPT_DONTWAIT (one call,
+ * but Linux 6.10 or later, a ring per carrier to hide from the program, often forbidden by
+ * seccomp, and this design still needed as the fallback). A listener the program made
+ * non-blocking itself, and an accept on a socket that is not listening (an error at once), get
+ * one accept4, bracketed too since another process may change the description's mode.
+ *
+ * A blocking connect has no per-call non-blocking form either: the socket is non-blocking
+ * while the connection is in progress (the task parks until it is writable; SO_ERROR is then
+ * the result, SO_SNDTIMEO the time limit: EINPROGRESS when it passes, as the kernel answers)
+ * and blocking again when connect returns. An exec meanwhile (exec.c) gives it its blocking
+ * mode back first, the fd table marking it (fd_before_exec); the wait for writability needs
+ * no O_NONBLOCK. If that lands between the F_SETFL and the connect call, the connect waits in
+ * the kernel, which the monitor sees as any call it cannot (invariant 5); one not bracketed,
+ * since a loopback connect does the whole handshake in the call and would often outlast the
+ * bracket's grace.
  *
  * sendfile to a blocking socket or pipe is done as reads of the source and blocking writes of
  * the shim (no per-call non-blocking sendfile exists either); the result, the offset and the
@@ -36,28 +75,7 @@
 #include "sys.h"
 
 #define SENDFILE_CHUNK (64 * 1024)
-
-/* Make fd's open file description non-blocking for accept, remembering the program's mode. */
-static void make_listener(int fd)
-{
-	struct fd_entry *e = fd_entry(fd);
-	struct listener *l, *none = NULL;
-	long fl;
-
-	if (!e || atomic_load(&e->listener))
-		return;
-	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
-	if (fl < 0 || (fl & O_NONBLOCK))
-		return; /* the program made it non-blocking itself */
-	if (!(l = calloc(1, sizeof *l)))
-		return;
-	atomic_store(&l->refs, 1);
-	if (!atomic_compare_exchange_strong(&e->listener, &none, l)) {
-		free(l);
-		return;
-	}
-	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
-}
+#define ACCEPT_ASK_ROOM_NS 1000000 /* nothing queued this long: ask fd_table_full */
 
 GR_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
 {
@@ -76,8 +94,8 @@ GR_EXPORT int listen(int fd, int backlog)
 {
 	int r = REAL(listen)(fd, backlog);
 
-	if (r == 0 && gr_current_task())
-		make_listener(fd);
+	if (r == 0)
+		fd_set_listening(fd);
 	return r;
 }
 
@@ -87,23 +105,108 @@ struct accept_args {
 	int flags;
 };
 
-static ssize_t attempt_accept(int fd, void *arg)
+static bool ready_now(int fd, short events)
 {
-	struct accept_args *a = arg;
+	struct pollfd p = {.fd = fd, .events = events};
 
-	return gr_sys4(SYS_accept4, fd, a->addr, a->len, a->flags);
+	return gr_sys3(SYS_poll, &p, 1, 0) > 0 && p.revents;
+}
+
+/* accept4 as the description's mode has it; it waits in the kernel only if that mode is
+ * blocking and the queue is empty, hence the bracket */
+static ssize_t accept_now(int fd, struct accept_args *a)
+{
+	return SHIM_BLOCKING(gr_sys4(SYS_accept4, fd, a->addr, a->len, a->flags));
+}
+
+/*
+ * Whether the process has no fd number left (RLIMIT_NOFILE). An openat that cannot succeed
+ * (dirfd -1) says so without opening anything: the kernel takes a number for the new file
+ * (EMFILE) before it looks at dirfd (EBADF).
+ */
+static bool fd_table_full(void)
+{
+	return gr_sys4(SYS_openat, -1, ".", O_RDONLY | O_CLOEXEC, 0) == -EMFILE;
+}
+
+/*
+ * A blocking accept on a listener, holding pd's read lock (see the top): 0 with *result set
+ * (a connection, or accept4's error), or the wait's -errno.
+ */
+static int accept_locked(int fd, struct gr_pd *pd, struct accept_args *a, int64_t deadline,
+			 ssize_t *result)
+{
+	int64_t ask_room_at = 0; /* 0: not waited yet; GR_NEVER: asked */
+
+	for (;;) {
+		int64_t until = deadline;
+		int err;
+
+		gr_pd_forget_ready(pd, GR_PD_R);
+		if (ready_now(fd, POLLIN)) {
+			ssize_t r = accept_now(fd, a);
+
+			if (r != -EAGAIN) { /* (EAGAIN: another process made it non-blocking) */
+				*result = r;
+				return 0;
+			}
+		}
+		if (!ask_room_at) {
+			ask_room_at = gr_nanotime() + ACCEPT_ASK_ROOM_NS;
+		} else if (ask_room_at != GR_NEVER && gr_nanotime() >= ask_room_at) {
+			ask_room_at = GR_NEVER;
+			if (fd_table_full()) {
+				*result = -EMFILE;
+				return 0;
+			}
+		}
+		if (ask_room_at < until)
+			until = ask_room_at;
+		err = gr_pd_wait(pd, GR_PD_R, until, true);
+		if (err && !(err == -ETIMEDOUT && until < deadline))
+			return err;
+	}
+}
+
+/* a blocking accept on a listener: accept_locked, with SO_RCVTIMEO, signals and restarts */
+static ssize_t accept_wait(int fd, struct accept_args *a)
+{
+	struct gr_task *self = gr_current_task();
+	int64_t timeout = fd_timeout(fd, GR_PD_R);
+	int64_t deadline = timeout ? gr_nanotime() + timeout : GR_NEVER;
+	struct gr_pd *pd = fd_pd(fd);
+	ssize_t r = 0;
+	int err;
+
+	if (!pd)
+		return -ENOMEM;
+	do {
+		err = gr_pd_lock(pd, GR_PD_R, deadline, true);
+		if (err >= 0) {
+			err = accept_locked(fd, pd, a, deadline, &r);
+			gr_pd_unlock(pd, GR_PD_R);
+		}
+		/* a signal's handler runs; the call restarts only under SA_RESTART without a
+		 * timeout, as the kernel does */
+	} while (err == -EINTR && shim_interrupted(self) && !timeout);
+	gr_pd_release(pd);
+	if (err)
+		return err == -ETIMEDOUT ? -EAGAIN : err;
+	return r;
 }
 
 GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct accept_args a = {addr, len, flags};
-	struct shim_io io = {.mode = GR_PD_R};
 	ssize_t r;
 
 	if (!gr_current_task() || fd_kind(fd) != FD_STREAM)
 		return REAL(accept4)(fd, addr, len, flags);
-	make_listener(fd);
-	r = shim_io(fd, &io, attempt_accept, &a);
+	/* non-blocking (the program's own O_NONBLOCK), or not a listener (an error at once) */
+	if (fd_prog_nonblock(fd) || !fd_listening(fd))
+		r = accept_now(fd, &a);
+	else
+		r = accept_wait(fd, &a);
 	if (r >= 0) {
 		fd_forget((int)r);
 		fd_set_kind((int)r, FD_STREAM);
@@ -150,6 +253,7 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0)
 		return SHIM_BLOCKING(REAL(connect)(fd, addr, len));
+	fd_set_connecting(fd, true);
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 	r = gr_sys3(SYS_connect, fd, addr, len);
 	if (r == -EINPROGRESS || r == -EALREADY) {
@@ -163,6 +267,7 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			r = pending;
 	}
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl);
+	fd_set_connecting(fd, false);
 	return (int)shim_result(r);
 }
 
@@ -231,13 +336,6 @@ static bool is_socket(int fd)
 	enum fd_kind k = fd_kind(fd);
 
 	return k == FD_STREAM || k == FD_DGRAM;
-}
-
-static bool ready_now(int fd, short events)
-{
-	struct pollfd p = {.fd = fd, .events = events};
-
-	return gr_sys3(SYS_poll, &p, 1, 0) > 0 && p.revents;
 }
 
 /*

@@ -16,7 +16,7 @@
  * whose child would return through the wrapper's frame and leave the parent a clobbered one.
  *
  * posix_spawn, system and popen are not affected: glibc's own child runs only glibc's
- * internal functions, which no preload sees.
+ * internal functions, which no preload sees (exec.c prepares the fds in the parent).
  */
 #include "shim.h"
 

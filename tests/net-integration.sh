@@ -3,7 +3,9 @@
 #
 #   usage: tests/net-integration.sh [BUILD_DIR]     (from the repo root, after `make fixtures`)
 #   NET_CASES="net_udp echo_server_10k" tests/net-integration.sh    runs only those cases
-#   NET_PROCS=1 tests/net-integration.sh     shim runs with that GREENPOLL_PROCS (default 2)
+#   NET_PROCS=1 tests/net-integration.sh     shim runs with that GREENPOLL_PROCS (default 2);
+#                                            the cases in both_procs_cases run with the other
+#                                            count too (1, or 2 when NET_PROCS=1)
 #
 # Two kinds of case:
 #  - Self-contained fixtures (BUILD_DIR/fixtures/net_*): plain blocking programs that run
@@ -67,15 +69,21 @@ limit_of() {
 
 
 label_of() {
-	if [ "$2" = native ]; then echo "$1 (native)"; else echo "$1 (shim)"; fi
+	case $2 in
+	native) echo "$1 (native)" ;;
+	shim) echo "$1 (shim)" ;;
+	*) echo "$1 (shim, GREENPOLL_PROCS=${2#shim})" ;;
+	esac
 }
 
 # ---- self-contained fixtures ----
 
-# run_case CASE MODE: MODE is "native" or "shim".
+# run_case CASE MODE: MODE is "native", "shim" (GREENPOLL_PROCS=$PROCS) or "shimN"
+# (GREENPOLL_PROCS=N).
 run_case() {
-	local case=$1 mode=$2 label
+	local case=$1 mode=$2 label procs=$PROCS
 	label=$(label_of "$case" "$mode")
+	case $mode in shim?*) procs=${mode#shim} ;; esac
 	if [ ! -x "$fixtures/$case" ]; then
 		fail "$label" "$fixtures/$case not built (make fixtures)"
 		return
@@ -86,8 +94,8 @@ run_case() {
 		fail "$label" "$lib does not exist"
 		return
 	else
-		run --limit "$(limit_of "$case")" LD_PRELOAD="$lib" GREENPOLL_PROCS="$PROCS" -- \
-			"$fixtures/$case" --max-os-threads "$MAX_OS_THREADS"
+		run --limit "$(limit_of "$case")" LD_PRELOAD="$lib" GREENPOLL_PROCS="$procs" -- \
+			"$fixtures/$case" --max-os-threads "$((procs + EXTRA_OS_THREADS))"
 	fi
 	if [ "$status" -ne 0 ]; then
 		fail "$label" "$(reason)"
@@ -248,7 +256,9 @@ server_case() {
 fixture_cases="net_flags net_blocking_io net_timeouts net_errors net_close_blocked net_stdio
 	       net_pipes net_echo_threads net_prethreaded net_udp net_unix_dgram net_idle_timeout
 	       net_bulk net_sendfile net_peer_reset net_churn net_emfile net_short_reads
-	       net_busy_yielders"
+	       net_busy_yielders net_exec_listener net_exec_connecting"
+# cases also run under the shim with the other number of carriers (1 if NET_PROCS is not 1)
+both_procs_cases="net_exec_listener net_exec_connecting"
 server_cases="echo_server_10k http_keepalive"
 selected=${NET_CASES:-$fixture_cases $server_cases}
 for case in $selected; do
@@ -263,6 +273,9 @@ for case in $fixture_cases; do
 	case " $(echo $selected) " in *" $case "*) ;; *) continue ;; esac
 	run_case "$case" native
 	run_case "$case" shim
+	case " $both_procs_cases " in
+	*" $case "*) run_case "$case" "shim$([ "$PROCS" = 1 ] && echo 2 || echo 1)" ;;
+	esac
 done
 
 for case in $server_cases; do

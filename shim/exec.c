@@ -1,0 +1,158 @@
+/*
+ * exec.c — the calls that hand the program's fds to a new image: execve, execv, execvp,
+ * execvpe, execl, execlp, execle, fexecve, execveat; posix_spawn, posix_spawnp, popen (and
+ * system, in blocking.c).
+ *
+ * The image must see each fd in the mode the program set (invariant 8). The shim leaves every
+ * fd's mode alone (listeners included: socket.c) but for a socket whose blocking connect is in
+ * progress, which is non-blocking until the connect returns: fd_before_exec gives those their
+ * blocking mode back first (a fork child did so already, at the fork: fdtable.h). What can
+ * still slip through: a connect another thread begins at the very moment of the exec, and in
+ * a fork child, one its parent begins after the fork on a socket they share.
+ *
+ * glibc's exec functions with an argument list, and those that search PATH, call the system
+ * call themselves, out of the preload's sight: each is wrapped here, not only execve. The
+ * children posix_spawn, system and popen start run only glibc's own code up to their exec, so
+ * the parent gives the modes back before starting them. The parent's carrier waits until that child has
+ * exec'd (glibc's clone shares the parent's memory until then), inside SHIM_BLOCKING (shim.h).
+ */
+#include "shim.h"
+
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+
+GR_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	fd_before_exec();
+	return REAL(execve)(path, argv, envp);
+}
+
+GR_EXPORT int execv(const char *path, char *const argv[])
+{
+	fd_before_exec();
+	return REAL(execv)(path, argv);
+}
+
+GR_EXPORT int execvp(const char *file, char *const argv[])
+{
+	fd_before_exec();
+	return REAL(execvp)(file, argv);
+}
+
+GR_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	fd_before_exec();
+	return REAL(execvpe)(file, argv, envp);
+}
+
+GR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	fd_before_exec();
+	return REAL(fexecve)(fd, argv, envp);
+}
+
+GR_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+		       int flags)
+{
+	fd_before_exec();
+	return REAL(execveat)(dirfd, path, argv, envp, flags);
+}
+
+/*
+ * execl, execlp and execle take the arguments as a list ending with NULL (the first one may
+ * be that NULL): args_after counts those after the first, argv_from_list copies the list into
+ * argv (args_after + 2 slots) and leaves ap past the list's NULL.
+ */
+static size_t args_after(const char *first, va_list ap)
+{
+	size_t n = 0;
+
+	if (first)
+		while (va_arg(ap, char *))
+			n++;
+	return n;
+}
+
+static void argv_from_list(char **argv, size_t after, const char *first, va_list ap)
+{
+	argv[0] = (char *)first;
+	for (size_t i = 1; i <= after; i++)
+		argv[i] = va_arg(ap, char *);
+	argv[after + 1] = NULL;
+	if (first)
+		(void)va_arg(ap, char *); /* the list's NULL */
+}
+
+GR_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t after;
+
+	va_start(ap, arg);
+	after = args_after(arg, ap);
+	va_end(ap);
+	char *argv[after + 2];
+
+	va_start(ap, arg);
+	argv_from_list(argv, after, arg, ap);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+GR_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	size_t after;
+
+	va_start(ap, arg);
+	after = args_after(arg, ap);
+	va_end(ap);
+	char *argv[after + 2];
+
+	va_start(ap, arg);
+	argv_from_list(argv, after, arg, ap);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+GR_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t after;
+	char **envp;
+
+	va_start(ap, arg);
+	after = args_after(arg, ap);
+	va_end(ap);
+	char *argv[after + 2];
+
+	va_start(ap, arg);
+	argv_from_list(argv, after, arg, ap);
+	envp = va_arg(ap, char **);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+GR_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *acts,
+			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	fd_before_exec();
+	return SHIM_BLOCKING(REAL(posix_spawn)(pid, path, acts, attr, argv, envp));
+}
+
+GR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *acts,
+			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	fd_before_exec();
+	return SHIM_BLOCKING(REAL(posix_spawnp)(pid, file, acts, attr, argv, envp));
+}
+
+GR_EXPORT FILE *popen(const char *command, const char *type)
+{
+	fd_before_exec();
+	return SHIM_BLOCKING(REAL(popen)(command, type));
+}
