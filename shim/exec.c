@@ -87,53 +87,40 @@ static void argv_from_list(char **argv, size_t after, const char *first, va_list
 		(void)va_arg(ap, char *); /* the list's NULL */
 }
 
+/*
+ * In a function whose last named parameter is `arg`: declares argv, the list's arguments as
+ * execv takes them, and leaves ap_ open just past the list's NULL (the caller va_ends it).
+ */
+#define ARGV_FROM_LIST(argv, arg)                                                               \
+	va_list ap_;                                                                            \
+	va_start(ap_, arg);                                                                     \
+	size_t after_ = args_after(arg, ap_);                                                   \
+	va_end(ap_);                                                                            \
+	char *argv[after_ + 2];                                                                 \
+	va_start(ap_, arg);                                                                     \
+	argv_from_list(argv, after_, arg, ap_)
+
 GR_EXPORT int execl(const char *path, const char *arg, ...)
 {
-	va_list ap;
-	size_t after;
-
-	va_start(ap, arg);
-	after = args_after(arg, ap);
-	va_end(ap);
-	char *argv[after + 2];
-
-	va_start(ap, arg);
-	argv_from_list(argv, after, arg, ap);
-	va_end(ap);
+	ARGV_FROM_LIST(argv, arg);
+	va_end(ap_);
 	return execv(path, argv);
 }
 
 GR_EXPORT int execlp(const char *file, const char *arg, ...)
 {
-	va_list ap;
-	size_t after;
-
-	va_start(ap, arg);
-	after = args_after(arg, ap);
-	va_end(ap);
-	char *argv[after + 2];
-
-	va_start(ap, arg);
-	argv_from_list(argv, after, arg, ap);
-	va_end(ap);
+	ARGV_FROM_LIST(argv, arg);
+	va_end(ap_);
 	return execvp(file, argv);
 }
 
 GR_EXPORT int execle(const char *path, const char *arg, ...)
 {
-	va_list ap;
-	size_t after;
 	char **envp;
 
-	va_start(ap, arg);
-	after = args_after(arg, ap);
-	va_end(ap);
-	char *argv[after + 2];
-
-	va_start(ap, arg);
-	argv_from_list(argv, after, arg, ap);
-	envp = va_arg(ap, char **);
-	va_end(ap);
+	ARGV_FROM_LIST(argv, arg);
+	envp = va_arg(ap_, char **);
+	va_end(ap_);
 	return execve(path, argv, envp);
 }
 

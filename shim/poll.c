@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 
@@ -95,13 +94,12 @@ static int wait_for(shim_look_fn *look, watch_fn *add_watches, void *arg, int ma
 		    int64_t deadline, const sigset_t *mask)
 {
 	struct gr_task *self = gr_current_task();
-	uint64_t old = self->sigmask, want;
+	uint64_t old = self->sigmask;
 	int r;
 
 	if (!mask)
 		return wait_looking(look, add_watches, arg, max_fds, deadline);
-	memcpy(&want, mask, sizeof want);
-	gr_sig_set_mask(want);
+	gr_sig_set_mask(shim_sigset_mask(mask));
 	if (shim_signals_deliverable(self)) {
 		shim_deliver_signals(self);
 		r = -EINTR;

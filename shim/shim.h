@@ -134,6 +134,21 @@ static inline void shim_blocking_end(void)
 	shim_of(t)->blocking_depth--;
 }
 
+/* signals 1..64 of a sigset_t as a mask (bit sig-1: runtime/sigstate.h's form), and back */
+static inline uint64_t shim_sigset_mask(const sigset_t *set)
+{
+	uint64_t mask;
+
+	memcpy(&mask, set, sizeof mask);
+	return mask;
+}
+
+static inline void shim_mask_sigset(sigset_t *set, uint64_t mask)
+{
+	sigemptyset(set);
+	memcpy(set, &mask, sizeof mask);
+}
+
 /* a timespec whose tv_nsec is in range */
 static inline bool shim_valid_timespec(const struct timespec *ts)
 {

@@ -22,33 +22,18 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <string.h>
 
 #include "sigstate.h"
 
 /* glibc never lets a program block its own cancellation and set*id signals (32, 33) */
 #define LIBC_RESERVED (GR_SIGBIT(32) | GR_SIGBIT(33))
 
-static uint64_t set_word(const sigset_t *set)
-{
-	uint64_t w;
-
-	memcpy(&w, set, sizeof w);
-	return w;
-}
-
-static void word_set(sigset_t *set, uint64_t w)
-{
-	sigemptyset(set);
-	memcpy(set, &w, sizeof w);
-}
-
 static int task_sigmask(struct gr_task *self, int how, const sigset_t *set, sigset_t *old)
 {
 	uint64_t cur = self->sigmask, next, want;
 
 	if (set) {
-		want = set_word(set) & ~LIBC_RESERVED;
+		want = shim_sigset_mask(set) & ~LIBC_RESERVED;
 		switch (how) {
 		case SIG_BLOCK:
 			next = cur | want;
@@ -64,7 +49,7 @@ static int task_sigmask(struct gr_task *self, int how, const sigset_t *set, sigs
 		}
 	}
 	if (old)
-		word_set(old, cur);
+		shim_mask_sigset(old, cur);
 	if (!set)
 		return 0;
 	gr_sig_set_mask(next);
@@ -106,7 +91,7 @@ GR_EXPORT int sigpending(sigset_t *set)
 	/* the kernel's: what is pending on the process (and this OS thread) that the task blocks */
 	if ((r = REAL(sigpending)(set)) != 0)
 		return r;
-	word_set(set, (set_word(set) & self->sigmask) | shim_signals_pending(self));
+	shim_mask_sigset(set, (shim_sigset_mask(set) & self->sigmask) | shim_signals_pending(self));
 	return 0;
 }
 
@@ -157,7 +142,7 @@ GR_EXPORT _Noreturn void abort(void)
 static void note_jump_mask(struct __jmp_buf_tag *env)
 {
 	if (gr_current_task() && env->__mask_was_saved)
-		gr_sig_note_mask(set_word(&env->__saved_mask) & ~LIBC_RESERVED);
+		gr_sig_note_mask(shim_sigset_mask(&env->__saved_mask) & ~LIBC_RESERVED);
 }
 
 GR_EXPORT _Noreturn void siglongjmp(sigjmp_buf env, int val)

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <string.h>
 #include <ucontext.h>
 
 #include "sched.h"
@@ -36,19 +35,11 @@ bool shim_signal_reserve(int sig)
 	return true;
 }
 
-static uint64_t first_word(const sigset_t *set)
-{
-	uint64_t w;
-
-	memcpy(&w, set, sizeof w);
-	return w;
-}
-
 /* the program's handler for sig, in task self, with the task's mask the handler's meanwhile */
 static void run_in_task(struct gr_task *self, int sig, siginfo_t *info, ucontext_t *uc)
 {
 	struct sigaction *h = &handlers[sig];
-	uint64_t mask = self->sigmask | first_word(&h->sa_mask);
+	uint64_t mask = self->sigmask | shim_sigset_mask(&h->sa_mask);
 
 	if (!(h->sa_flags & SA_NODEFER))
 		mask |= GR_SIGBIT(sig);
@@ -57,7 +48,7 @@ static void run_in_task(struct gr_task *self, int sig, siginfo_t *info, ucontext
 		h->sa_sigaction(sig, info, uc);
 	else
 		h->sa_handler(sig);
-	gr_sig_note_mask(first_word(&uc->uc_sigmask)); /* what sigreturn restores */
+	gr_sig_note_mask(shim_sigset_mask(&uc->uc_sigmask)); /* what sigreturn restores */
 }
 
 static void wrapper(int sig, siginfo_t *info, void *uctx)

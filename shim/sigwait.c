@@ -21,20 +21,11 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "sigstate.h"
 #include "sys.h"
-
-static uint64_t set_word(const sigset_t *set)
-{
-	uint64_t w;
-
-	memcpy(&w, set, sizeof w);
-	return w;
-}
 
 struct sig_look {
 	struct gr_task *self;
@@ -52,8 +43,7 @@ static int look(void *arg)
 
 	if ((sig = shim_signal_take(w->self, w->set, w->info)))
 		return sig;
-	sigemptyset(&ks);
-	memcpy(&ks, &w->set, sizeof w->set);
+	shim_mask_sigset(&ks, w->set);
 	sig = REAL(sigtimedwait)(&ks, w->info, &zero);
 	return sig > 0 ? sig : 0;
 }
@@ -62,7 +52,7 @@ static int look(void *arg)
 static int wait_signal(const sigset_t *set, siginfo_t *info, int64_t deadline, bool restart)
 {
 	struct gr_task *self = gr_current_task();
-	struct sig_look w = {.self = self, .set = set_word(set) & ~GR_SIG_UNBLOCKABLE, .info = info};
+	struct sig_look w = {.self = self, .set = shim_sigset_mask(set) & ~GR_SIG_UNBLOCKABLE, .info = info};
 	siginfo_t scratch;
 	int sfd, r;
 
@@ -162,7 +152,7 @@ GR_EXPORT int sigsuspend(const sigset_t *mask)
 
 	if (!self)
 		return REAL(sigsuspend)(mask);
-	return suspend(self, set_word(mask));
+	return suspend(self, shim_sigset_mask(mask));
 }
 
 GR_EXPORT int pause(void)
