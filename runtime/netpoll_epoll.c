@@ -22,9 +22,9 @@
  * epoll_ctl that fails asks gr_netpoll_backend_renew, which checks the set still watches the
  * eventfd and otherwise makes new fds (netpoll.c then watches every registered fd again). The
  * number lost is never closed by us: it may be the program's by then. A lost eventfd alone is
- * only noticed by the next failing call (a break cannot renew: its callers hold locks that
- * re-registering takes). All calls are raw system calls: epoll_wait and friends are names
- * the shim interposes for the program's own use.
+ * noticed by the next break, whose write fails: it makes a new one in the same set
+ * (renew_break). All calls are raw system calls: epoll_wait and friends are names the shim
+ * interposes for the program's own use.
  */
 #include "netpoll.h"
 
@@ -39,6 +39,7 @@
 #include <sys/syscall.h>
 
 #include "sys.h"
+#include "throw.h"
 
 #define MAX_EVENTS GR_NETPOLL_MAX_EVENTS
 _Static_assert(sizeof(((struct gr_netpoll_events *)0)->raw) >=
@@ -205,12 +206,43 @@ int gr_netpoll_move_fd(int fd)
 	return 0;
 }
 
+/*
+ * The eventfd lost (its write failed with EBADF): a new one, made readable before the epoll
+ * set watches it, so a poll waiting there returns at once (the set's own registration of the
+ * lost one went with it). Lock-free: a break's callers hold runtime locks. Of two breaks that
+ * find it lost at once, the second's eventfd is closed again and the first's written.
+ */
+static void renew_break(int lost)
+{
+	long b = gr_sys2(SYS_eventfd2, 1, EFD_CLOEXEC | EFD_NONBLOCK);
+	int expect = lost;
+	uint64_t one = 1;
+
+	if (b < 0)
+		return; /* the poll wakes at the next event, and its failure renews */
+	b = move_high((int)b);
+	if (watch_break(atomic_load(&epfd), (int)b) < 0) {
+		gr_sys1(SYS_close, b); /* the epoll fd is lost too: the next poll fails */
+		return;
+	}
+	if (!atomic_compare_exchange_strong(&breakfd, &expect, (int)b)) {
+		gr_sys4(SYS_epoll_ctl, atomic_load(&epfd), EPOLL_CTL_DEL, b, &(struct epoll_event){0});
+		gr_sys1(SYS_close, b);
+		gr_sys3(SYS_write, expect, &one, sizeof one);
+		return;
+	}
+	gr_say("the poller's eventfd (fd %d) was closed behind greenpoll's back (a raw close "
+	       "system call?); made a new one (fd %d)", lost, (int)b);
+}
+
 void gr_netpoll_backend_break(void)
 {
 	uint64_t one = 1;
+	int b;
 
-	if (!atomic_exchange(&break_pending, true))
-		gr_sys3(SYS_write, breakfd, &one, sizeof one);
+	if (!atomic_exchange(&break_pending, true) &&
+	    gr_sys3(SYS_write, b = atomic_load(&breakfd), &one, sizeof one) == -EBADF)
+		renew_break(b);
 }
 
 /*
