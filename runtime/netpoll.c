@@ -295,7 +295,7 @@ static int ensure_registered(struct gr_pd *pd)
 			pd->registered = true;
 		gr_unlock(&pd->lock);
 		/* EBADF, EINVAL: the program's fd, or the poller's own lost */
-	} while ((err == -EBADF || err == -EINVAL) && !pd->closing && renewed_since(gen));
+	} while ((err == -EBADF || err == -EINVAL) && !is_closing(pd) && renewed_since(gen));
 	if (!err)
 		atomic_store_explicit(&active, true, memory_order_relaxed);
 	return err;
