@@ -296,6 +296,12 @@ static int ensure_registered(struct gr_pd *pd)
 		gr_unlock(&pd->lock);
 		/* EBADF, EINVAL: the program's fd, or the poller's own lost */
 	} while ((err == -EBADF || err == -EINVAL) && !is_closing(pd) && renewed_since(gen));
+	/* the poller cannot watch the fd for want of kernel memory: no error of the program's
+	 * call stands for that (read(2) never fails with ENOSPC) */
+	if (err == -ENOSPC)
+		poller_failed("epoll_ctl (at the limit of sysctl fs.epoll.max_user_watches)", ENOSPC);
+	if (err == -ENOMEM)
+		poller_failed("epoll_ctl", ENOMEM);
 	if (!err)
 		atomic_store_explicit(&active, true, memory_order_relaxed);
 	return err;

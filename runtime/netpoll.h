@@ -131,7 +131,8 @@ void gr_pd_unlock(struct gr_pd *pd, int mode);
 /*
  * Park the calling task until pd is ready for mode (the caller just got EAGAIN and holds the
  * direction lock). 0: try the operation again; -ETIMEDOUT, -EINTR, -EBADF as above; or a
- * -errno from registering the fd with the poller (EPERM: the fd cannot be polled).
+ * -errno from registering the fd with the poller (EPERM: the fd cannot be polled); the
+ * poller out of memory or of watches is fatal.
  */
 int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
 
