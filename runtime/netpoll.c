@@ -267,8 +267,8 @@ static bool renewed_since(unsigned gen)
 			int fds[2], n = gr_netpoll_fds(fds), watched = register_again();
 
 			gr_say("the poller's epoll fd or eventfd was closed behind greenpoll's back "
-			       "(a raw close system call?); made new ones (fds %d, %d) and watch "
-			       "the %d open fds again",
+			       "(a raw close system call?); made a new poller (epoll fd %d, eventfd "
+			       "%d) and watch the %d open fds again",
 			       fds[0], n > 1 ? fds[1] : -1, watched);
 		}
 		renewed = r > 0;
