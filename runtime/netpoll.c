@@ -1,11 +1,13 @@
 /*
  * netpoll.c — poll descriptors and the scheduler's view of the poller (see netpoll.h).
  *
- * Lock order: pd->lock, then the cache lock; a pd's lock is never held while parking.
+ * Lock order: the renew lock, then pd->lock, then the cache lock; a pd's lock is never held
+ * while parking.
  */
 #include "netpoll.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,23 +27,27 @@ static gr_lock_t cache_lock = GR_LOCK_INIT;
 static struct gr_pd *free_pds;	/* protected by cache_lock */
 static struct chunk *chunks;	/* protected by cache_lock; never freed */
 static _Atomic uint32_t next_seq = 1;
-static atomic_bool active, inited;
-static gr_lock_t init_lock = GR_LOCK_INIT;
-static int init_error;
+static atomic_bool active;
+static gr_lock_t renew_lock = GR_LOCK_INIT; /* one renewal of the poller at a time */
 
 bool gr_netpoll_active(void) { return atomic_load_explicit(&active, memory_order_relaxed); }
 
-static int ensure_backend(void)
+/* a broken poller: one line naming the call and the error, then abort */
+static _Noreturn void poller_failed(const char *call, int err)
 {
-	if (atomic_load_explicit(&inited, memory_order_acquire))
-		return init_error;
-	gr_lock(&init_lock);
-	if (!atomic_load(&inited)) {
-		init_error = gr_netpoll_backend_init();
-		atomic_store_explicit(&inited, true, memory_order_release);
-	}
-	gr_unlock(&init_lock);
-	return init_error;
+	char what[160];
+
+	snprintf(what, sizeof what, "runtime: the poller's %s failed: %s (errno %d)", call,
+		 strerror(err), err);
+	gr_throw(what);
+}
+
+void gr_netpoll_init(void)
+{
+	int err = gr_netpoll_backend_init();
+
+	if (err)
+		poller_failed("creation at start-up", -err);
 }
 
 struct gr_pd *gr_pd_open(int fd)
@@ -211,20 +217,91 @@ void gr_pd_unlock(struct gr_pd *pd, int mode)
 		gr_waitq_wake(l, 1);
 }
 
+/* ---- a poller lost and made anew ---- */
+
+/* every open pd that was registered, registered with the new poller (renew lock held) */
+static int register_again(void)
+{
+	struct chunk *first;
+	int n = 0;
+
+	gr_lock(&cache_lock);
+	first = chunks;
+	gr_unlock(&cache_lock);
+	for (struct chunk *c = first; c; c = c->next) {
+		for (int i = 0; i < CHUNK; i++) {
+			struct gr_pd *pd = &c->pd[i];
+			int err = 0;
+
+			gr_lock(&pd->lock);
+			if (pd->refs > 0 && pd->registered && !pd->closing) {
+				err = gr_netpoll_backend_open(pd->fd, pd, atomic_load(&pd->seq));
+				if (err == -EEXIST) /* registered meanwhile, with the new poller */
+					err = 0;
+				pd->registered = !err;
+				n += !err;
+			}
+			gr_unlock(&pd->lock);
+		}
+	}
+	return n;
+}
+
+/*
+ * A backend call that began when the poller's generation was gen failed: true if the poller
+ * has been made anew since (by this call, after finding its fds lost, or by another): try
+ * again. Its registration in the new set reports each fd's present readiness, so no task
+ * sleeps past what the lost set would have said.
+ */
+static bool renewed_since(unsigned gen)
+{
+	bool renewed = true;
+
+	gr_lock(&renew_lock);
+	if (gr_netpoll_backend_generation() == gen) {
+		int r = gr_netpoll_backend_renew();
+
+		if (r < 0)
+			poller_failed("renewal", -r);
+		if (r > 0) {
+			int fds[2], n = gr_netpoll_fds(fds), watched = register_again();
+
+			gr_say("the poller's epoll fd or eventfd was closed behind greenpoll's back "
+			       "(a raw close system call?); made a new poller (epoll fd %d, eventfd "
+			       "%d) and watch the %d open fds again",
+			       fds[0], n > 1 ? fds[1] : -1, watched);
+		}
+		renewed = r > 0;
+	}
+	gr_unlock(&renew_lock);
+	return renewed;
+}
+
 /* ---- waiting for readiness ---- */
 
 static int ensure_registered(struct gr_pd *pd)
 {
-	int err = ensure_backend();
+	unsigned gen;
+	int err;
 
-	if (err)
-		return err;
-	gr_lock(&pd->lock);
-	if (pd->closing)
-		err = -EBADF;
-	else if (!pd->registered && !(err = gr_netpoll_backend_open(pd->fd, pd, atomic_load(&pd->seq))))
-		pd->registered = true;
-	gr_unlock(&pd->lock);
+	do {
+		gen = gr_netpoll_backend_generation();
+		gr_lock(&pd->lock);
+		if (pd->closing)
+			err = -EBADF;
+		else if (pd->registered)
+			err = 0;
+		else if (!(err = gr_netpoll_backend_open(pd->fd, pd, atomic_load(&pd->seq))))
+			pd->registered = true;
+		gr_unlock(&pd->lock);
+		/* EBADF, EINVAL: the program's fd, or the poller's own lost */
+	} while ((err == -EBADF || err == -EINVAL) && !is_closing(pd) && renewed_since(gen));
+	/* the poller cannot watch the fd for want of kernel memory: no error of the program's
+	 * call stands for that (read(2) never fails with ENOSPC) */
+	if (err == -ENOSPC)
+		poller_failed("epoll_ctl (at the limit of sysctl fs.epoll.max_user_watches)", ENOSPC);
+	if (err == -ENOMEM)
+		poller_failed("epoll_ctl", ENOMEM);
 	if (!err)
 		atomic_store_explicit(&active, true, memory_order_relaxed);
 	return err;
@@ -378,7 +455,15 @@ int gr_netpoll(int64_t delay_ns, int max, struct gr_netpoll_events *room)
 
 	if (!gr_netpoll_active())
 		return 0;
-	n = gr_netpoll_backend_poll(delay_ns, max, room);
+	for (;;) {
+		unsigned gen = gr_netpoll_backend_generation();
+
+		n = gr_netpoll_backend_poll(delay_ns, max, room);
+		if (n >= 0)
+			break;
+		if ((n != -EBADF && n != -EINVAL) || !renewed_since(gen))
+			poller_failed("epoll_wait", -n);
+	}
 	for (int i = 0; i < n; i++)
 		__builtin_prefetch(room->ready[i].pd, 1);
 	for (int i = 0; i < n; i++) {
@@ -397,13 +482,13 @@ void gr_netpoll_break(void)
 
 void gr_netpoll_after_fork_child(void)
 {
-	if (!atomic_load(&inited))
-		return;
-	init_lock = (gr_lock_t)GR_LOCK_INIT;
+	int err;
+
+	renew_lock = (gr_lock_t)GR_LOCK_INIT;
 	cache_lock = (gr_lock_t)GR_LOCK_INIT;
-	init_error = gr_netpoll_backend_init();
-	if (init_error)
-		gr_throw("runtime: cannot make a poller in a fork child");
+	err = gr_netpoll_backend_init();
+	if (err)
+		poller_failed("creation in a fork child", -err);
 	for (struct chunk *c = chunks; c; c = c->next) {
 		for (int i = 0; i < CHUNK; i++) {
 			struct gr_pd *pd = &c->pd[i];

@@ -39,8 +39,18 @@
  * freed), and each incarnation has a new sequence number, carried in epoll's event data: an
  * event for a closed (and maybe reused) fd names an old sequence number and is dropped.
  *
+ * The poller is made at start-up (gr_netpoll_init), so that no wait ever needs a new fd. Its
+ * fds closed behind the shim's back (a raw system call) are noticed by the next backend call
+ * that fails, said on stderr, and made anew, every registered fd watched again; any other
+ * backend error but EINTR is fatal (gr_throw): carriers must not spin on a broken poller.
+ *
  * Backend contract (netpoll_epoll.c; the only file that knows epoll):
- *   gr_netpoll_backend_init()              make the poller; 0 or -errno
+ *   gr_netpoll_backend_init()              make the poller (in a fork child, in place of the
+ *                                          parent's); 0 or -errno
+ *   gr_netpoll_backend_generation()        how many times the poller's fds were made
+ *   gr_netpoll_backend_renew()             a call failed: if the poller's fds were lost,
+ *                                          make new ones (1; the caller registers every fd
+ *                                          again), else 0; or -errno
  *   gr_netpoll_backend_open(fd, pd, seq)   watch fd for read and write readiness, edge-
  *                                          triggered, once for its life; 0 or -errno
  *   gr_netpoll_backend_close(fd)           stop watching fd (before it is closed)
@@ -121,7 +131,8 @@ void gr_pd_unlock(struct gr_pd *pd, int mode);
 /*
  * Park the calling task until pd is ready for mode (the caller just got EAGAIN and holds the
  * direction lock). 0: try the operation again; -ETIMEDOUT, -EINTR, -EBADF as above; or a
- * -errno from registering the fd with the poller (EPERM: the fd cannot be polled).
+ * -errno from registering the fd with the poller (EPERM: the fd cannot be polled); the
+ * poller out of memory or of watches is fatal.
  */
 int gr_pd_wait(struct gr_pd *pd, int mode, int64_t deadline, bool interruptible);
 
@@ -169,6 +180,7 @@ struct gr_netpoll_events {
 };
 
 /* Scheduler side. */
+void gr_netpoll_init(void);   /* at start-up; a poller that cannot be made is fatal */
 bool gr_netpoll_active(void); /* some fd has been registered */
 /*
  * Look for at most max events for up to delay_ns (see the backend's poll); readies the tasks
@@ -179,6 +191,8 @@ void gr_netpoll_break(void);
 
 /* the backend (netpoll_epoll.c) */
 int gr_netpoll_backend_init(void);
+unsigned gr_netpoll_backend_generation(void);
+int gr_netpoll_backend_renew(void);
 int gr_netpoll_backend_open(int fd, struct gr_pd *pd, uint32_t seq);
 int gr_netpoll_backend_close(int fd);
 int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room);

@@ -6,20 +6,40 @@
  * sequence number in the top 16 (user-space addresses on x86_64 fit in 47 bits); netpoll.c
  * drops an event whose sequence number is not the pd's current one.
  *
- * The runtime's own fds are close-on-exec, and the shim keeps the program from closing them or
- * dup2-ing over them (gr_netpoll_owns_fd, gr_netpoll_move_fd). All calls are raw system calls:
- * epoll_wait and friends are names the shim interposes for the program's own use.
+ * The runtime's own fds (the epoll fd and the eventfd) are made at start-up, not the first time
+ * a task waits: a blocking read must never fail with EMFILE because the fd table filled up
+ * before the first wait (a program that never waits pays two fds). They are close-on-exec and
+ * moved to the top of the numbers the program is likely to use, just below min(soft
+ * RLIMIT_NOFILE, HIGH_TOP): the program's numbers, allocated lowest first, stay dense and as
+ * natively (a daemon that reopens 0..2 or a test that expects its first socket at 3 sees no
+ * gap), and a close loop or close_range over the program's own range misses them. Not at the
+ * soft limit itself when that is large: the kernel's fd array grows to the highest number in
+ * use, and a soft limit of 1,048,576 would cost 8 MiB of kernel memory in every preloaded
+ * process. The shim keeps the program from closing them or dup2-ing over them, through libc's
+ * syscall() too (gr_netpoll_owns_fd, gr_netpoll_move_fd).
+ *
+ * A raw close system call (which no preload sees) can still close one: the next epoll_wait or
+ * epoll_ctl that fails asks gr_netpoll_backend_renew, which checks the set still watches the
+ * eventfd and otherwise makes new fds (netpoll.c then watches every registered fd again). The
+ * number lost is never closed by us: it may be the program's by then. A lost eventfd alone is
+ * noticed by the next break, whose write fails: it makes a new one in the same set
+ * (renew_break). All calls are raw system calls: epoll_wait and friends are names the shim
+ * interposes for the program's own use.
  */
 #include "netpoll.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "sys.h"
+#include "throw.h"
 
 #define MAX_EVENTS GR_NETPOLL_MAX_EVENTS
 _Static_assert(sizeof(((struct gr_netpoll_events *)0)->raw) >=
@@ -28,8 +48,10 @@ _Static_assert(sizeof(((struct gr_netpoll_events *)0)->raw) >=
 _Static_assert(_Alignof(struct gr_netpoll_events) >= _Alignof(struct epoll_event),
 	       "gr_netpoll_events is aligned for epoll events");
 #define TAG_SHIFT 48
+#define HIGH_TOP 1024 /* the runtime's fds go just below min(this, soft RLIMIT_NOFILE) */
 
 static _Atomic int epfd = -1, breakfd = -1;
+static _Atomic unsigned generation; /* fds made since start-up; written after epfd */
 static atomic_bool break_pending;
 
 static uint64_t tag(struct gr_pd *pd, uint32_t seq)
@@ -37,27 +59,100 @@ static uint64_t tag(struct gr_pd *pd, uint32_t seq)
 	return (uint64_t)(uintptr_t)pd | ((uint64_t)(seq & 0xffff) << TAG_SHIFT);
 }
 
-int gr_netpoll_backend_init(void)
+/* fd (just made, close-on-exec) moved just below the top (see above); where it now is */
+static int move_high(int fd)
+{
+	struct rlimit rl;
+	long top = HIGH_TOP, moved;
+
+	if (gr_sys2(SYS_getrlimit, RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
+		top = (long)rl.rlim_cur;
+	if (fd >= top - 2)
+		return fd;
+	moved = gr_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, top - 2);
+	if (moved < 0) /* every number up there taken: it stays where it is */
+		return fd;
+	gr_sys1(SYS_close, fd);
+	return (int)moved;
+}
+
+static long watch_break(int ep, int b)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
-	long r;
 
+	return gr_sys4(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, b, &ev);
+}
+
+/* whether fd is still an eventfd (the one we made, as far as can be told) */
+static bool is_eventfd(int fd)
+{
+	char path[32], target[32];
+	long len;
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	len = gr_sys4(SYS_readlinkat, AT_FDCWD, path, target, sizeof target);
+	return len == 20 && memcmp(target, "anon_inode:[eventfd]", 20) == 0;
+}
+
+/*
+ * A new epoll set watching the break eventfd; with keep_break, the eventfd in use if it still
+ * is one (a poll stuck in the lost set is then woken through it), else a new one. 0 or -errno.
+ */
+static int make_fds(bool keep_break)
+{
+	long ep = gr_sys1(SYS_epoll_create1, EPOLL_CLOEXEC), b = atomic_load(&breakfd), r;
+
+	if (ep < 0)
+		return (int)ep;
+	ep = move_high((int)ep);
+	if (!keep_break || !is_eventfd((int)b) || watch_break((int)ep, (int)b) < 0) {
+		b = gr_sys2(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (b < 0) {
+			gr_sys1(SYS_close, ep);
+			return (int)b;
+		}
+		b = move_high((int)b);
+		if ((r = watch_break((int)ep, (int)b)) < 0) {
+			gr_sys1(SYS_close, ep);
+			gr_sys1(SYS_close, b);
+			return (int)r;
+		}
+	}
+	atomic_store(&breakfd, (int)b);
+	atomic_store(&epfd, (int)ep);
+	atomic_fetch_add(&generation, 1);
+	return 0;
+}
+
+int gr_netpoll_backend_init(void)
+{
 	if (epfd >= 0) /* a fork child: the parent's epoll set is shared; make our own */
 		gr_sys1(SYS_close, epfd);
 	if (breakfd >= 0)
 		gr_sys1(SYS_close, breakfd);
-	r = gr_sys1(SYS_epoll_create1, EPOLL_CLOEXEC);
-	if (r < 0)
-		return (int)r;
-	epfd = (int)r;
-	r = gr_sys2(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (r < 0)
-		return (int)r;
-	breakfd = (int)r;
+	epfd = breakfd = -1;
 	/* a fork child may have copied a break its parent had not yet taken: the new eventfd is
 	 * empty, and a set flag would make every break here skip the write */
 	atomic_store(&break_pending, false);
-	return (int)gr_sys4(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, breakfd, &ev);
+	return make_fds(false);
+}
+
+unsigned gr_netpoll_backend_generation(void) { return atomic_load(&generation); }
+
+int gr_netpoll_backend_renew(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+	int lost = atomic_load(&epfd), err;
+	uint64_t one = 1;
+
+	if (gr_sys4(SYS_epoll_ctl, lost, EPOLL_CTL_MOD, atomic_load(&breakfd), &ev) == 0)
+		return 0; /* the set still watches the eventfd: nothing was lost */
+	if ((err = make_fds(true)))
+		return err;
+	/* a poll still waiting in the lost set (it lives while a wait holds it) looks again */
+	atomic_store(&break_pending, true);
+	gr_sys3(SYS_write, atomic_load(&breakfd), &one, sizeof one);
+	return 1;
 }
 
 int gr_netpoll_backend_open(int fd, struct gr_pd *pd, uint32_t seq)
@@ -101,6 +196,8 @@ int gr_netpoll_move_fd(int fd)
 	if (!which)
 		return 0;
 	moved = gr_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, fd + 1);
+	if (moved < 0) /* at the top already: any free number will do */
+		moved = gr_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
 	if (moved < 0)
 		return (int)moved;
 	/* a poll in progress keeps its own reference to the epoll set: closing the number is safe */
@@ -109,12 +206,43 @@ int gr_netpoll_move_fd(int fd)
 	return 0;
 }
 
+/*
+ * The eventfd lost (its write failed with EBADF): a new one, made readable before the epoll
+ * set watches it, so a poll waiting there returns at once (the set's own registration of the
+ * lost one went with it). Lock-free: a break's callers hold runtime locks. Of two breaks that
+ * find it lost at once, the second's eventfd is closed again and the first's written.
+ */
+static void renew_break(int lost)
+{
+	long b = gr_sys2(SYS_eventfd2, 1, EFD_CLOEXEC | EFD_NONBLOCK);
+	int expect = lost;
+	uint64_t one = 1;
+
+	if (b < 0)
+		return; /* the poll wakes at the next event, and its failure renews */
+	b = move_high((int)b);
+	if (watch_break(atomic_load(&epfd), (int)b) < 0) {
+		gr_sys1(SYS_close, b); /* the epoll fd is lost too: the next poll fails */
+		return;
+	}
+	if (!atomic_compare_exchange_strong(&breakfd, &expect, (int)b)) {
+		gr_sys4(SYS_epoll_ctl, atomic_load(&epfd), EPOLL_CTL_DEL, b, &(struct epoll_event){0});
+		gr_sys1(SYS_close, b);
+		gr_sys3(SYS_write, expect, &one, sizeof one);
+		return;
+	}
+	gr_say("the poller's eventfd (fd %d) was closed behind greenpoll's back (a raw close "
+	       "system call?); made a new one (fd %d)", lost, (int)b);
+}
+
 void gr_netpoll_backend_break(void)
 {
 	uint64_t one = 1;
+	int b;
 
-	if (!atomic_exchange(&break_pending, true))
-		gr_sys3(SYS_write, breakfd, &one, sizeof one);
+	if (!atomic_exchange(&break_pending, true) &&
+	    gr_sys3(SYS_write, b = atomic_load(&breakfd), &one, sizeof one) == -EBADF)
+		renew_break(b);
 }
 
 /*

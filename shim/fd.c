@@ -5,7 +5,9 @@
  * greenpoll's own fds (the poller's epoll fd and eventfd) are not the program's: closing one
  * gives EBADF as for an fd that is not open, close_range and closefrom skip them, dup2/dup3 onto
  * one first moves greenpoll's out of the way, and dup of one is refused with EBADF (a daemon
- * closing every fd, or redirecting onto low numbers, keeps a working greenpoll).
+ * closing every fd, or redirecting onto low numbers, keeps a working greenpoll). libc's
+ * syscall() with SYS_close, SYS_close_range, SYS_dup2 or SYS_dup3 takes the same paths
+ * (shim_fd_syscall).
  *
  * Every call that makes an fd number refer to something new resets the shim's entry for it
  * (an fd closed behind the shim's back leaves a stale one). close, dup2 and dup3 over an open
@@ -30,6 +32,7 @@
 #include <sys/socket.h>
 #include <limits.h>
 #include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fdtable.h"
@@ -138,6 +141,26 @@ GR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 GR_EXPORT void closefrom(int lowfd)
 {
 	close_range(lowfd < 0 ? 0 : (unsigned int)lowfd, ~0u, 0);
+}
+
+bool shim_fd_syscall(long number, const long a[6], long *result)
+{
+	switch (number) {
+	case SYS_close:
+		*result = close((int)a[0]);
+		return true;
+	case SYS_close_range:
+		*result = close_range((unsigned int)a[0], (unsigned int)a[1], (int)a[2]);
+		return true;
+	case SYS_dup2:
+		*result = dup2((int)a[0], (int)a[1]);
+		return true;
+	case SYS_dup3:
+		*result = dup3((int)a[0], (int)a[1], (int)a[2]);
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* newfd is about to be replaced by the program: if greenpoll uses that number, move out */

@@ -12,6 +12,8 @@
  * system call go to the kernel unchanged, inside SHIM_BLOCKING (shim.h), since any may wait
  * (io_uring_enter, a read, another futex operation): the carrier's other tasks run elsewhere
  * meanwhile. Only those that return twice (fork, vfork, clone, clone3) are not bracketed.
+ * SYS_close, SYS_close_range, SYS_dup2 and SYS_dup3 take close's, close_range's, dup2's and
+ * dup3's paths (fd.c), which keep greenpoll's own fds from the program.
  * (glibc's own locks make their futex calls inline, not through syscall().)
  */
 #include "shim.h"
@@ -111,7 +113,7 @@ static bool waits_by_design(long number)
 GR_EXPORT long syscall(long number, ...)
 {
 	va_list ap;
-	long a[6];
+	long a[6], result;
 
 	va_start(ap, number);
 	for (int i = 0; i < 6; i++)
@@ -154,6 +156,8 @@ GR_EXPORT long syscall(long number, ...)
 			return r;
 		}
 	}
+	if (shim_fd_syscall(number, a, &result))
+		return result;
 	if (returns_twice(number))
 		return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (waits_by_design(number))

@@ -9,7 +9,8 @@
  *    program runs without greenpoll (every interposed call goes straight to libc);
  *  - otherwise the initial thread's code is task 1 from here on, running on carrier 0.
  * Nothing here makes an OS thread: the other carriers start with the program's first
- * pthread_create, so a process that never makes a thread (a shell, a helper) pays only this.
+ * pthread_create, so a process that never makes a thread (a shell, a helper) pays only this
+ * and the poller's two fds (made now, so that no wait ever needs an fd: runtime/netpoll.h).
  */
 #include "shim.h"
 
@@ -22,6 +23,7 @@
 #include "fdtable.h"
 #include "fork.h"
 #include "monitor.h"
+#include "netpoll.h"
 #include "sched.h"
 #include "stack.h"
 #include "throw.h"
@@ -104,6 +106,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0,
 		.preempt_cookie = shim_preempt_cookie()});
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
+	gr_netpoll_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_MAX_CARRIERS=%d "

@@ -170,6 +170,12 @@ typedef int shim_look_fn(void *arg);
 int shim_wait_any(const int *fds, int n, shim_look_fn *look, void *arg, int64_t deadline);
 
 /*
+ * libc's syscall() with a number that closes or replaces fds (close, close_range, dup2, dup3):
+ * true, with *result as syscall() returns it, after taking that function's own path (fd.c).
+ */
+bool shim_fd_syscall(long number, const long a[6], long *result);
+
+/*
  * Run fn(arg) on an OS thread of its own while the calling task parks (offload.c); returns its
  * result with errno as fn left it.
  */
