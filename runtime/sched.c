@@ -67,6 +67,7 @@ static struct {
 	_Atomic int64_t poll_until; /* until when it waits (GR_NEVER: no limit) */
 	atomic_bool route_signals; /* gr_sched_route_signals was called, not yet done */
 	atomic_bool started;
+	bool syscall_switch; /* gr_sched_use_syscall_switch was called */
 	gr_lock_t start_lock;
 	struct gr_sched_hooks hooks;
 } sched;
@@ -1094,13 +1095,16 @@ void gr_sched_after_fork_child(void)
 	gr_monitor_after_fork_child();
 }
 
+void gr_sched_use_syscall_switch(void) { sched.syscall_switch = true; }
+
 void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 		   const struct gr_sched_hooks *hooks)
 {
 	struct gr_carrier *c0;
 
-	gr_ctx_switch = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) ? gr_ctx_switch_wrfs
-								: gr_ctx_switch_prctl;
+	gr_ctx_switch = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) && !sched.syscall_switch
+				? gr_ctx_switch_wrfs
+				: gr_ctx_switch_prctl;
 	sched.hooks = *hooks;
 	sched.nprocs = nprocs;
 	sched.max_carriers = max_carriers < nprocs ? nprocs : max_carriers;

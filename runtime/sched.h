@@ -153,6 +153,10 @@ struct gr_sched_hooks {
 	void (*route_signals)(void);
 };
 
+/* Before gr_sched_init: switch the FS base with arch_prctl even where wrfsbase is allowed (a
+ * diagnostic: the path of machines without user-space FSGSBASE, tested on any machine). */
+void gr_sched_use_syscall_switch(void);
+
 /*
  * Set up nprocs processors and carriers (at most max_carriers carriers in all, spares
  * included), the calling OS thread (the process's initial thread, running `initial`) being

@@ -130,6 +130,7 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 	cfg->preempt_ns = DEFAULT_PREEMPT_NS;
 	cfg->deadlock_abort = false;
 	cfg->monitor = true;
+	cfg->fs_switch_syscall = false;
 
 	if ((v = setting("GREENPOLL_PROCS"))) {
 		if (!parse_count(v, MAX_PROCS, &n) || n < 1) {
@@ -206,6 +207,16 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 			return false;
 		}
 		cfg->monitor = strcmp(v, "on") == 0;
+	}
+	if ((v = setting("GREENPOLL_FS_SWITCH"))) {
+		if (strcmp(v, "auto") != 0 && strcmp(v, "syscall") != 0) {
+			snprintf(why, whylen,
+				 "GREENPOLL_FS_SWITCH='%.40s' is not valid: give auto or syscall, or unset "
+				 "it",
+				 v);
+			return false;
+		}
+		cfg->fs_switch_syscall = strcmp(v, "syscall") == 0;
 	}
 	return true;
 }

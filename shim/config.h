@@ -12,6 +12,9 @@
  *                    carrier: off, or a duration with us, ms or s, 100us..60s; default 10ms
  *   GREENPOLL_DEADLOCK  wait or abort: what follows the deadlock report; default wait
  *   GREENPOLL_MONITOR  on or off: off (a diagnostic) starts no monitor thread; default on
+ *   GREENPOLL_FS_SWITCH  auto or syscall: how a task switch installs the task's TLS; syscall (a
+ *                    diagnostic) always uses arch_prctl, the path of machines without user-space
+ *                    FSGSBASE; default auto (wrfsbase where the CPU and kernel allow it)
  *
  * An empty value counts as unset. A bad value is an error: one line on stderr naming the
  * variable and what it must be, and the process exits with status 2 before main.
@@ -31,6 +34,7 @@ struct shim_config {
 	int64_t preempt_ns; /* 0: off */
 	bool deadlock_abort;
 	bool monitor;
+	bool fs_switch_syscall;
 };
 
 /* Fill cfg; false with a one-line message in why if a setting is bad. */

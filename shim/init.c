@@ -105,6 +105,8 @@ __attribute__((constructor(101))) static void shim_start(void)
 		.off = !cfg.monitor,
 		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0,
 		.preempt_cookie = shim_preempt_cookie()});
+	if (cfg.fs_switch_syscall)
+		gr_sched_use_syscall_switch();
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	gr_netpoll_init();
 	pthread_atfork(NULL, NULL, after_fork_child);

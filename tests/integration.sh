@@ -190,14 +190,25 @@ else
 		       GREENPOLL_PROCS=-1 GREENPOLL_STACK=abc GREENPOLL_STACK=1 \
 		       GREENPOLL_STACK=10X GREENPOLL_DEBUG=maybe GREENPOLL_MAX_CARRIERS=1 \
 		       GREENPOLL_MAX_CARRIERS=x GREENPOLL_PREEMPT=5 GREENPOLL_PREEMPT=10m \
-		       GREENPOLL_PREEMPT=50us GREENPOLL_DEADLOCK=maybe GREENPOLL_MONITOR=1; do
+		       GREENPOLL_PREEMPT=50us GREENPOLL_DEADLOCK=maybe GREENPOLL_MONITOR=1 \
+		       GREENPOLL_FS_SWITCH=wrfsbase; do
 		bad_config "$setting"
 	done
 	for setting in GREENPOLL_PROCS=1 GREENPOLL_STACK=256K GREENPOLL_STACK=4M \
 		       GREENPOLL_DEBUG=1 GREENPOLL_MAX_CARRIERS=64 GREENPOLL_PREEMPT=off \
-		       GREENPOLL_PREEMPT=2ms GREENPOLL_DEADLOCK=abort GREENPOLL_MONITOR=off; do
+		       GREENPOLL_PREEMPT=2ms GREENPOLL_DEADLOCK=abort GREENPOLL_MONITOR=off \
+		       GREENPOLL_FS_SWITCH=auto GREENPOLL_FS_SWITCH=syscall; do
 		good_config "$setting"
 	done
+	# the forced system-call switch is the one taken
+	run LD_PRELOAD="$lib" GREENPOLL_DEBUG=1 GREENPOLL_FS_SWITCH=syscall -- "$fixtures/hello"
+	if [ "$status" -ne 0 ]; then
+		fail "fs_switch_syscall (shim)" "$(reason)"
+	elif ! grep -q "FS switch by arch_prctl" "$tmp/err"; then
+		fail "fs_switch_syscall (shim)" "GREENPOLL_DEBUG=1 does not say 'FS switch by arch_prctl'"
+	else
+		pass "fs_switch_syscall (shim)"
+	fi
 fi
 
 # The launcher: runs the command shimmed with its options; bad usage is one line and status 2.
