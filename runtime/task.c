@@ -6,8 +6,9 @@
  * the live count (the last task ends the process, as when a process's last thread exits).
  * Then, on the next context once it is off its stack (gr_task_reap): it becomes DEAD, and its
  * joiner is woken or, if detached, its region goes back to the pool. A joined task's region
- * goes back when the join returns, its record marked joined: until the region is reused, a
- * later join or detach of its pthread_t answers ESRCH, a tryjoin EBUSY, as glibc's do.
+ * goes back when the join returns, its record marked joined: until the region is reused (or
+ * unmapped by gr_task_trim_pool), a later join or detach of its pthread_t answers ESRCH, a
+ * tryjoin EBUSY, as glibc's do.
  *
  * Locking: join_lock protects a task's join fields; the task list lock protects the list of
  * live tasks. Neither is held while taking the other.
@@ -130,6 +131,19 @@ static void release(struct gr_task *t)
 		gr_tcb_destroy(t->tcb);
 		gr_stack_unmap(t->region_top, t->stack_size, t->guard);
 	}
+}
+
+/* a pooled region goes back to the kernel: its TCB's dtv and dynamic TLS first */
+static void forget_region(void *top)
+{
+	struct gr_task *t = (struct gr_task *)((char *)top - GR_STACK_NODE_BYTES - TASK_BYTES);
+
+	gr_tcb_destroy(t->tcb);
+}
+
+void gr_task_trim_pool(void)
+{
+	gr_stack_trim(forget_region);
 }
 
 static _Noreturn void task_entry(void *arg)

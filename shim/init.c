@@ -91,6 +91,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 		return;
 	}
 	gr_task_set_default_stack(cfg.stack);
+	gr_stack_set_cache(cfg.stack_cache);
 	gr_task_set_hooks(&task_hooks);
 	initial_task = gr_task_adopt_initial(gr_tcb_self(), (int32_t)getpid());
 	shim_task_init(initial_task, NULL);
