@@ -194,7 +194,7 @@ void gr_stack_unmap(void *top, size_t size, size_t guard)
 
 void gr_stack_trim(void (*forget)(void *top))
 {
-	size_t budget = cache_regions;
+	size_t budget = forget ? cache_regions : SIZE_MAX;
 
 	for (int i = 0; i < GR_STACK_CLASSES; i++) {
 		struct stack_class *c = &classes[i];

@@ -66,7 +66,8 @@ void gr_stack_set_cache(size_t regions);
 /*
  * Called when the program is idle: keep at most the cache bound's regions pooled, their pages
  * below the kept top returned to the kernel; unmap the others, calling forget(top) on each
- * first (with no lock held) to release what the region's owner holds outside it. Takes the
+ * first (with no lock held) to release what the region's owner holds outside it. With forget
+ * NULL (the owner cannot release it all), every region is kept and trimmed. Takes the
  * pool lock only to move list heads: regions being trimmed are out of the pool meanwhile, and
  * a task created then gets a fresh region.
  */

@@ -143,7 +143,7 @@ static void forget_region(void *top)
 
 void gr_task_trim_pool(void)
 {
-	gr_stack_trim(forget_region);
+	gr_stack_trim(gr_tcb_releasable() ? forget_region : NULL);
 }
 
 static _Noreturn void task_entry(void *arg)
