@@ -192,9 +192,9 @@ void gr_stack_unmap(void *top, size_t size, size_t guard)
 	munmap((char *)top - size - guard, size + guard);
 }
 
-void gr_stack_trim(void (*forget)(void *top))
+size_t gr_stack_trim(void (*forget)(void *top))
 {
-	size_t budget = forget ? cache_regions : SIZE_MAX;
+	size_t budget = forget ? cache_regions : SIZE_MAX, unmapped = 0;
 
 	for (int i = 0; i < GR_STACK_CLASSES; i++) {
 		struct stack_class *c = &classes[i];
@@ -222,6 +222,7 @@ void gr_stack_trim(void (*forget)(void *top))
 			} else {
 				forget(top_of(n));
 				gr_stack_unmap(top_of(n), c->size, c->guard);
+				unmapped++;
 			}
 		}
 		budget -= nkept;
@@ -237,6 +238,7 @@ void gr_stack_trim(void (*forget)(void *top))
 		c->pooled += nkept;
 		gr_unlock(&pool_lock);
 	}
+	return unmapped;
 }
 
 void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident)

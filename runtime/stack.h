@@ -69,9 +69,9 @@ void gr_stack_set_cache(size_t regions);
  * first (with no lock held) to release what the region's owner holds outside it. With forget
  * NULL (the owner cannot release it all), every region is kept and trimmed. Takes the
  * pool lock only to move list heads: regions being trimmed are out of the pool meanwhile, and
- * a task created then gets a fresh region.
+ * a task created then gets a fresh region. Returns the number of regions unmapped.
  */
-void gr_stack_trim(void (*forget)(void *top));
+size_t gr_stack_trim(void (*forget)(void *top));
 
 /* Pool contents, for tests and stats: regions pooled in a class, and how many are resident. */
 void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident);

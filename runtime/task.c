@@ -17,6 +17,7 @@
 #include "task.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "cputime.h"
@@ -143,7 +144,9 @@ static void forget_region(void *top)
 
 void gr_task_trim_pool(void)
 {
-	gr_stack_trim(gr_tcb_releasable() ? forget_region : NULL);
+	/* the freed malloc caches leave the per-thread arenas mostly free: give their pages back */
+	if (gr_stack_trim(gr_tcb_releasable() ? forget_region : NULL))
+		malloc_trim(0);
 }
 
 static _Noreturn void task_entry(void *arg)
