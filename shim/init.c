@@ -107,10 +107,11 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	if (cfg.debug)
-		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_MAX_CARRIERS=%d "
-		       "GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS switch by %s, stack "
-		       "guards %s",
-		       cfg.procs, cfg.stack, cfg.max_carriers, (long long)(cfg.preempt_ns / 1000),
+		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_STACK_CACHE=%zu "
+		       "GREENPOLL_MAX_CARRIERS=%d GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS "
+		       "switch by %s, stack guards %s",
+		       cfg.procs, cfg.stack, cfg.stack_cache, cfg.max_carriers,
+		       (long long)(cfg.preempt_ns / 1000),
 		       cfg.monitor ? "on" : "off",
 		       gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl",
 		       gr_stack_guards_packed() ? "in the stack's own mapping"
