@@ -223,12 +223,13 @@ static void *reveal(void **next)
 
 /*
  * Find this thread's tcache pointer in libc's TLS block: two chunks of one size freed in turn
- * head bin 0 in that order (safe-linked), and the cache itself is a chunk of TCACHE_CHUNK bytes.
+ * head their bin in that order (safe-linked), and the cache itself is a chunk of TCACHE_CHUNK
+ * bytes. Tried on the first bins in turn: one may be full (its chunks then bypass the cache).
  */
-static void find_tcache(void)
+static bool find_tcache_by_bin(int bin)
 {
 	char *tp = gr_tcb_self(), *blk = tp - libc_block_off;
-	void *a = malloc(24), *b = malloc(24);
+	void *a = malloc(24 + 16 * (size_t)bin), *b = malloc(24 + 16 * (size_t)bin);
 	uintptr_t first = (uintptr_t)a, second = (uintptr_t)b; /* their addresses, once freed */
 	int found = 0;
 	long off = 0;
@@ -236,7 +237,7 @@ static void find_tcache(void)
 	free(a);
 	free(b);
 	if (!first || !second)
-		return;
+		return false;
 	for (size_t i = 0; i + sizeof(void *) <= libc_block_size; i += sizeof(void *)) {
 		char *tc = AT(blk, i, char *);
 		struct tcache copy;
@@ -245,14 +246,22 @@ static void find_tcache(void)
 		if (!tc || (uintptr_t)tc & 15 || !peek(tc - sizeof chunk, &chunk, sizeof chunk) ||
 		    (chunk & ~(size_t)7) != TCACHE_CHUNK || !peek(tc, &copy, sizeof copy))
 			continue;
-		if ((uintptr_t)copy.entries[0] == second && copy.counts[0] >= 2 &&
-		    (uintptr_t)reveal(copy.entries[0]) == first) {
+		if ((uintptr_t)copy.entries[bin] == second && copy.counts[bin] >= 2 &&
+		    (uintptr_t)reveal(copy.entries[bin]) == first) {
 			off = libc_block_off - (long)i;
 			found++;
 		}
 	}
-	if (found == 1)
-		tcache_tp_off = off;
+	if (found != 1)
+		return false;
+	tcache_tp_off = off;
+	return true;
+}
+
+static void find_tcache(void)
+{
+	for (int bin = 0; bin < 8 && !find_tcache_by_bin(bin); bin++)
+		;
 }
 
 bool gr_tcb_releasable(void) { return tcache_tp_off != 0; }
