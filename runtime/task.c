@@ -134,7 +134,8 @@ static void release(struct gr_task *t)
 	}
 }
 
-/* a pooled region goes back to the kernel: its TCB's dtv and dynamic TLS first */
+/* a pooled region goes back to the kernel: first what its TCB holds outside it (dtv, dynamic
+ * TLS, malloc cache) */
 static void forget_region(void *top)
 {
 	struct gr_task *t = (struct gr_task *)((char *)top - GR_STACK_NODE_BYTES - TASK_BYTES);
