@@ -28,6 +28,10 @@
  * one: waking every 0.2 ms for them cost a busy server 3-4% of its throughput); one already
  * seen there, or one in a bracketed call, does.
  *
+ * Memory: once every carrier has been idle for DEEP_SLEEP_AFTER_NS, before its deep sleep, the
+ * monitor trims the stack pool (gr_task_trim_pool; GREENPOLL_STACK_CACHE): a busy program
+ * never pays for it, and one that went idle after a churn of threads gives their memory back.
+ *
  * Deadlock: when no carrier runs a task, nothing is runnable, no timer is armed, no offloaded
  * call is under way and every task is parked on something only another task can release
  * (a mutex, condvar, rwlock, barrier, once, semaphore, private futex or join: the `what` names
@@ -315,7 +319,8 @@ static void sleep_ns(int64_t ns)
 	gr_sys2(SYS_nanosleep, &ts, NULL);
 }
 
-/* Every carrier is idle: check for a deadlock, then sleep until a carrier has work again. */
+/* Every carrier is idle: check for a deadlock, give the stack pool's excess back to the kernel
+ * (this is when it costs a busy program nothing), then sleep until a carrier has work again. */
 static void idle_wait(void)
 {
 	struct deadlock_scan *d = malloc(sizeof *d);
@@ -328,6 +333,7 @@ static void idle_wait(void)
 		}
 	}
 	free(d);
+	gr_task_trim_pool();
 	atomic_store(&mon.asleep, 1);
 	atomic_thread_fence(memory_order_seq_cst); /* pairs with become_busy's count and kick */
 	if (!gr_sched_busy())

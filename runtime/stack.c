@@ -23,6 +23,9 @@ struct stack_class {
 
 static struct stack_class classes[GR_STACK_CLASSES];
 static gr_lock_t pool_lock = GR_LOCK_INIT;
+static size_t cache_regions = GR_STACK_CACHE_DEFAULT; /* set once at start-up */
+
+void gr_stack_set_cache(size_t regions) { cache_regions = regions; }
 
 size_t gr_page_size(void)
 {
@@ -132,6 +135,16 @@ void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err)
 	return lo + guard + size;
 }
 
+/* return a pooled region's pages below its kept top to the kernel */
+static void trim_region(void *top, size_t size, size_t keep)
+{
+	size_t page = gr_page_size();
+	char *lo = (char *)top - size;
+	char *keep_lo = (char *)(((uintptr_t)top - keep) & ~(uintptr_t)(page - 1));
+
+	madvise(lo, (size_t)(keep_lo - lo), MADV_DONTNEED);
+}
+
 /* pooled regions beyond the resident limit keep only their top `keep` bytes */
 bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
 {
@@ -151,15 +164,11 @@ bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
 	c->pooled++;
 	gr_unlock(&pool_lock);
 
-	if (trim) {
-		size_t page = gr_page_size();
-		char *lo = (char *)top - size;
-		char *keep_lo = (char *)(((uintptr_t)top - keep) & ~(uintptr_t)(page - 1));
-
-		madvise(lo, (size_t)(keep_lo - lo), MADV_DONTNEED);
-	}
+	if (trim)
+		trim_region(top, size, keep);
 
 	gr_lock(&pool_lock);
+	n->keep = keep;
 	n->trimmed = trim;
 	if (trim) {
 		n->next = NULL;
@@ -181,6 +190,55 @@ bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
 void gr_stack_unmap(void *top, size_t size, size_t guard)
 {
 	munmap((char *)top - size - guard, size + guard);
+}
+
+size_t gr_stack_trim(void (*forget)(void *top))
+{
+	size_t budget = forget ? cache_regions : SIZE_MAX, unmapped = 0;
+
+	for (int i = 0; i < GR_STACK_CLASSES; i++) {
+		struct stack_class *c = &classes[i];
+		struct gr_stack_node *n, *next, *kept = NULL, *kept_tail = NULL;
+		size_t nkept = 0;
+
+		gr_lock(&pool_lock);
+		n = c->free;
+		c->free = c->free_tail = NULL;
+		c->pooled = c->resident = 0;
+		gr_unlock(&pool_lock);
+		for (; n; n = next) {
+			next = n->next;
+			if (nkept < budget) {
+				if (!n->trimmed)
+					trim_region(top_of(n), c->size, n->keep);
+				n->trimmed = true;
+				n->next = NULL;
+				if (kept_tail)
+					kept_tail->next = n;
+				else
+					kept = n;
+				kept_tail = n;
+				nkept++;
+			} else {
+				forget(top_of(n));
+				gr_stack_unmap(top_of(n), c->size, c->guard);
+				unmapped++;
+			}
+		}
+		budget -= nkept;
+		if (!kept)
+			continue;
+		/* trimmed regions go after whatever was released meanwhile */
+		gr_lock(&pool_lock);
+		if (c->free_tail)
+			c->free_tail->next = kept;
+		else
+			c->free = kept;
+		c->free_tail = kept_tail;
+		c->pooled += nkept;
+		gr_unlock(&pool_lock);
+	}
+	return unmapped;
 }
 
 void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident)

@@ -15,6 +15,13 @@
  * record and its TCB) stay, which is what makes reuse cheap and the per-thread malloc cache
  * reusable.
  *
+ * Regions pooled beyond a bound go back to the kernel once the program is idle
+ * (gr_stack_trim, called by the monitor before its deep sleep; GREENPOLL_STACK_CACHE): each is
+ * unmapped whole (stack, guard, task record, TCB), after its owner has released what the TCB
+ * holds outside the region. The regions kept within the bound are trimmed too, so an idle
+ * pool holds the bound's address space and its kept tops, nothing else. MADV_DONTNEED, not
+ * MADV_FREE: MADV_FREE leaves the pages counted in RSS until the kernel is short of memory.
+ *
  * A pooled region keeps a struct gr_stack_node in its top GR_STACK_NODE_BYTES; the node is
  * written on release, so a region in use may keep anything there.
  */
@@ -29,6 +36,7 @@
 
 struct gr_stack_node {
 	struct gr_stack_node *next;
+	size_t keep;  /* its top bytes the owner keeps (gr_stack_put's keep) */
 	bool trimmed; /* its pages below the kept top were returned to the kernel */
 };
 
@@ -50,6 +58,20 @@ void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err);
 bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep);
 
 void gr_stack_unmap(void *top, size_t size, size_t guard);
+
+/* The most regions, all classes together, gr_stack_trim keeps pooled (GREENPOLL_STACK_CACHE). */
+#define GR_STACK_CACHE_DEFAULT 1
+void gr_stack_set_cache(size_t regions);
+
+/*
+ * Called when the program is idle: keep at most the cache bound's regions pooled, their pages
+ * below the kept top returned to the kernel; unmap the others, calling forget(top) on each
+ * first (with no lock held) to release what the region's owner holds outside it. With forget
+ * NULL (the owner cannot release it all), every region is kept and trimmed. Takes the
+ * pool lock only to move list heads: regions being trimmed are out of the pool meanwhile, and
+ * a task created then gets a fresh region. Returns the number of regions unmapped.
+ */
+size_t gr_stack_trim(void (*forget)(void *top));
 
 /* Pool contents, for tests and stats: regions pooled in a class, and how many are resident. */
 void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident);

@@ -6,8 +6,9 @@
  * the live count (the last task ends the process, as when a process's last thread exits).
  * Then, on the next context once it is off its stack (gr_task_reap): it becomes DEAD, and its
  * joiner is woken or, if detached, its region goes back to the pool. A joined task's region
- * goes back when the join returns, its record marked joined: until the region is reused, a
- * later join or detach of its pthread_t answers ESRCH, a tryjoin EBUSY, as glibc's do.
+ * goes back when the join returns, its record marked joined: until the region is reused (or
+ * unmapped by gr_task_trim_pool), a later join or detach of its pthread_t answers ESRCH, a
+ * tryjoin EBUSY, as glibc's do.
  *
  * Locking: join_lock protects a task's join fields; the task list lock protects the list of
  * live tasks. Neither is held while taking the other.
@@ -16,6 +17,7 @@
 #include "task.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "cputime.h"
@@ -130,6 +132,22 @@ static void release(struct gr_task *t)
 		gr_tcb_destroy(t->tcb);
 		gr_stack_unmap(t->region_top, t->stack_size, t->guard);
 	}
+}
+
+/* a pooled region goes back to the kernel: first what its TCB holds outside it (dtv, dynamic
+ * TLS, malloc cache) */
+static void forget_region(void *top)
+{
+	struct gr_task *t = (struct gr_task *)((char *)top - GR_STACK_NODE_BYTES - TASK_BYTES);
+
+	gr_tcb_destroy(t->tcb);
+}
+
+void gr_task_trim_pool(void)
+{
+	/* the freed malloc caches leave the per-thread arenas mostly free: give their pages back */
+	if (gr_stack_trim(gr_tcb_releasable() ? forget_region : NULL))
+		malloc_trim(0);
 }
 
 static _Noreturn void task_entry(void *arg)

@@ -23,7 +23,10 @@
  * Memory: a task made by gr_task_create lives in the top of its own stack region (see stack.h):
  * [pool node][struct gr_task][TCB + static TLS][stack ...][guard]. The region, and with it the
  * task record and its TCB, is reused for a later task; a task record is therefore never
- * unmapped while the region is pooled, but is only the same task while its id is unchanged.
+ * unmapped while the region is pooled, but is only the same task while its id is unchanged,
+ * until the idle program's pool is trimmed (gr_task_trim_pool): then regions beyond the cache
+ * bound are unmapped, and a pthread_t of a thread joined or detached long ago may name
+ * unmapped memory, as glibc's does once its stack cache frees the stack.
  */
 #ifndef GR_TASK_H
 #define GR_TASK_H
@@ -188,6 +191,12 @@ struct gr_task_hooks {
 	void (*last_exited)(void);	    /* the last task ended: end the process */
 };
 void gr_task_set_hooks(const struct gr_task_hooks *h);
+
+/*
+ * The program is idle: pooled regions beyond the cache bound go back to the kernel, records and
+ * TCBs with them, and the kept ones lose their stack pages (stack.h). No lock may be held.
+ */
+void gr_task_trim_pool(void);
 
 /* Default stack size for tasks (set from configuration at start-up). */
 void gr_task_set_default_stack(size_t bytes);

@@ -8,7 +8,9 @@
  *  - struct pthread field offsets: from glibc's own _thread_db_* descriptors where glibc
  *    publishes them (tid, specific, sizeof), found by experiment where it does not
  *    (cleanup_jmp_buf), and 2.36 constants verified on the running process otherwise
- *    (robust_head, specific_1stblock, stackblock, strerror/strsignal buffers).
+ *    (robust_head, specific_1stblock, stackblock, strerror/strsignal buffers);
+ *  - malloc's per-thread cache in libc's TLS block (its layout, glibc 2.32+), found and checked
+ *    by experiment; without it gr_tcb_destroy leaks the cache, and the stack pool keeps regions.
  * Offsets are for TLS_TCB_AT_TP (x86_64): the TCB is at TP, static TLS blocks below it.
  */
 #define _GNU_SOURCE
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "lock.h"
 #include "sys.h"
@@ -72,6 +75,20 @@ static unsigned feature_1;
 /* libc's own TLS block (malloc's tcache and arena live there): kept across gr_tcb_renew */
 static long libc_block_off;
 static size_t libc_block_size;
+
+/*
+ * malloc's per-thread cache (glibc 2.30+: struct tcache_perthread_struct, TCACHE_BINS bins of
+ * uint16_t counts then entry heads; an entry's next pointer is mangled with its own address
+ * >> 12, "safe-linking", 2.32+), found by experiment in libc's block: tcache_tp_off bytes below
+ * TP, 0 when not found (then gr_tcb_destroy cannot free it and gr_tcb_releasable is false).
+ */
+#define TCACHE_BINS 64
+#define TCACHE_CHUNK 0x290 /* its malloc chunk size: 64 counts and 64 heads, plus the header */
+struct tcache {
+	uint16_t counts[TCACHE_BINS];
+	void *entries[TCACHE_BINS];
+};
+static long tcache_tp_off;
 
 /* static TLS modules whose blocks every runtime-made TCB has initialised */
 struct static_module {
@@ -190,6 +207,86 @@ static bool stackblock_layout_ok(void)
 	return ok;
 }
 
+/* read n bytes at addr without faulting on a bad address */
+static bool peek(const void *addr, void *buf, size_t n)
+{
+	struct iovec local = {buf, n}, remote = {(void *)addr, n};
+
+	return gr_sys6(SYS_process_vm_readv, gr_sys0(SYS_getpid), (long)&local, 1, (long)&remote,
+		       1, 0) == (long)n;
+}
+
+static void *reveal(void **next)
+{
+	return (void *)(((uintptr_t)next >> 12) ^ (uintptr_t)*next);
+}
+
+/*
+ * Find this thread's tcache pointer in libc's TLS block: two chunks of one size freed in turn
+ * head their bin in that order (safe-linked), and the cache itself is a chunk of TCACHE_CHUNK
+ * bytes. Tried on the first bins in turn: one may be full (its chunks then bypass the cache).
+ */
+static bool find_tcache_by_bin(int bin)
+{
+	char *tp = gr_tcb_self(), *blk = tp - libc_block_off;
+	void *a = malloc(24 + 16 * (size_t)bin), *b = malloc(24 + 16 * (size_t)bin);
+	uintptr_t first = (uintptr_t)a, second = (uintptr_t)b; /* their addresses, once freed */
+	int found = 0;
+	long off = 0;
+
+	free(a);
+	free(b);
+	if (!first || !second)
+		return false;
+	for (size_t i = 0; i + sizeof(void *) <= libc_block_size; i += sizeof(void *)) {
+		char *tc = AT(blk, i, char *);
+		struct tcache copy;
+		size_t chunk;
+
+		if (!tc || (uintptr_t)tc & 15 || !peek(tc - sizeof chunk, &chunk, sizeof chunk) ||
+		    (chunk & ~(size_t)7) != TCACHE_CHUNK || !peek(tc, &copy, sizeof copy))
+			continue;
+		if ((uintptr_t)copy.entries[bin] == second && copy.counts[bin] >= 2 &&
+		    (uintptr_t)reveal(copy.entries[bin]) == first) {
+			off = libc_block_off - (long)i;
+			found++;
+		}
+	}
+	if (found != 1)
+		return false;
+	tcache_tp_off = off;
+	return true;
+}
+
+static void find_tcache(void)
+{
+	for (int bin = 0; bin < 8 && !find_tcache_by_bin(bin); bin++)
+		;
+}
+
+bool gr_tcb_releasable(void) { return tcache_tp_off != 0; }
+
+/* what glibc's tcache_thread_shutdown does when a thread exits: its cached chunks and the
+ * cache itself go back to their arenas */
+static void free_tcache(char *tp)
+{
+	struct tcache **slot = (struct tcache **)(tp - tcache_tp_off), *tc = *slot;
+
+	if (!tc)
+		return;
+	*slot = NULL;
+	for (int i = 0; i < TCACHE_BINS; i++) {
+		void **e;
+
+		while ((e = tc->entries[i])) {
+			tc->entries[i] = reveal(e);
+			e[1] = NULL; /* the entry's key: no longer a cached chunk */
+			free(e);
+		}
+	}
+	free(tc);
+}
+
 /* the kernel's cpu number in the rseq area agrees with getcpu (retried: we may migrate) */
 static bool rseq_layout_ok(char *tp)
 {
@@ -278,6 +375,7 @@ bool gr_tls_init(char *why, size_t whylen)
 	feature_1 = AT(tp, OFF_FEATURE_1, unsigned);
 	robust_futex_offset = AT(tp, OFF_ROBUST_HEAD + 8, uintptr_t);
 	scan_modules(NULL);
+	find_tcache();
 	return true;
 }
 
@@ -362,6 +460,8 @@ void *gr_tcb_renew(void *region_top, int32_t tid, struct gr_task *owner)
 
 void gr_tcb_destroy(void *tcb)
 {
+	if (tcache_tp_off)
+		free_tcache(tcb);
 	dl_deallocate_tls(tcb, false);
 }
 

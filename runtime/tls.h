@@ -93,8 +93,18 @@ void *gr_tcb_make(void *region_top, void *stack_lo, size_t stack_size, size_t gu
  */
 void *gr_tcb_renew(void *region_top, int32_t tid, struct gr_task *owner);
 
-/* Release what a TCB holds outside its region (dtv, dynamic TLS) before the region goes away. */
+/*
+ * Release what a TCB holds outside its region before the region goes away: dtv, dynamic TLS,
+ * and malloc's per-thread cache with the chunks it holds (when gr_tcb_releasable).
+ */
 void gr_tcb_destroy(void *tcb);
+
+/*
+ * Whether gr_tcb_destroy frees malloc's per-thread cache: its place in libc's TLS block was
+ * found and checked at start-up. Otherwise a destroyed TCB leaks the cache and its chunks
+ * (kilobytes), and pooled regions are better kept than unmapped.
+ */
+bool gr_tcb_releasable(void);
 
 /* On the task's own FS, first thing: what glibc's start_thread sets up per thread. */
 void gr_tcb_started(void);

@@ -12,9 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "stack.h"
+
 #define MAX_PROCS 1024
 #define MIN_STACK ((size_t)16 << 10)
 #define MAX_STACK ((size_t)1 << 30)
+#define MAX_STACK_CACHE 100000
 #define DEFAULT_MAX_CARRIERS 1024
 #define MAX_CARRIERS 100000
 #define MIN_PREEMPT_NS 100000LL
@@ -126,6 +129,7 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 
 	cfg->procs = default_procs();
 	cfg->stack = default_stack();
+	cfg->stack_cache = GR_STACK_CACHE_DEFAULT;
 	cfg->debug = false;
 	cfg->preempt_ns = DEFAULT_PREEMPT_NS;
 	cfg->deadlock_abort = false;
@@ -153,6 +157,17 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 			return false;
 		}
 		cfg->stack = size;
+	}
+	if ((v = setting("GREENPOLL_STACK_CACHE"))) {
+		if (!parse_count(v, MAX_STACK_CACHE, &n)) {
+			snprintf(why, whylen,
+				 "GREENPOLL_STACK_CACHE='%.40s' is not valid: give the number of thread "
+				 "stacks kept for reuse when idle, a whole number from 0 to %d, or unset "
+				 "it",
+				 v, MAX_STACK_CACHE);
+			return false;
+		}
+		cfg->stack_cache = n;
 	}
 	if ((v = setting("GREENPOLL_DEBUG"))) {
 		if ((v[0] != '0' && v[0] != '1') || v[1]) {

@@ -5,6 +5,9 @@
  *                    process may run on
  *   GREENPOLL_STACK  default task stack: bytes, or with a K, M or G suffix; 16K..1G; default
  *                    what glibc gives a new thread (RLIMIT_STACK, 8M here)
+ *   GREENPOLL_STACK_CACHE  stack regions (with their TCBs) kept for reuse once the program
+ *                    has been idle for half a second; the others go back to the kernel:
+ *                    0..100000; default GR_STACK_CACHE_DEFAULT (1)
  *   GREENPOLL_DEBUG  0 or 1: say on stderr what greenpoll started with
  *   GREENPOLL_MAX_CARRIERS  carriers in all, spares for blocked calls included:
  *                    GREENPOLL_PROCS..100000; default 1024 (or GREENPOLL_PROCS if more)
@@ -29,6 +32,7 @@
 struct shim_config {
 	int procs;
 	size_t stack;
+	size_t stack_cache; /* regions */
 	bool debug;
 	int max_carriers;
 	int64_t preempt_ns; /* 0: off */

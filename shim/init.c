@@ -93,6 +93,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 		return;
 	}
 	gr_task_set_default_stack(cfg.stack);
+	gr_stack_set_cache(cfg.stack_cache);
 	gr_task_set_hooks(&task_hooks);
 	initial_task = gr_task_adopt_initial(gr_tcb_self(), (int32_t)getpid());
 	shim_task_init(initial_task, NULL);
@@ -111,10 +112,11 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_netpoll_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	if (cfg.debug)
-		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_MAX_CARRIERS=%d "
-		       "GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS switch by %s, stack "
-		       "guards %s",
-		       cfg.procs, cfg.stack, cfg.max_carriers, (long long)(cfg.preempt_ns / 1000),
+		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_STACK_CACHE=%zu "
+		       "GREENPOLL_MAX_CARRIERS=%d GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS "
+		       "switch by %s, stack guards %s",
+		       cfg.procs, cfg.stack, cfg.stack_cache, cfg.max_carriers,
+		       (long long)(cfg.preempt_ns / 1000),
 		       cfg.monitor ? "on" : "off",
 		       gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl",
 		       gr_stack_guards_packed() ? "in the stack's own mapping"

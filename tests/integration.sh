@@ -94,7 +94,7 @@ shim_flags() {
 		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
 	create_join_10k | thread_count | many_live_threads)
 		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
-	idle_cpu | idle_light_load)
+	idle_cpu | idle_light_load | mem_returns)
 		printf -- '--under-shim\n' ;;
 	esac
 }
@@ -169,7 +169,8 @@ good_config() {
 for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls \
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
-	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity; do
+	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
+	    mem_returns; do
 	run_case "$case" native
 	run_case "$case" 2
 done
@@ -191,13 +192,15 @@ else
 		       GREENPOLL_STACK=10X GREENPOLL_DEBUG=maybe GREENPOLL_MAX_CARRIERS=1 \
 		       GREENPOLL_MAX_CARRIERS=x GREENPOLL_PREEMPT=5 GREENPOLL_PREEMPT=10m \
 		       GREENPOLL_PREEMPT=50us GREENPOLL_DEADLOCK=maybe GREENPOLL_MONITOR=1 \
-		       GREENPOLL_FS_SWITCH=wrfsbase; do
+		       GREENPOLL_STACK_CACHE=-1 GREENPOLL_STACK_CACHE=many \
+		       GREENPOLL_STACK_CACHE=100001 GREENPOLL_FS_SWITCH=wrfsbase; do
 		bad_config "$setting"
 	done
 	for setting in GREENPOLL_PROCS=1 GREENPOLL_STACK=256K GREENPOLL_STACK=4M \
 		       GREENPOLL_DEBUG=1 GREENPOLL_MAX_CARRIERS=64 GREENPOLL_PREEMPT=off \
 		       GREENPOLL_PREEMPT=2ms GREENPOLL_DEADLOCK=abort GREENPOLL_MONITOR=off \
-		       GREENPOLL_FS_SWITCH=auto GREENPOLL_FS_SWITCH=syscall; do
+		       GREENPOLL_STACK_CACHE=0 GREENPOLL_STACK_CACHE=64 GREENPOLL_FS_SWITCH=auto \
+		       GREENPOLL_FS_SWITCH=syscall; do
 		good_config "$setting"
 	done
 	# the forced system-call switch is the one taken

@@ -1,5 +1,6 @@
 /*
- * test_stack.c — stack regions and their pool: gr_stack_get/put/unmap, gr_stack_pool_count.
+ * test_stack.c — stack regions and their pool: gr_stack_get/put/unmap, gr_stack_pool_count,
+ * gr_stack_trim.
  *
  * The pool is process-global; Check's fork mode gives every test a fresh one, and each test
  * still uses size classes of its own.
@@ -443,6 +444,105 @@ START_TEST(test_stack_put_refused_without_class_slot)
 }
 END_TEST
 
+static void *forgotten[8];
+static int n_forgotten;
+
+static void forget(void *top)
+{
+	ck_assert_int_lt(n_forgotten, 8);
+	/* still mapped when its owner is told */
+	ck_assert_int_eq(((volatile char *)top)[-1], 'k');
+	forgotten[n_forgotten++] = top;
+}
+
+static bool unmapped(void *top, size_t size, size_t guard)
+{
+	unsigned char vec[1];
+
+	for (size_t off = 0; off < size + guard; off += PG)
+		if (mincore((char *)top - size - guard + off, PG, vec) == 0 || errno != ENOMEM)
+			return false;
+	return true;
+}
+
+/* regions beyond the cache bound are unmapped, the owner told first; kept ones lose their
+ * pages below the kept top but keep the top and stay reusable */
+START_TEST(test_stack_trim_unmaps_beyond_cache)
+{
+	const size_t size = 16 * PG, guard = PG, keep = 2 * PG;
+	char *r[4];
+	bool reused;
+
+	for (int i = 0; i < 4; i++) {
+		r[i] = get_new(size, guard);
+		memset(r[i] - size, 'k', size);
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert(gr_stack_put(r[i], size, guard, keep));
+	pool_is(size, guard, 4, 4);
+	gr_stack_set_cache(1);
+	ck_assert_uint_eq(gr_stack_trim(forget), 3);
+	pool_is(size, guard, 1, 0);
+	/* the most recently released is kept */
+	ck_assert_int_eq(n_forgotten, 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_ptr_eq(forgotten[i], r[2 - i]);
+		ck_assert(unmapped(r[2 - i], size, guard));
+	}
+	ck_assert_uint_eq(resident_pages(r[3] - size, size - keep), 0);
+	ck_assert_uint_eq(resident_pages(r[3] - keep, keep), keep / PG);
+	ck_assert_int_eq(r[3][-GR_STACK_NODE_BYTES - 1], 'k');
+	/* trimming again changes nothing */
+	ck_assert_uint_eq(gr_stack_trim(forget), 0);
+	pool_is(size, guard, 1, 0);
+	ck_assert_ptr_eq(get_any(size, guard, &reused), r[3]);
+	ck_assert(reused);
+	gr_stack_unmap(r[3], size, guard);
+}
+END_TEST
+
+/* with no way to release what regions' owners hold, every region is kept, trimmed */
+START_TEST(test_stack_trim_without_forget_keeps_all)
+{
+	const size_t size = 16 * PG, guard = PG, keep = PG;
+	char *r[3];
+
+	for (int i = 0; i < 3; i++) {
+		r[i] = get_new(size, guard);
+		memset(r[i] - size, 'k', size);
+	}
+	for (int i = 0; i < 3; i++)
+		ck_assert(gr_stack_put(r[i], size, guard, keep));
+	gr_stack_set_cache(0);
+	ck_assert_uint_eq(gr_stack_trim(NULL), 0);
+	pool_is(size, guard, 3, 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(resident_pages(r[i] - size, size - keep), 0);
+		gr_stack_unmap(r[i], size, guard);
+	}
+}
+END_TEST
+
+/* the bound counts regions of every class together */
+START_TEST(test_stack_trim_cache_spans_classes)
+{
+	char *a = get_new(4 * PG, PG), *b = get_new(8 * PG, PG), *c = get_new(8 * PG, PG);
+
+	memset(a - PG, 'k', PG);
+	memset(b - PG, 'k', PG);
+	memset(c - PG, 'k', PG);
+	ck_assert(gr_stack_put(a, 4 * PG, PG, PG));
+	ck_assert(gr_stack_put(b, 8 * PG, PG, PG));
+	ck_assert(gr_stack_put(c, 8 * PG, PG, PG));
+	gr_stack_set_cache(2);
+	ck_assert_uint_eq(gr_stack_trim(forget), 1);
+	pool_is(4 * PG, PG, 1, 0);
+	pool_is(8 * PG, PG, 1, 0);
+	gr_stack_unmap(a, 4 * PG, PG);
+	gr_stack_unmap(c, 8 * PG, PG);
+}
+END_TEST
+
 static Suite *stack_suite(void)
 {
 	Suite *s = suite_create("stack");
@@ -460,6 +560,9 @@ static Suite *stack_suite(void)
 	tcase_add_test(tc, test_stack_pool_count);
 	tcase_add_test(tc, test_stack_unmap);
 	tcase_add_test(tc, test_stack_get_fails_cleanly);
+	tcase_add_test(tc, test_stack_trim_unmaps_beyond_cache);
+	tcase_add_test(tc, test_stack_trim_without_forget_keeps_all);
+	tcase_add_test(tc, test_stack_trim_cache_spans_classes);
 	/* uses up every class slot of the (per-test, forked) pool */
 	if (!getenv("CK_FORK") || strcmp(getenv("CK_FORK"), "no") != 0)
 		tcase_add_test(tc, test_stack_put_refused_without_class_slot);
