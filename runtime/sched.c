@@ -864,6 +864,22 @@ void gr_sched_route_signals(void)
 	gr_sched_kick_idle();
 }
 
+void gr_sched_unmark_signals(struct gr_task *t)
+{
+	int n = atomic_load(&sched.ncarriers);
+
+	for (int i = 0; i < n; i++) {
+		struct gr_carrier *c = sched.carriers[i];
+
+		for (int sig = 0; c && sig < GR_NSIG; sig++) {
+			struct gr_task *expect = t;
+
+			if (atomic_load_explicit(&c->sig_for[sig], memory_order_relaxed) == t)
+				atomic_compare_exchange_strong(&c->sig_for[sig], &expect, NULL);
+		}
+	}
+}
+
 void gr_sched_kick_idle(void)
 {
 	int n = atomic_load(&sched.ncarriers);

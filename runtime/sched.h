@@ -206,6 +206,10 @@ void gr_blocking_enter_long(void);
  */
 void gr_sched_route_signals(void);
 
+/* t is ending: no carrier's signal marks (sigstate.h) name it any more (its record may be
+ * unmapped once it is gone). */
+void gr_sched_unmark_signals(struct gr_task *t);
+
 /* Wake every idle carrier to look again (the idle signal mask changed: sigstate.h).
  * Async-signal-safe. */
 void gr_sched_kick_idle(void);

@@ -106,6 +106,7 @@ void gr_sig_task_gone(struct gr_task *t)
 {
 	bool changed;
 
+	gr_sched_unmark_signals(t);
 	gr_lock(&sigs.lock);
 	sigs.nlive--;
 	count_mask(t->sigmask, -1);

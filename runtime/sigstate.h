@@ -29,7 +29,8 @@
  * A signal greenpoll sends to a carrier on behalf of a task (a thread-directed signal for a
  * task running there, or one a task sends itself) is marked in the carrier's sig_for slot: the
  * handler that takes it there knows which task it is for (gr_sig_take_mark), and passes it on if
- * that task is no longer the one running.
+ * that task is no longer the one running. A task's marks are cleared when it ends
+ * (gr_sig_task_gone), since its record may be unmapped afterwards.
  */
 #ifndef GR_SIGSTATE_H
 #define GR_SIGSTATE_H

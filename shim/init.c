@@ -70,8 +70,8 @@ static void last_task_exited(void)
 
 static void task_exiting(struct gr_task *t)
 {
-	(void)t;
 	shim_run_key_destructors();
+	shim_timers_task_exiting(t);
 }
 
 __attribute__((constructor(101))) static void shim_start(void)

@@ -193,8 +193,10 @@ int shim_signal_task(struct gr_task *t, int sig, const siginfo_t *info);
  * a task of this process (the kernel's then). */
 long shim_thread_kill(pid_t tgid, pid_t tid, int sig);
 
-/* The task a POSIX timer (its kernel id) is aimed at, or NULL (sigtimer.c). */
+/* The task a POSIX timer (its kernel id) is aimed at, or NULL (sigtimer.c); and t, ending, is
+ * aimed at by none from now on. */
 struct gr_task *shim_timer_target(int timerid);
+void shim_timers_task_exiting(struct gr_task *t);
 
 /* From the signal handler: keep sig pending on for_task, or on the process (NULL). */
 void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *for_task);

@@ -9,6 +9,8 @@
  * handler there takes it as meant for that task (shim_timer_target): it runs in the task, or is
  * kept pending on it (sigdeliver.c). The siginfo is the kernel's (SI_TIMER, the value, the
  * overrun). A timer aimed at any other thread, or at a thread that does not exist, is libc's.
+ * When its task ends, the timer is noted as aimed at nobody (the task's record may be unmapped
+ * later): its signal then goes to the process.
  *
  * A signal whose action is the default one acts on the whole process, whichever thread takes
  * it, so nothing is lost there. If every thread blocks the signal, it stays pending on the
@@ -24,9 +26,9 @@
 
 static struct {
 	_Atomic int timerid; /* the kernel's timer id + 1; 0: free */
-	struct gr_task *task;
-	uint64_t task_id;
+	struct gr_task *_Atomic task; /* NULL once it has ended (its record may be unmapped) */
 } timers[MAX_TIMERS];
+static _Atomic int ntimers; /* slots in use */
 
 /* a free slot, claimed (its timerid set to -1 meanwhile), or -1 */
 static int slot_claim(void)
@@ -34,24 +36,31 @@ static int slot_claim(void)
 	for (int i = 0; i < MAX_TIMERS; i++) {
 		int free_slot = 0;
 
-		if (atomic_compare_exchange_strong(&timers[i].timerid, &free_slot, -1))
+		if (atomic_compare_exchange_strong(&timers[i].timerid, &free_slot, -1)) {
+			atomic_fetch_add(&ntimers, 1);
 			return i;
+		}
 	}
 	return -1;
 }
 
 struct gr_task *shim_timer_target(int timerid)
 {
-	for (int i = 0; i < MAX_TIMERS; i++) {
-		struct gr_task *t;
-
-		if (atomic_load(&timers[i].timerid) != timerid + 1)
-			continue;
-		t = timers[i].task;
-		return t->id == timers[i].task_id && atomic_load(&t->state) != GR_TASK_DEAD ? t
-											 : NULL;
-	}
+	for (int i = 0; i < MAX_TIMERS; i++)
+		if (atomic_load(&timers[i].timerid) == timerid + 1)
+			return atomic_load(&timers[i].task);
 	return NULL;
+}
+
+void shim_timers_task_exiting(struct gr_task *t)
+{
+	if (!atomic_load(&ntimers))
+		return;
+	for (int i = 0; i < MAX_TIMERS; i++) {
+		struct gr_task *expect = t;
+
+		atomic_compare_exchange_strong(&timers[i].task, &expect, NULL);
+	}
 }
 
 GR_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *timer)
@@ -70,11 +79,11 @@ GR_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *timer
 	process = *sev;
 	process.sigev_notify = SIGEV_SIGNAL;
 	if (REAL(timer_create)(clock, &process, timer) != 0) {
+		atomic_fetch_sub(&ntimers, 1);
 		atomic_store(&timers[slot].timerid, 0);
 		return -1;
 	}
-	timers[slot].task = t;
-	timers[slot].task_id = t->id;
+	atomic_store(&timers[slot].task, t);
 	atomic_store(&timers[slot].timerid, (int)(intptr_t)*timer + 1);
 	return 0;
 }
@@ -86,8 +95,10 @@ GR_EXPORT int timer_delete(timer_t timer)
 	for (int i = 0; i < MAX_TIMERS; i++) {
 		int expect = id;
 
-		if (atomic_compare_exchange_strong(&timers[i].timerid, &expect, 0))
+		if (atomic_compare_exchange_strong(&timers[i].timerid, &expect, 0)) {
+			atomic_fetch_sub(&ntimers, 1);
 			break;
+		}
 	}
 	return REAL(timer_delete)(timer);
 }
