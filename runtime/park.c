@@ -34,8 +34,12 @@ uint32_t gr_wait_prepare(bool interruptible)
 	uint32_t seq = ++t->wait_seq;
 
 	t->wait_interruptible = interruptible;
-	/* release: published (in a queue, a pollDesc) only after this, by a release of its own */
-	atomic_store_explicit(&t->wait_token, TOKEN(seq, 0, PHASE_ARMED), memory_order_release);
+	/* published (in a queue, a pollDesc) only after this, by a release of its own. Sequentially
+	 * consistent, as gr_interrupt's store of interrupted and load of the token are: of the two
+	 * sides (arm, then look for an interrupt; interrupt, then look at the token) at least one
+	 * sees the other's store, so an interrupt racing the arming is never missed by both. A
+	 * release store here could be passed by the load below (x86 store buffering). */
+	atomic_store(&t->wait_token, TOKEN(seq, 0, PHASE_ARMED));
 	if (interruptible && atomic_load(&t->interrupted))
 		gr_wake(t, seq, GR_WAKE_INTERRUPT);
 	return seq;
