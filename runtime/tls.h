@@ -7,7 +7,7 @@
  * task runs. The TCB is laid out as glibc's allocate_stack does: at the top of the task's
  * stack region, static TLS blocks just below it.
  *
- * Life of a TCB (see ../shared/spikes/per-task-tls/FINDINGS.md for why each field is set):
+ * Life of a TCB (docs/DESIGN.md, "Per-task TLS", says why each field is set):
  *
  *   gr_tcb_make ──► gr_tcb_started (on its own FS) ──► gr_tcb_exiting (on its own FS)
  *        ▲                                                        │

@@ -3,7 +3,7 @@
  * recvmsg, recvmmsg, send, sendto, sendmsg, sendmmsg; and shim_io (io.h), which makes any
  * call blocking-without-blocking.
  *
- * Each attempt is non-blocking by itself, whatever mode the fd is in (DESIGN.md, "Non-blocking
+ * Each attempt is non-blocking by itself, whatever mode the fd is in (docs/DESIGN.md, "Non-blocking
  * per call"): sockets get MSG_DONTWAIT (a read on a socket is a recv), pipes and FIFOs
  * preadv2/pwritev2 with RWF_NOWAIT; ttys, eventfd, timerfd, signalfd (and FIFOs that refuse
  * RWF_NOWAIT) a look before the call. Regular files and other fds go to libc, as does a call

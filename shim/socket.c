@@ -4,7 +4,7 @@
  *
  * accept has no per-call non-blocking form (accept4's SOCK_NONBLOCK is for the new socket),
  * and O_NONBLOCK on the listener's open file description would be seen by everything that
- * shares it (DESIGN.md, "Non-blocking per call"; invariant 8): a child exec'd with the
+ * shares it (docs/DESIGN.md, "Non-blocking per call"; invariant 8): a child exec'd with the
  * listener, shimmed or not, would find it non-blocking and its blocking accept failing with
  * EAGAIN, and restoring the mode for the child would take it from this process too (one
  * description, one flag). So the shim never changes a listener's mode, and makes a blocking
