@@ -1,10 +1,31 @@
 /*
  * lock.h — the runtime's spinlock.
  *
- * Critical sections under a gr_lock are a handful of loads and stores (queue links, a heap
- * sift, a state change); nothing under one parks, allocates or makes a system call, so
- * spinning is cheaper than a futex round trip. After a bounded spin the waiter yields its OS
- * thread (raw sched_yield: the carrier holding the lock may have been descheduled).
+ * The rule: a critical section under a gr_lock is a handful of loads and stores (queue links,
+ * a heap sift, a state change), and nothing under one parks a task. So spinning is cheaper
+ * than a futex round trip; after a bounded spin the waiter yields its OS thread (raw
+ * sched_yield: the carrier holding the lock may have been descheduled).
+ *
+ * What else may happen under one, and only here (docs/DESIGN.md invariant 10):
+ *  - Readying a task (gr_wake, gr_sched_ready) — under a wait queue's bucket lock
+ *    (waitq.c), a timer heap's lock (timer.c: a task's deadline fires) and a pd's lock
+ *    (netpoll.c: waking the program's poll/select/epoll watchers). Readying may wake one idle
+ *    carrier: a FUTEX_WAKE or a write to the poller's eventfd, system calls that never block.
+ *    Holding the lock keeps the waiter's record where the waker found it until it is woken.
+ *  - epoll_ctl under a pd's lock (netpoll.c: registering or unregistering its fd), so a pd
+ *    being closed is never registered after it was taken out. It never blocks.
+ *  - Renewing a lost poller under renew_lock (netpoll.c): system calls and a line on stderr, on
+ *    an error path only; its whole point is that one carrier at a time does it.
+ *  - Starting the first carriers and the monitor under start_lock (sched.c): thread creation,
+ *    once per process (and once in a fork child); the others wait for it to finish anyway.
+ *  - Recording a module loaded late with static TLS under modules_lock (tls.c, after a
+ *    dlopen): a realloc, dl_iterate_phdr (the loader's lock) and the walk of the live tasks'
+ *    TCBs (the task list lock, taken inside it: modules_lock is always the outer one); once
+ *    per such module.
+ *  - Reading a task's CPU clock under the task list lock (task.c): clock_gettime, through the
+ *    vDSO.
+ * Nothing else: an allocation that a new chunk needs (netpoll.c's pd cache) is made with the
+ * lock released.
  */
 #ifndef GR_LOCK_H
 #define GR_LOCK_H

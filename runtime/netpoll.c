@@ -55,15 +55,15 @@ struct gr_pd *gr_pd_open(int fd)
 	struct gr_pd *pd;
 
 	gr_lock(&cache_lock);
-	if (!free_pds) {
-		struct chunk *c = aligned_alloc(_Alignof(struct chunk), sizeof *c);
+	while (!free_pds) {
+		/* a new chunk, allocated with the lock released (lock.h) */
+		struct chunk *c;
 
-		if (c)
-			memset(c, 0, sizeof *c);
-		if (!c) {
-			gr_unlock(&cache_lock);
+		gr_unlock(&cache_lock);
+		if (!(c = aligned_alloc(_Alignof(struct chunk), sizeof *c)))
 			return NULL;
-		}
+		memset(c, 0, sizeof *c);
+		gr_lock(&cache_lock);
 		c->next = chunks;
 		chunks = c;
 		for (int i = CHUNK - 1; i >= 0; i--) {
