@@ -308,7 +308,7 @@ static void report(const struct deadlock_scan *d)
 		gr_say("  ... and %d more threads", d->total - d->n);
 	if (mon.cfg.deadlock_abort) {
 		gr_say("aborting (GREENPOLL_DEADLOCK=abort)");
-		abort();
+		gr_libc_abort();
 	}
 }
 

@@ -2,7 +2,8 @@
  * stack.c — stack regions and their pool (see stack.h).
  *
  * Locking: one pool lock covers every class; it is held for a few pointer moves, never across
- * mmap/munmap/madvise.
+ * mmap/munmap/madvise. Those are raw system calls (sys.h): a failure must not change the
+ * program's errno.
  */
 #define _GNU_SOURCE
 #include "stack.h"
@@ -47,15 +48,17 @@ static _Atomic int guard_regions;
 static bool install_guard(char *lo, size_t guard)
 {
 	if (atomic_load_explicit(&guard_regions, memory_order_relaxed) >= 0) {
-		if (madvise(lo, guard, MADV_GUARD_INSTALL) == 0) {
+		long r = gr_os_madvise(lo, guard, MADV_GUARD_INSTALL);
+
+		if (r == 0) {
 			atomic_store_explicit(&guard_regions, 1, memory_order_relaxed);
 			return true;
 		}
-		if (errno != EINVAL)
+		if (r != -EINVAL)
 			return false;
 		atomic_store_explicit(&guard_regions, -1, memory_order_relaxed);
 	}
-	return mprotect(lo, guard, PROT_NONE) == 0;
+	return gr_os_mprotect(lo, guard, PROT_NONE) == 0;
 }
 
 bool gr_stack_guards_packed(void)
@@ -119,16 +122,17 @@ void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err)
 	}
 	gr_unlock(&pool_lock);
 
-	lo = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
-		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (lo == MAP_FAILED) {
-		*err = errno == ENOMEM ? EAGAIN : errno;
+	lo = gr_os_mmap_anon(size + guard, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, err);
+	if (!lo) {
+		if (*err == ENOMEM)
+			*err = EAGAIN;
 		return NULL;
 	}
 	if (guard && !install_guard(lo, guard)) {
 		/* the map count limit: the guard would split the mapping in two */
 		*err = EAGAIN;
-		munmap(lo, size + guard);
+		gr_os_munmap(lo, size + guard);
 		return NULL;
 	}
 	*reused = false;
@@ -142,7 +146,7 @@ static void trim_region(void *top, size_t size, size_t keep)
 	char *lo = (char *)top - size;
 	char *keep_lo = (char *)(((uintptr_t)top - keep) & ~(uintptr_t)(page - 1));
 
-	madvise(lo, (size_t)(keep_lo - lo), MADV_DONTNEED);
+	gr_os_madvise(lo, (size_t)(keep_lo - lo), MADV_DONTNEED);
 }
 
 /* pooled regions beyond the resident limit keep only their top `keep` bytes */
@@ -189,7 +193,7 @@ bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
 
 void gr_stack_unmap(void *top, size_t size, size_t guard)
 {
-	munmap((char *)top - size - guard, size + guard);
+	gr_os_munmap((char *)top - size - guard, size + guard);
 }
 
 size_t gr_stack_trim(void (*forget)(void *top))

@@ -1,7 +1,7 @@
 /*
- * sys.c — the libc function the runtime reaches by pointer (sys.h): clock_gettime, which the
- * shim interposes for tasks' CPU-time clocks, so a call by name from this library would land
- * in the shim.
+ * sys.c — the libc functions the runtime reaches by pointer (sys.h), because the shim exports
+ * their names and a call by name from this library would land in the shim's: clock_gettime
+ * (tasks' CPU-time clocks), abort (per task), pthread_getattr_np (answered from the task).
  *
  * The pointer is set when this object is loaded, to the next definition after this object
  * (libc's, whether this code is the preloaded library or a unit test); every call goes straight
@@ -16,6 +16,9 @@
 #include <dlfcn.h>
 
 #include "throw.h"
+
+static void (*libc_abort)(void);
+static int (*libc_pthread_getattr_np)(pthread_t thread, pthread_attr_t *attr);
 
 static void resolve(void)
 {
@@ -39,4 +42,27 @@ __attribute__((constructor)) static void resolve_at_load(void)
 {
 	if (gr_libc_clock_gettime == first_clock_gettime)
 		resolve();
+	libc_abort = (void (*)(void))dlsym(RTLD_NEXT, "abort");
+	libc_pthread_getattr_np =
+		(int (*)(pthread_t, pthread_attr_t *))dlsym(RTLD_NEXT, "pthread_getattr_np");
+}
+
+/* with no libc abort found (it is always there), the status a SIGABRT death gives a shell */
+_Noreturn void gr_libc_abort(void)
+{
+	if (libc_abort)
+		libc_abort();
+	gr_sys1(SYS_exit_group, 128 + 6);
+	__builtin_unreachable();
+}
+
+/* called at start-up, maybe by a constructor that ran before resolve_at_load */
+int gr_libc_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
+{
+	if (!libc_pthread_getattr_np)
+		libc_pthread_getattr_np = (int (*)(pthread_t, pthread_attr_t *))dlsym(
+			RTLD_NEXT, "pthread_getattr_np");
+	if (!libc_pthread_getattr_np)
+		gr_throw("runtime: libc's pthread_getattr_np not found");
+	return libc_pthread_getattr_np(thread, attr);
 }

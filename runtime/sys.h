@@ -7,10 +7,18 @@
  *    wrapper that set errno would clobber the program's errno behind its back.
  *  - Nothing here goes through an interposed libc name (sched_yield, nanosleep, gettid,
  *    clock_gettime are interposed by shim/), so the runtime can never re-enter the shim.
+ *  - The libc functions the runtime needs whose names the shim exports (clock_gettime, abort,
+ *    pthread_getattr_np) are reached through pointers to libc's own definitions (sys.c): a
+ *    call by name from this library would land in the shim's.
+ *
+ * The runtime's other libc calls (malloc and friends, snprintf, dl_iterate_phdr) are ones the
+ * shim does not export; they touch errno only when they fail, and the runtime then reports the
+ * failure itself (an errno value returned, or a fatal error).
  */
 #ifndef GR_SYS_H
 #define GR_SYS_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -58,8 +66,35 @@ static inline long gr_os_write(int fd, const void *buf, unsigned long n)
 
 static inline void gr_cpu_relax(void) { __builtin_ia32_pause(); }
 
+/* mmap of anonymous private memory: the address, or NULL with *err set to the errno value */
+static inline void *gr_os_mmap_anon(size_t len, int prot, int flags, int *err)
+{
+	long r = gr_sys6(SYS_mmap, 0, (long)len, prot, flags, -1, 0);
+
+	if (r < 0 && r > -4096) {
+		*err = (int)-r;
+		return NULL;
+	}
+	return (void *)r;
+}
+
+/* munmap, madvise, mprotect: 0 or a negative errno value */
+static inline long gr_os_munmap(void *addr, size_t len) { return gr_sys2(SYS_munmap, addr, len); }
+static inline long gr_os_madvise(void *addr, size_t len, int advice)
+{
+	return gr_sys3(SYS_madvise, addr, len, advice);
+}
+static inline long gr_os_mprotect(void *addr, size_t len, int prot)
+{
+	return gr_sys3(SYS_mprotect, addr, len, prot);
+}
+
 /* libc's clock_gettime (shim/cpuclock.c interposes the name; sys.c) */
 extern int (*gr_libc_clock_gettime)(clockid_t clock, struct timespec *ts);
+
+/* libc's abort and pthread_getattr_np (the shim interposes both names; sys.c) */
+_Noreturn void gr_libc_abort(void);
+int gr_libc_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr);
 
 /* CLOCK_MONOTONIC in nanoseconds (vDSO; libc's clock_gettime leaves errno alone on success,
  * which is the only outcome for CLOCK_MONOTONIC) */

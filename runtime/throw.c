@@ -27,5 +27,5 @@ void gr_say(const char *fmt, ...)
 _Noreturn void gr_throw(const char *what)
 {
 	gr_say("fatal: %s", what);
-	abort();
+	gr_libc_abort();
 }

@@ -195,7 +195,7 @@ static bool stackblock_layout_ok(void)
 	AT(tp, OFF_STACKBLOCK_SIZE, size_t) = sizeof fake_stack;
 	AT(tp, OFF_GUARDSIZE, size_t) = 4096;
 	AT(tp, OFF_REPORTED_GUARDSIZE, size_t) = 8192;
-	ok = pthread_getattr_np((pthread_t)tp, &attr) == 0;
+	ok = gr_libc_pthread_getattr_np((pthread_t)tp, &attr) == 0;
 	if (ok) {
 		pthread_attr_getstack(&attr, &addr, &size);
 		pthread_attr_getguardsize(&attr, &guard);
