@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fork.h"
 #include "sched.h"
 #include "throw.h"
 #include "tls.h"
@@ -480,9 +481,12 @@ void gr_netpoll_break(void)
 		gr_netpoll_backend_break();
 }
 
-void gr_netpoll_after_fork_child(void)
+/* fork.h: a poller of the child's own (the parent's epoll set is shared) */
+static void netpoll_after_fork_child(struct gr_task *self)
 {
 	int err;
+
+	(void)self;
 
 	renew_lock = (gr_lock_t)GR_LOCK_INIT;
 	cache_lock = (gr_lock_t)GR_LOCK_INIT;
@@ -507,3 +511,4 @@ void gr_netpoll_after_fork_child(void)
 		}
 	}
 }
+GR_AFTER_FORK(GR_FORK_NETPOLL, netpoll_after_fork_child);

@@ -207,7 +207,4 @@ bool gr_netpoll_owns_fd(int fd);
 int gr_netpoll_fds(int fds[2]); /* the poller's fds now open, into fds; how many */
 int gr_netpoll_move_fd(int fd);
 
-/* In a fork child: a poller of the child's own (the parent's epoll set is shared). */
-void gr_netpoll_after_fork_child(void);
-
 #endif

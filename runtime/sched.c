@@ -21,6 +21,7 @@
 #include <sys/auxv.h>
 
 #include "cputime.h"
+#include "fork.h"
 #include "monitor.h"
 #include "netpoll.h"
 #include "stack.h"
@@ -1068,9 +1069,12 @@ void gr_sched_start_carriers(void)
 	gr_unlock(&sched.start_lock);
 }
 
-void gr_sched_after_fork_child(void)
+/* fork.h: only the calling task and its carrier remain; other carriers restart later */
+static void sched_after_fork_child(struct gr_task *self)
 {
 	struct gr_carrier *here = gr_here();
+
+	(void)self;
 
 	if (!here->p)
 		here->p = &sched.procs[0];
@@ -1110,6 +1114,7 @@ void gr_sched_after_fork_child(void)
 	atomic_store(&sched.started, false);
 	gr_monitor_after_fork_child();
 }
+GR_AFTER_FORK(GR_FORK_SCHED, sched_after_fork_child);
 
 void gr_sched_use_syscall_switch(void) { sched.syscall_switch = true; }
 

@@ -226,9 +226,6 @@ void gr_sched_task_started(struct gr_task *t);
 
 int gr_sched_nprocs(void);
 
-/* In a fork child: only the calling task and its carrier remain; other carriers restart later. */
-void gr_sched_after_fork_child(void);
-
 /* ---- for the monitor (monitor.c) ---- */
 
 /* What the monitor reads of processor i. */

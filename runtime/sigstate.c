@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fork.h"
 #include "lock.h"
 #include "sched.h"
 #include "sys.h"
@@ -258,3 +259,4 @@ void gr_sig_after_fork_child(struct gr_task *self)
 	count_mask(self->sigmask, 1);
 	recompute_idle_mask();
 }
+GR_AFTER_FORK(GR_FORK_SIG, gr_sig_after_fork_child);

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fork.h"
 #include "lock.h"
 
 struct stack_class {
@@ -256,7 +257,10 @@ void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resi
 	gr_unlock(&pool_lock);
 }
 
-void gr_stack_after_fork_child(void)
+/* fork.h: the pool lock may have been held by a thread that is gone */
+static void stack_after_fork_child(struct gr_task *self)
 {
+	(void)self;
 	pool_lock = (gr_lock_t)GR_LOCK_INIT;
 }
+GR_AFTER_FORK(GR_FORK_STACK, stack_after_fork_child);

@@ -81,7 +81,4 @@ size_t gr_page_size(void);
 /* Whether guards are guard regions (one mapping a region) rather than mappings of their own. */
 bool gr_stack_guards_packed(void);
 
-/* In a fork child: the pool lock may have been held by a thread that is gone. */
-void gr_stack_after_fork_child(void);
-
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cputime.h"
+#include "fork.h"
 #include "sched.h"
 #include "stack.h"
 #include "sys.h"
@@ -361,7 +362,8 @@ int gr_task_detach(struct gr_task *t)
 	return 0;
 }
 
-void gr_task_after_fork_child(struct gr_task *self)
+/* fork.h: the forking task is the only one left */
+static void task_after_fork_child(struct gr_task *self)
 {
 	list_lock = (gr_lock_t)GR_LOCK_INIT;
 	all_tasks = NULL;
@@ -377,6 +379,7 @@ void gr_task_after_fork_child(struct gr_task *self)
 	if (!self->adopted)
 		gr_tcb_after_fork_child(self->tcb);
 }
+GR_AFTER_FORK(GR_FORK_TASK, task_after_fork_child);
 
 int32_t gr_task_fresh_tid(void)
 {

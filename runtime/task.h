@@ -162,7 +162,7 @@ int gr_task_count(void);
 
 /*
  * Which process a task is a thread of. gr_task_epoch is 0 in a process that was not forked
- * under the runtime and one more than the parent's in a fork child (gr_task_after_fork_child);
+ * under the runtime and one more than the parent's in a fork child (task.c's after-fork reset);
  * a task takes the epoch of the process that makes it, and the forking task the child's. A
  * task of another epoch is a thread of a parent: gone in this process, its record, stack and
  * saved context a copy in memory (fork.h). It must never run here; gr_wake refuses it.
@@ -177,9 +177,6 @@ static inline bool gr_task_of_this_process(const struct gr_task *t)
 
 /* Make the calling context (the process's initial thread) the first task. */
 struct gr_task *gr_task_adopt_initial(void *tcb, int32_t tid);
-
-/* In a fork child, on the forking task: it is the only task left. */
-void gr_task_after_fork_child(struct gr_task *self);
 
 /* Called by the scheduler on the next context after a task's last switch. */
 void gr_task_reap(struct gr_task *t);

@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
+#include "fork.h"
 #include "lock.h"
 #include "sys.h"
 
@@ -645,3 +646,11 @@ void gr_tls_after_dlopen(void (*each_tcb)(void (*fn)(void *tcb, void *arg), void
 	scan_modules(each_tcb);
 	gr_unlock(&modules_lock);
 }
+
+/* fork.h: a dlopen in another thread may have held the module lock */
+static void tls_after_fork_child(struct gr_task *self)
+{
+	(void)self;
+	modules_lock = (gr_lock_t)GR_LOCK_INIT;
+}
+GR_AFTER_FORK(GR_FORK_TLS, tls_after_fork_child);

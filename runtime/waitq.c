@@ -8,6 +8,7 @@
  */
 #include "waitq.h"
 
+#include "fork.h"
 #include "lock.h"
 #include "sched.h"
 #include "tls.h"
@@ -118,11 +119,14 @@ int gr_waitq_wake_bits(const void *addr, uint32_t bits, int n)
 	return woken;
 }
 
-void gr_waitq_after_fork_child(void)
+/* fork.h: the waiters were other threads, which are gone */
+static void waitq_after_fork_child(struct gr_task *self)
 {
+	(void)self;
 	for (int i = 0; i < NBUCKETS; i++)
 		buckets[i] = (struct bucket){.lock = GR_LOCK_INIT};
 }
+GR_AFTER_FORK(GR_FORK_WAITQ, waitq_after_fork_child);
 
 int gr_waitq_wake(const void *addr, int n)
 {

@@ -37,7 +37,4 @@ int gr_waitq_park_bits(const void *addr, uint32_t bits, gr_waitq_check_fn *check
 		       int64_t deadline, bool interruptible, const char *what);
 int gr_waitq_wake_bits(const void *addr, uint32_t bits, int n);
 
-/* In a fork child: the waiters were other threads, which are gone. */
-void gr_waitq_after_fork_child(void);
-
 #endif

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "fdtable.h"
+#include "fork.h"
 #include "sys.h"
 
 #define CHUNK_FDS 1024
@@ -212,10 +213,14 @@ void fd_before_exec(void)
 	connects_blocking(false);
 }
 
-void fd_after_fork_child(void)
+/* fork.h: as before an exec, at once, and the marks are forgotten: the child has none of the
+ * connecting threads, and a mark kept would later clear a mode the parent's program set */
+static void fdtable_after_fork_child(struct gr_task *self)
 {
+	(void)self;
 	connects_blocking(true);
 }
+GR_AFTER_FORK(GR_FORK_SHIM, fdtable_after_fork_child);
 
 void fd_forget(int fd)
 {

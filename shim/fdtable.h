@@ -102,12 +102,6 @@ void fd_set_connecting(int fd, bool on);
  */
 void fd_before_exec(void);
 
-/*
- * In a fork child: the same, at once, and the marks are forgotten: the child has none of the
- * connecting threads, and a mark kept would later clear a mode the parent's program set.
- */
-void fd_after_fork_child(void);
-
 /* The program is closing fd (or it is being replaced): wake its waiters, forget it. */
 void fd_forget(int fd);
 

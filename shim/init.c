@@ -55,12 +55,10 @@ static int start_os_thread(void *(*fn)(void *), void *arg)
 	return err;
 }
 
+/* every module's reset, the shim's included (runtime/fork.h's registry) */
 static void after_fork_child(void)
 {
 	gr_after_fork_child();
-	if (gr_current_task())
-		shim_signal_after_fork_child(gr_current_task());
-	fd_after_fork_child();
 }
 
 static void last_task_exited(void)

@@ -184,7 +184,6 @@ long shim_offload(long (*fn)(void *arg), void *arg, const char *what);
 /* signal delivery (sigdeliver.c): the initial task, which process-directed signals go to
  * first, and the runtime hooks that route and deliver them */
 void shim_signal_init(struct gr_task *initial, struct gr_sched_hooks *hooks);
-void shim_signal_after_fork_child(struct gr_task *self);
 
 /* Send sig to task t with *info (NULL: as tgkill from this process): 0 or an errno value. */
 int shim_signal_task(struct gr_task *t, int sig, const siginfo_t *info);

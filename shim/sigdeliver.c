@@ -44,6 +44,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fork.h"
 #include "sched.h"
 #include "sigstate.h"
 #include "sys.h"
@@ -413,7 +414,8 @@ void shim_signal_init(struct gr_task *initial, struct gr_sched_hooks *hooks)
 	hooks->interrupted = interrupted_running;
 }
 
-void shim_signal_after_fork_child(struct gr_task *self)
+/* fork.h: the forking task is the only one; nothing is pending on it or the process */
+static void signal_after_fork_child(struct gr_task *self)
 {
 	atomic_store(&initial_task, self);
 	atomic_store(&proc_pending, 0);
@@ -421,3 +423,4 @@ void shim_signal_after_fork_child(struct gr_task *self)
 		atomic_store(&infos[i].key, 0);
 	atomic_store(&shim_of(self)->pending_signals, 0);
 }
+GR_AFTER_FORK(GR_FORK_SHIM, signal_after_fork_child);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "fork.h"
 #include "lock.h"
 
 /* streams made here, for fileno */
@@ -32,6 +33,14 @@ struct green_stream {
 
 static gr_lock_t streams_lock = GR_LOCK_INIT;
 static struct green_stream *streams; /* protected by streams_lock */
+
+/* fork.h: another thread may have held the lock; the streams themselves are the child's too */
+static void stdio_after_fork_child(struct gr_task *self)
+{
+	(void)self;
+	streams_lock = (gr_lock_t)GR_LOCK_INIT;
+}
+GR_AFTER_FORK(GR_FORK_SHIM, stdio_after_fork_child);
 
 static bool managed_fd(int fd)
 {
