@@ -1,5 +1,7 @@
 # greenpoll — one boring Makefile.
-#   make          build/libgreenpoll.so and the launcher
+#   make          build/libgreenpoll.so and the greenpoll command
+#   make install  them and greenpoll(1) under PREFIX (/usr/local), staged under DESTDIR if set;
+#                 make uninstall removes exactly those files
 #   make test     install missing build deps, build everything, run every test; ends "N passed, N failed"
 #   make demo     install missing deps, run the demo (native vs shimmed, side by side)
 #   make bench    the benchmarks (not timed tests)
@@ -14,6 +16,7 @@ LIB_SRC := $(wildcard runtime/*.c) $(wildcard shim/*.c)
 LIB_ASM := $(wildcard runtime/arch/x86_64/*.S)
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
 RT_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard runtime/*.c)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
+CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard cli/*.c))
 
 LIB_CFLAGS := $(STD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread -iquote runtime -iquote shim \
               -fno-omit-frame-pointer -MMD -MP
@@ -31,9 +34,13 @@ $(B)/obj/%.o: %.S
 $(B)/libgreenpoll.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ -pthread -ldl -Wl,-z,now -Wl,--no-undefined
 
-$(B)/greenpoll: scripts/greenpoll
-	@mkdir -p $(B)
-	cp $< $@ && chmod +x $@
+# the command: an ordinary program (no -fPIC, no hidden visibility); ctl_proto.h is in shim/
+CLI_CFLAGS := $(STD) $(WARN) $(CFLAGS) -iquote cli -iquote shim -MMD -MP
+$(CLI_OBJ): $(B)/obj/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CLI_CFLAGS) -c $< -o $@
+$(B)/greenpoll: $(CLI_OBJ)
+	$(CC) -o $@ $^
 
 deps:
 	@scripts/deps.sh
@@ -41,7 +48,7 @@ deps:
 -include tests/unit.mk
 -include tests/fixtures.mk
 -include scripts/bench.mk
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 clean:
 	rm -rf $(B)
