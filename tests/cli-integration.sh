@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Integration tests of the greenpoll command (BUILD_DIR/greenpoll): `run` (the launcher: its
+# options, the library it preloads, its statuses), the control-channel subcommands (dump,
+# stats, tasks, report) against BUILD_DIR/fixtures/ctl_fake_server, a process serving canned
+# answers on its own pid's socket (so they need no library), and their failures: each one line
+# on stderr with its own exit status.
+#
+#   usage: tests/cli-integration.sh [BUILD_DIR]     (from the repo root, after `make all fixtures`)
+#
+# Prints one line per case, "PASS: <case>" or "FAIL: <case>: <reason>", then
+# "cli-integration: N passed, N failed"; appends "passed=N failed=N" to $GP_RESULTS if it is
+# set. Exits non-zero if any case failed. Channel directories live under a scratch
+# XDG_RUNTIME_DIR, except in the case that tests the /tmp/greenpoll-UID fallback.
+set -u
+
+# shellcheck source=tests/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+build=${1:-build}
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+fixtures=$build/fixtures
+lib=$build/libgreenpoll.so
+fake=$fixtures/ctl_fake_server
+
+tmp=$(mktemp -d)
+fake_pid=
+trap 'stop_fake; rm -rf "$tmp"' EXIT
+export XDG_RUNTIME_DIR=$tmp/xdg
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
+
+# The launcher: runs the command shimmed with its options; bad usage is one line and status 2.
+launcher=$build/greenpoll
+launcher_ok() { # label, expected stdout, args...
+	local label="launcher ($1)" want=$2
+	shift 2
+	run -- "$launcher" "$@"
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif [ "$(cat "$tmp/out")" != "$want" ]; then
+		fail "$label" "stdout is '$(head -c 200 "$tmp/out")', want '$want'"
+	else
+		pass "$label"
+	fi
+}
+launcher_bad() { # label, args...
+	local label="launcher rejects $1"
+	shift
+	run -- "$launcher" "$@"
+	if [ "$status" -ne 2 ]; then
+		fail "$label" "want exit status 2, got $(reason)"
+	elif [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q '^greenpoll: ' "$tmp/err"; then
+		fail "$label" "want one stderr line starting 'greenpoll: ', got: $(head -c 200 "$tmp/err")"
+	else
+		pass "$label"
+	fi
+}
+
+# expect_failure LABEL STATUS STDERR_LINE: the last run exited with STATUS, printed nothing on
+# stdout and exactly STDERR_LINE on stderr (a pattern for grep -x when it starts with '^').
+expect_failure() {
+	local label=$1 want_status=$2 want=$3
+	if [ "$status" -ne "$want_status" ]; then
+		fail "$label" "want exit status $want_status, got $(reason)"
+	elif [ -s "$tmp/out" ]; then
+		fail "$label" "stdout is not empty: $(head -c 200 "$tmp/out")"
+	elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+		fail "$label" "want one line on stderr, got: $(head -c 300 "$tmp/err")"
+	elif [[ $want == ^* ]] && ! grep -qx -- "${want#^}" "$tmp/err"; then
+		fail "$label" "stderr is '$(cat "$tmp/err")', want it to match '${want#^}'"
+	elif [[ $want != ^* ]] && [ "$(cat "$tmp/err")" != "$want" ]; then
+		fail "$label" "stderr is '$(cat "$tmp/err")', want '$want'"
+	else
+		pass "$label"
+	fi
+}
+
+# expect_output LABEL WANT: the last run succeeded with exactly WANT on stdout (plus a final
+# newline) and nothing on stderr.
+expect_output() {
+	local label=$1 want=$2
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif [ "$(cat "$tmp/out")" != "$want" ] || [ "$(tail -c 1 "$tmp/out" | od -An -c | tr -d ' ')" != '\n' ]; then
+		fail "$label" "stdout differs: $(diff <(printf '%s\n' "$want") "$tmp/out" | grep '^[<>]' | head -n 4 | tr '\n' ' ')"
+	elif [ -s "$tmp/err" ]; then
+		fail "$label" "stderr is not empty: $(head -c 200 "$tmp/err")"
+	else
+		pass "$label"
+	fi
+}
+
+# start_fake MODE [ENV_ASSIGNMENT...]: starts the fake server in MODE (with those variables) and
+# waits until it listens; its pid goes to $fake_pid (empty if it did not start).
+start_fake() {
+	local mode=$1 i
+	shift
+	env "$@" "$fake" "$mode" >"$tmp/fake.out" 2>"$tmp/fake.err" &
+	fake_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q "^ready $fake_pid\$" "$tmp/fake.out" && return
+		sleep 0.05
+	done
+	echo "(ctl_fake_server $mode did not start: $(head -c 200 "$tmp/fake.err"))"
+	stop_fake
+}
+
+stop_fake() {
+	[ -n "$fake_pid" ] || return 0
+	kill "$fake_pid" 2>/dev/null
+	wait "$fake_pid" 2>/dev/null
+	fake_pid=
+}
+
+# A pid no process has: beyond the kernel's pid_max.
+no_pid=$(($(cat /proc/sys/kernel/pid_max) + 1))
+
+if [ ! -x "$launcher" ]; then
+	fail "launcher" "$launcher not built (make)"
+else
+	launcher_ok "--version" "greenpoll 0.1.0" --version
+	launcher_ok "run --procs 1 --stack 64K" hello run --procs 1 --stack 64K -- "$fixtures/hello"
+	# the library goes into the child's LD_PRELOAD, ahead of what was there
+	# shellcheck disable=SC2016 # the child's shell expands it
+	run LD_PRELOAD=/nonexistent.so -- "$launcher" run -- sh -c 'echo "$LD_PRELOAD"'
+	if [ "$(cat "$tmp/out")" != "$lib:/nonexistent.so" ]; then
+		fail "launcher (LD_PRELOAD)" "child's LD_PRELOAD is '$(cat "$tmp/out")'"
+	else
+		pass "launcher (LD_PRELOAD)"
+	fi
+	launcher_ok "--debug" hello run --debug -- "$fixtures/hello"
+	if ! grep -q '^greenpoll: started: GREENPOLL_PROCS=' "$tmp/err"; then
+		fail "launcher (--debug)" "no 'greenpoll: started' line on stderr"
+	fi
+	launcher_bad "--procs abc" run --procs abc -- "$fixtures/hello"
+	launcher_bad "--procs 0" run --procs 0 -- "$fixtures/hello"
+	launcher_bad "--stack 12Q" run --stack 12Q -- "$fixtures/hello"
+	launcher_bad "an unknown option" run --fast -- "$fixtures/hello"
+	launcher_bad "a missing --" run "$fixtures/hello"
+	launcher_bad "a missing command" run --
+
+	# the values the options set, as the command sees them, --name=VALUE forms included
+	# shellcheck disable=SC2016 # the child's shell expands them
+	show='echo "$GREENPOLL_PROCS $GREENPOLL_STACK $GREENPOLL_DEBUG $GREENPOLL_REPORT"'
+	launcher_ok "--procs=0004 --stack=64k --report=FILE" "4 64K  $PWD/r.txt" \
+		run --procs=0004 --stack=64k --report=r.txt -- sh -c "$show"
+	launcher_ok "--report /abs --debug" "  1 /abs/r.txt" run --report /abs/r.txt --debug -- sh -c "$show"
+	launcher_bad "--procs 1025" run --procs 1025 -- "$fixtures/hello"
+	launcher_bad "--stack 0K" run --stack 0K -- "$fixtures/hello"
+	launcher_bad "an empty --report" run --report= -- "$fixtures/hello"
+	launcher_bad "--report without a value" run --report -- "$fixtures/hello"
+	launcher_bad "no command at all" ""
+	launcher_bad "an unknown command" frobnicate 1
+	run -- "$launcher" run -- "$tmp/no-such-program"
+	expect_failure "launcher (a missing command: 127)" 127 \
+		"greenpoll: command not found: $tmp/no-such-program"
+	run -- "$launcher" run -- no-such-program-in-path
+	expect_failure "launcher (a command not in PATH: 127)" 127 \
+		"greenpoll: command not found: no-such-program-in-path"
+	run -- "$launcher" run -- /etc/passwd
+	expect_failure "launcher (not executable: 126)" 126 "greenpoll: not an executable file: /etc/passwd"
+	run -- "$launcher" run -- sh -c 'exit 42'
+	if [ "$status" -ne 42 ]; then
+		fail "launcher (the command's status)" "want 42, got $(reason)"
+	else
+		pass "launcher (the command's status)"
+	fi
+fi
+
+# The control-channel subcommands against the fake server.
+if [ ! -x "$fake" ]; then
+	fail "subcommands" "$fake not built (make fixtures)"
+else
+	start_fake serve
+	pid=$fake_pid
+	run -- "$launcher" dump "$pid"
+	expect_output "dump (copied whole)" "$(printf '%s\n' \
+		'task 101 "worker" parked: read fd 5 (socket 127.0.0.1:5000) for 1.5 s' \
+		'  #0 reader+0x12 (fake.c:10)' \
+		'task 102 "acceptor" parked: accept fd 3 for 2.0 s' \
+		'  #0 acceptor+0x20 (fake.c:20)')"
+	run -- "$launcher" dump "$pid" --json
+	expect_output "dump --json" '{"tasks": [{"tid": 101}, {"tid": 102}]}'
+	run -- "$launcher" stats "$pid"
+	expect_output "stats" "$(printf '%s\n' 'tasks_live 3' 'tasks_created 3' 'tasks_exited 0' \
+		'parks 0' 'wakes 0' 'netpoll_polls 0' 'carriers 2')"
+	run -- "$launcher" stats --json "$pid"
+	expect_output "stats --json (options before the pid)" \
+		'{"tasks_live": 3, "tasks_created": 13, "tasks_exited": 10, "parks": 500, "wakes": 500, "netpoll_polls": 200, "carriers": 2}'
+	run -- "$launcher" tasks "$pid"
+	expect_output "tasks" "$(printf '%s\t' 101 parked -1 300000000 1500000000 'read fd 5'; echo worker
+		printf '%s\t' 102 running 0 100000000 0 -; echo acceptor
+		printf '%s\t' 103 runnable -1 0 0 - ; echo -)"
+	run -- "$launcher" report "$pid"
+	if [ "$status" -ne 0 ] || [ "$(head -n 1 "$tmp/out")" != "2 call sites blocked carriers for 12.5% of the run" ] ||
+		[ "$(wc -l <"$tmp/out")" -ne 3 ]; then
+		fail "report" "status $status, stdout: $(head -c 200 "$tmp/out")"
+	else
+		pass "report"
+	fi
+	run -- "$launcher" report "$pid" --json --timeout 2
+	expect_output "report --json --timeout 2" '{"sites": 2}'
+	run -- "$launcher" tasks "$pid" --json
+	expect_failure "tasks rejects --json" 2 \
+		"greenpoll: unknown option '--json' for tasks; see greenpoll --help"
+	run -- "$launcher" dump "$pid" "$pid"
+	expect_failure "dump rejects two pids" 2 "greenpoll: dump takes one PID, got '$pid' too; see greenpoll --help"
+	run -- "$launcher" dump "$pid" --timeout 0
+	expect_failure "dump rejects --timeout 0" 2 \
+		"greenpoll: --timeout wants seconds from 0.001 to 3600, got '0'; see greenpoll --help"
+	run -- "$launcher" dump 12abc
+	expect_failure "dump rejects a pid that is not a number" 2 \
+		"greenpoll: PID must be a process id (a whole number from 1), got '12abc'; see greenpoll --help"
+
+	# a directory with access for others is not trusted: the command looks no further there
+	chmod 0755 "$XDG_RUNTIME_DIR/greenpoll"
+	run -- "$launcher" stats "$pid"
+	expect_failure "stats refuses a channel directory open to others" 4 \
+		"greenpoll: $XDG_RUNTIME_DIR/greenpoll is not a private directory of uid $(id -u) (owner $(id -u), mode 755): not using it"
+	chmod 0700 "$XDG_RUNTIME_DIR/greenpoll"
+	stop_fake
+
+	# a process whose environment had no XDG_RUNTIME_DIR: found in /tmp/greenpoll-UID
+	start_fake serve -u XDG_RUNTIME_DIR
+	run -- "$launcher" dump --json "$fake_pid"
+	expect_output "dump finds /tmp/greenpoll-UID" '{"tasks": [{"tid": 101}, {"tid": 102}]}'
+	stop_fake
+
+	run -- "$launcher" dump "$pid"
+	expect_failure "dump of a process that ended" 3 "greenpoll: no process $pid"
+	run -- "$launcher" stats "$no_pid"
+	expect_failure "stats of no process" 3 "greenpoll: no process $no_pid"
+	sleep 30 &
+	sleeper=$!
+	run -- "$launcher" dump "$sleeper"
+	expect_failure "dump of a process not under greenpoll" 4 \
+		"greenpoll: process $sleeper is not running under greenpoll (or its control channel is off: GREENPOLL_CONTROL)"
+	kill "$sleeper"
+	wait "$sleeper" 2>/dev/null
+	if [ "$(id -u)" -eq 0 ]; then
+		run -- setpriv --reuid=65534 --regid=65534 --clear-groups "$launcher" dump 1
+	else
+		run -- "$launcher" dump 1
+	fi
+	expect_failure "dump of another user's process" 5 "greenpoll: process 1 belongs to another user"
+
+	start_fake refuse
+	run -- "$launcher" report "$fake_pid"
+	expect_failure "report refused" 6 "greenpoll: process $fake_pid: error: busy"
+	stop_fake
+
+	start_fake mute
+	run --limit 5 -- "$launcher" stats "$fake_pid" --timeout 0.5
+	expect_failure "stats of a process that does not answer (bounded)" 7 \
+		"greenpoll: process $fake_pid did not answer 'stats' within 500 ms"
+	stop_fake
+fi
+
+report cli-integration
