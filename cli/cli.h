@@ -56,5 +56,6 @@ const char *gp_option_value(const char *name, int argc, char **argv, int *i);
 /* The subcommands: each gets its own arguments (argv[0] is the subcommand's name). */
 noreturn void gp_cmd_run(int argc, char **argv);
 int gp_cmd_query(int argc, char **argv);
+int gp_cmd_top(int argc, char **argv);
 
 #endif

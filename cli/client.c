@@ -68,6 +68,24 @@ static uid_t process_uid(pid_t pid)
 	return found;
 }
 
+bool gp_process_gone(pid_t pid)
+{
+	char path[64], line[512];
+	FILE *f;
+	bool zombie = false;
+
+	if (kill(pid, 0) != 0)
+		return errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re"))) {
+		/* "PID (COMM) STATE ...": COMM may hold anything, the state follows its last ')' */
+		if (fgets(line, sizeof(line), f) && strrchr(line, ')'))
+			zombie = strrchr(line, ')')[1] == ' ' && strrchr(line, ')')[2] == 'Z';
+		fclose(f);
+	}
+	return zombie;
+}
+
 /* Whether dir is a directory owned by owner with no access for group or others. */
 static bool private_dir(const char *dir, uid_t owner, char *why, size_t n)
 {
@@ -119,11 +137,11 @@ static int open_channel(pid_t pid, int timeout_ms, char *why, size_t n)
 	int ndirs = 0, fd;
 
 	why[0] = '\0';
+	if (gp_process_gone(pid))
+		return -failure(GP_EXIT_NO_PROCESS, why, n, "no process %d", (int)pid);
 	if (kill(pid, 0) != 0)
-		return errno == ESRCH
-			       ? -failure(GP_EXIT_NO_PROCESS, why, n, "no process %d", (int)pid)
-			       : -failure(GP_EXIT_OTHER_USER, why, n,
-					  "process %d belongs to another user", (int)pid);
+		return -failure(GP_EXIT_OTHER_USER, why, n, "process %d belongs to another user",
+				(int)pid);
 	if (gp_ctl_dir(dirs[0], sizeof(dirs[0]), owners[0]) >= 0)
 		ndirs++;
 	if (owners[1] != (uid_t)-1) {
@@ -151,7 +169,7 @@ static int open_channel(pid_t pid, int timeout_ms, char *why, size_t n)
 			return -failure(GP_EXIT_NOT_GREENPOLL, why, n, "cannot connect to %s: %s",
 					path, strerror(-fd));
 	}
-	if (kill(pid, 0) != 0 && errno == ESRCH)
+	if (gp_process_gone(pid))
 		return -failure(GP_EXIT_NO_PROCESS, why, n, "no process %d", (int)pid);
 	if (why[0])
 		return -GP_EXIT_NOT_GREENPOLL;

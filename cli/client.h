@@ -5,6 +5,7 @@
 #ifndef GP_CLIENT_H
 #define GP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,6 +25,9 @@ struct gp_answer {
  */
 int gp_ask(pid_t pid, const char *request, int timeout_ms, struct gp_answer *answer, char *why,
 	   size_t n);
+
+/* Whether process pid has ended: there is none, or only its zombie. */
+bool gp_process_gone(pid_t pid);
 
 /* Frees an answer's text (and leaves it empty). */
 void gp_answer_free(struct gp_answer *answer);

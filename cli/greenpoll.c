@@ -4,6 +4,7 @@
  *
  *   greenpoll run ...              run.c     a program under greenpoll
  *   greenpoll dump|stats|tasks|report PID   query.c   one question to a running one
+ *   greenpoll top PID              top.c     its figures, refreshed
  *
  * Parsing is strict: every mistake is bad usage (one line, status 2) before anything is done.
  */
@@ -26,6 +27,7 @@ void gp_usage(void)
 	      "       greenpoll stats PID [--json] [--timeout SECONDS]\n"
 	      "       greenpoll tasks PID [--timeout SECONDS]\n"
 	      "       greenpoll report PID [--json] [--timeout SECONDS]\n"
+	      "       greenpoll top PID [--interval SECONDS] [--once | -n COUNT]\n"
 	      "       greenpoll --help\n"
 	      "       greenpoll --version\n"
 	      "\n"
@@ -51,6 +53,11 @@ void gp_usage(void)
 	      "backtrace (dump); the runtime's counters (stats); one line per task (tasks); the\n"
 	      "calls that blocked carriers (report). --json gives one JSON object instead of text.\n"
 	      "Connecting, and each read of the answer, wait at most --timeout SECONDS (default 10).\n"
+	      "\n"
+	      "top: shows PID's counters per second, its busiest tasks and the calls that block\n"
+	      "carriers, refreshed every --interval SECONDS (default 1); q quits, and so does PID\n"
+	      "ending. --once or -n COUNT prints 1 or COUNT frames as plain text and ends (plain\n"
+	      "text is also what top prints when stdout is not a terminal).\n"
 	      "\n"
 	      "Exit status: run: that of CMD; 2 for bad usage or a missing library; 127 if CMD\n"
 	      "is not found, 126 if it is not an executable file.\n"
@@ -142,8 +149,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "dump") == 0 || strcmp(cmd, "stats") == 0 ||
 	    strcmp(cmd, "tasks") == 0 || strcmp(cmd, "report") == 0)
 		return gp_cmd_query(argc - 1, argv + 1);
+	if (strcmp(cmd, "top") == 0)
+		return gp_cmd_top(argc - 1, argv + 1);
 	if (cmd[0] == '\0')
-		gp_die_usage("missing command 'run', 'dump', 'stats', 'tasks' or 'report'");
+		gp_die_usage("missing command 'run', 'dump', 'stats', 'tasks', 'report' or 'top'");
 	if (cmd[0] == '-')
 		gp_die_usage("unknown option '%s'", cmd);
 	gp_die_usage("unknown command '%s'", cmd);

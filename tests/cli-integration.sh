@@ -248,10 +248,120 @@ else
 	expect_failure "report refused" 6 "greenpoll: process $fake_pid: error: busy"
 	stop_fake
 
+	run -- "$launcher" top "$no_pid" --once
+	expect_failure "top of no process" 3 "greenpoll: no process $no_pid"
+	run -- "$launcher" top 1 -n 0
+	expect_failure "top rejects -n 0" 2 \
+		"greenpoll: -n wants a count of frames 1..1000000, got '0'; see greenpoll --help"
+
 	start_fake mute
 	run --limit 5 -- "$launcher" stats "$fake_pid" --timeout 0.5
 	expect_failure "stats of a process that does not answer (bounded)" 7 \
 		"greenpoll: process $fake_pid did not answer 'stats' within 500 ms"
+	stop_fake
+fi
+
+# top_frames_ok LABEL FILE FRAMES: FILE holds FRAMES frames of `top` on the fake server: each
+# with tasks_live as the first counter, tasks_created gaining 10 per request (a positive rate
+# no greater than 10 per 0.2 s), and the tasks by CPU: 101 (0.3 s per refresh), 102 (0.1 s), 103.
+top_frames_ok() {
+	local label=$1 file=$2 frames=$3 got
+	got=$(grep -c '^BUSIEST TASKS' "$file")
+	if [ "$got" -ne "$frames" ]; then
+		fail "$label" "$got frames, want $frames: $(head -c 300 "$file")"
+	elif [ "$(grep -A1 '^COUNTER' "$file" | grep -c '^tasks_live  *3  *0\.0')" -ne "$frames" ]; then
+		fail "$label" "tasks_live 3 (0.0 per second) is not the first counter of each frame"
+	elif ! awk '$1 == "tasks_created" { if (!($3 > 0 && $3 <= 50)) bad = 1; n++ }
+		END { exit bad || n == 0 }' "$file"; then
+		fail "$label" "tasks_created's rate is not in (0, 50]: $(grep '^tasks_created' "$file" | tr '\n' ' ')"
+	elif [ "$(grep -A4 '^BUSIEST' "$file" | awk '/^ +[0-9]+ /{printf "%s,", $1}')" != \
+		"$(for ((i = 0; i < frames; i++)); do printf '101,102,103,'; done)" ]; then
+		fail "$label" "busiest tasks not in the order 101, 102, 103: $(grep -A4 '^BUSIEST' "$file" | head -n 5 | tr '\n' ' ')"
+	elif ! grep -q '^ *101 worker .* parked .*read fd 5 (1\.5 s)' "$file"; then
+		fail "$label" "task 101 does not show as the worker parked in 'read fd 5 (1.5 s)'"
+	elif ! grep -A1 '^CALLS THAT BLOCK CARRIERS' "$file" | grep -q '^2 call sites blocked carriers for 12.5% of the run'; then
+		fail "$label" "the report's first line is not under CALLS THAT BLOCK CARRIERS"
+	else
+		return 0
+	fi
+	return 1
+}
+
+# terminal_restored LABEL FILE: the `stty -a` in FILE (run after top in the same terminal) shows
+# canonical mode and echo back on.
+terminal_restored() {
+	if ! grep -q ' icanon' "$2" || ! grep -q ' echo ' "$2" || grep -q -- '-icanon\| -echo ' "$2"; then
+		fail "$1" "the terminal is not restored: $(grep -o -- ' -\?icanon\| -\?echo ' "$2" | tr '\n' ' ')"
+		return 1
+	fi
+}
+
+# top: plain frames when asked for a count (and stdout is not a terminal), then in a
+# pseudo-terminal (script(1)): the screen mode, q, SIGTERM, the process ending.
+if [ -x "$fake" ] && [ -x "$launcher" ]; then
+	start_fake serve
+	run --limit 10 -- "$launcher" top "$fake_pid" -n 2 --interval 0.2
+	if [ "$status" -ne 0 ]; then
+		fail "top -n 2 (plain)" "$(reason)"
+	elif grep -q $'\033' "$tmp/out"; then
+		fail "top -n 2 (plain)" "escape codes in plain frames"
+	elif top_frames_ok "top -n 2 (plain)" "$tmp/out" 2; then
+		pass "top -n 2 (plain)"
+	fi
+	run --limit 10 -- "$launcher" top "$fake_pid" --once --interval 0.2
+	if [ "$status" -ne 0 ]; then
+		fail "top --once" "$(reason)"
+	elif top_frames_ok "top --once" "$tmp/out" 1; then
+		pass "top --once"
+	fi
+
+	# q quits at once; the terminal is as it was
+	{ sleep 1.5; printf q; sleep 5; } |
+		run --limit 10 -- script -qfec "$launcher top $fake_pid --interval 0.2; echo status=\$?; stty -a" /dev/null
+	if [ "$status" -ne 0 ] || ! grep -q '^status=0' "$tmp/out"; then
+		fail "top in a terminal, q" "$(reason), $(grep -a -o 'status=[0-9]*' "$tmp/out")"
+	elif ! grep -q $'\033\[H\033\[2J' "$tmp/out"; then
+		fail "top in a terminal, q" "no clear-screen escape in its output"
+	elif [ "$(grep -c '^BUSIEST TASKS' "$tmp/out")" -lt 2 ]; then
+		fail "top in a terminal, q" "fewer than 2 frames in 1.5 s at 0.2 s each"
+	elif terminal_restored "top in a terminal, q" "$tmp/out"; then
+		tr -d '\r' <"$tmp/out" | sed 's/\x1b\[H\x1b\[2J//' >"$tmp/screen"
+		top_frames_ok "top in a terminal, q" "$tmp/screen" "$(grep -c '^BUSIEST TASKS' "$tmp/out")" &&
+			pass "top in a terminal, q"
+	fi
+
+	# SIGTERM: the terminal is restored, the status says the signal
+	run --limit 10 -- script -qfec "sh -c '$launcher top $fake_pid --interval 0.2 </dev/tty & gp=\$!; sleep 1; kill \$gp; wait \$gp; echo status=\$?; stty -a'" /dev/null
+	if ! grep -q '^status=143' "$tmp/out"; then
+		fail "top in a terminal, SIGTERM" "want status 143, got: $(grep -a -o 'status=[0-9]*' "$tmp/out"; reason)"
+	elif terminal_restored "top in a terminal, SIGTERM" "$tmp/out"; then
+		pass "top in a terminal, SIGTERM"
+	fi
+
+	# the process ending ends top, with a last line saying so
+	(sleep 1; kill "$fake_pid") &
+	killer=$!
+	run --limit 10 -- script -qfec "$launcher top $fake_pid --interval 0.2; echo status=\$?; stty -a" /dev/null
+	wait "$killer"
+	if [ "$(tr -d '\r' <"$tmp/out" | sed '/^status=/,$d' | tail -n 1)" != "process $fake_pid exited" ] ||
+		! grep -q '^status=0' "$tmp/out"; then
+		fail "top in a terminal, the process ends" "no last line 'process $fake_pid exited' and status 0: $(tr -d '\r' <"$tmp/out" | grep -a 'exited\|status=' | tr '\n' ' ')"
+	elif terminal_restored "top in a terminal, the process ends" "$tmp/out"; then
+		pass "top in a terminal, the process ends"
+	fi
+	stop_fake
+
+	# plain frames until the process ends
+	start_fake serve
+	(sleep 0.7; kill "$fake_pid") &
+	killer=$!
+	run --limit 10 -- "$launcher" top "$fake_pid" --interval 0.2
+	wait "$killer"
+	if [ "$status" -ne 0 ] || [ "$(tail -n 1 "$tmp/out")" != "process $fake_pid exited" ]; then
+		fail "top (plain) until the process ends" "status $status, last line '$(tail -n 1 "$tmp/out")'"
+	else
+		pass "top (plain) until the process ends"
+	fi
 	stop_fake
 fi
 
