@@ -11,6 +11,10 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 STD     := -std=gnu11
 B       := build
+# make install: the command finds the library at ../lib/ from its bin/ (cli/run.c)
+PREFIX  ?= /usr/local
+INSTALLED := $(DESTDIR)$(PREFIX)/bin/greenpoll $(DESTDIR)$(PREFIX)/lib/libgreenpoll.so \
+             $(DESTDIR)$(PREFIX)/share/man/man1/greenpoll.1
 
 LIB_SRC := $(wildcard runtime/*.c) $(wildcard shim/*.c)
 LIB_ASM := $(wildcard runtime/arch/x86_64/*.S)
@@ -21,7 +25,7 @@ CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard cli/*.c))
 LIB_CFLAGS := $(STD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread -iquote runtime -iquote shim \
               -fno-omit-frame-pointer -MMD -MP
 
-.PHONY: all test demo bench deps clean unit integration compat
+.PHONY: all test demo bench deps clean unit integration compat install uninstall
 all: $(B)/libgreenpoll.so $(B)/greenpoll
 
 $(B)/obj/%.o: %.c
@@ -41,6 +45,15 @@ $(CLI_OBJ): $(B)/obj/cli/%.o: cli/%.c
 	$(CC) $(CLI_CFLAGS) -c $< -o $@
 $(B)/greenpoll: $(CLI_OBJ)
 	$(CC) -o $@ $^
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(B)/greenpoll $(DESTDIR)$(PREFIX)/bin/greenpoll
+	install -m 0755 $(B)/libgreenpoll.so $(DESTDIR)$(PREFIX)/lib/libgreenpoll.so
+	install -m 0644 cli/greenpoll.1 $(DESTDIR)$(PREFIX)/share/man/man1/greenpoll.1
+
+uninstall:
+	rm -f $(INSTALLED)
 
 deps:
 	@scripts/deps.sh

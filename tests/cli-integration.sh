@@ -365,4 +365,77 @@ if [ -x "$fake" ] && [ -x "$launcher" ]; then
 	stop_fake
 fi
 
+# make install and uninstall, staged under DESTDIR: the installed command finds the installed
+# library by itself; uninstall leaves no file behind.
+root=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/..
+stage=$tmp/stage
+installed="$stage/usr/bin/greenpoll:755 $stage/usr/lib/libgreenpoll.so:755 $stage/usr/share/man/man1/greenpoll.1:644"
+run --limit 120 -- make -s -C "$root" install DESTDIR="$stage" PREFIX=/usr B="$build"
+if [ "$status" -ne 0 ]; then
+	fail "make install" "$(reason)"
+else
+	missing=
+	for f in $installed; do
+		[ "$(stat -c %a "${f%:*}" 2>/dev/null)" = "${f##*:}" ] || missing+=" ${f%:*} (mode ${f##*:})"
+	done
+	if [ -n "$missing" ]; then
+		fail "make install" "not installed:$missing"
+	else
+		pass "make install"
+	fi
+	# shellcheck disable=SC2016 # the child's shell expands it
+	run -- "$stage/usr/bin/greenpoll" run -- sh -c 'echo "$LD_PRELOAD"'
+	expect_output "installed greenpoll preloads the installed library" "$stage/usr/lib/libgreenpoll.so"
+	run -- "$stage/usr/bin/greenpoll" run --procs 1 -- "$fixtures/hello"
+	if [ "$status" -ne 0 ] || [ "$(cat "$tmp/out")" != hello ]; then
+		fail "installed greenpoll runs hello" "$(reason), stdout '$(head -c 100 "$tmp/out")'"
+	else
+		pass "installed greenpoll runs hello"
+	fi
+fi
+run --limit 60 -- make -s -C "$root" uninstall DESTDIR="$stage" PREFIX=/usr B="$build"
+if [ "$status" -ne 0 ]; then
+	fail "make uninstall" "$(reason)"
+elif [ -n "$(find "$stage" ! -type d 2>/dev/null)" ]; then
+	fail "make uninstall" "left behind: $(find "$stage" ! -type d | tr '\n' ' ')"
+else
+	pass "make uninstall"
+fi
+
+# a symbolic link to the command (on the PATH, say) finds the library beside the real one
+mkdir "$tmp/bin"
+ln -s "$launcher" "$tmp/bin/greenpoll"
+# shellcheck disable=SC2016 # the child's shell expands it
+run -- "$tmp/bin/greenpoll" run -- sh -c 'echo "$LD_PRELOAD"'
+expect_output "greenpoll through a symbolic link" "$lib"
+
+# The man page: renders without a warning, and names every setting the library reads (shim/
+# config.c), every one README's table lists, and every option of greenpoll --help.
+man_page=$root/cli/greenpoll.1
+if ! command -v groff >/dev/null; then
+	fail "man page" "groff is missing (scripts/deps.sh installs groff-base)"
+elif warnings=$(groff -man -Tutf8 -ww -z "$man_page" 2>&1) && [ -z "$warnings" ]; then
+	pass "man page renders without warnings"
+else
+	fail "man page renders without warnings" "$(head -n 3 <<<"$warnings" | tr '\n' ' ')"
+fi
+settings=$( (grep -o 'setting("GREENPOLL_[A-Z_]*")' "$root/shim/config.c" | grep -o 'GREENPOLL_[A-Z_]*'
+	grep -o '^| `GREENPOLL_[A-Z_]*`' "$root/README.md" | grep -o 'GREENPOLL_[A-Z_]*') | sort -u)
+run -- "$launcher" --help
+options=$(grep -o -- ' --\?[a-z][a-z-]*' "$tmp/out" | sort -u)
+missing=
+for name in $settings; do
+	grep -q "^\.B $name\$" "$man_page" || missing+=" $name"
+done
+for opt in $options; do
+	grep -q -- "$(sed 's/-/\\\\-/g' <<<"$opt")" "$man_page" || missing+=" $opt"
+done
+if [ -z "$settings" ] || [ -z "$options" ]; then
+	fail "man page names every setting and option" "found no settings or no options to look for"
+elif [ -n "$missing" ]; then
+	fail "man page names every setting and option" "missing:$missing"
+else
+	pass "man page names every setting and option ($(wc -w <<<"$settings") settings, $(wc -w <<<"$options") options)"
+fi
+
 report cli-integration
