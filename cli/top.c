@@ -36,8 +36,11 @@
 #include "cli.h"
 #include "client.h"
 
-#define BUSIEST 10          /* tasks shown */
-#define REPORT_LINES 5      /* lines of the blocking report shown */
+#define BUSIEST 10          /* tasks shown, at most */
+#define BUSIEST_MIN 3       /* tasks shown on a screen too small for all */
+#define REPORT_LINES 5      /* lines of the blocking report shown, at most */
+#define COUNTERS_MIN 6      /* counters a screen shows before it shows more tasks */
+#define FRAME_TITLES 9      /* lines of a frame that are not counters, tasks or report */
 #define COMMAND_MAX 60      /* characters of the command line shown */
 
 struct counter {
@@ -60,9 +63,21 @@ struct sample {
 	char *report;           /* the whole answer */
 };
 
-/* The counters shown first, by the start of their names, in this order. */
+/*
+ * The counters shown first, by the start of their names, in this order (the library's names
+ * are GROUP.NAME: tasks.live, carriers.alive, sched.steals...).
+ */
 static const char *const first_counters[] = {
-	"tasks", "carriers", "parks", "wakes", "netpoll", "steals", "handoffs", "preempt", "fs",
+	"tasks", "carriers", "parks", "wakes", "netpoll", "sched", "handoffs", "preempt", "fs",
+};
+
+/* The counters the header shows. */
+#define LIVE_TASKS "tasks.live"
+#define LIVE_CARRIERS "carriers.alive"
+
+/* How many rows of each section a frame shows (-1: all). */
+struct layout {
+	int counters, tasks, report;
 };
 
 static struct termios saved_termios;
@@ -265,7 +280,10 @@ static void command_line(pid_t pid, char *buf, size_t n)
 		strcpy(buf + COMMAND_MAX - 3, "...");
 }
 
-/* The counters' section, at most max rows of them (max < 0: all). */
+/*
+ * The counters' section, at most max rows of them (max < 0: all). A counter of nanoseconds
+ * (NAME_ns) changes by a share of one CPU or of the wall clock: its rate is shown in percent.
+ */
 static void show_counters(FILE *out, const struct sample *prev, const struct sample *cur,
 			  int max)
 {
@@ -280,21 +298,25 @@ static void show_counters(FILE *out, const struct sample *prev, const struct sam
 			if (counter_rank(c->name) != rank)
 				continue;
 			long long before = counter_value(prev, c->name);
+			size_t len = strlen(c->name);
+			bool ns = len > 3 && strcmp(c->name + len - 3, "_ns") == 0;
+			double rate = (double)(c->value - before) / dt;
 			if (before < 0)
 				fprintf(out, "%-32s %16lld %14s\n", c->name, c->value, "-");
+			else if (ns)
+				fprintf(out, "%-32s %16lld %13.1f%%\n", c->name, c->value, rate / 1e7);
 			else
-				fprintf(out, "%-32s %16lld %14.1f\n", c->name, c->value,
-					(double)(c->value - before) / dt);
+				fprintf(out, "%-32s %16lld %14.1f\n", c->name, c->value, rate);
 			shown++;
 		}
 }
 
-/* The busiest tasks' section (cur's tasks sorted by task_rates). */
-static void show_tasks(FILE *out, const struct sample *cur)
+/* The busiest tasks' section, max rows (cur's tasks sorted by task_rates). */
+static void show_tasks(FILE *out, const struct sample *cur, int max)
 {
 	fprintf(out, "BUSIEST TASKS\n%8s %-16s %6s %-10s %7s  %s\n", "TID", "NAME", "%CPU", "STATE",
 		"CARRIER", "WAITS ON");
-	for (int i = 0; i < cur->ntasks && i < BUSIEST; i++) {
+	for (int i = 0; i < cur->ntasks && i < max; i++) {
 		const struct task_row *t = &cur->tasks[i];
 		char carrier[24] = "-", waits[128] = "-";
 		if (t->carrier >= 0)
@@ -306,13 +328,13 @@ static void show_tasks(FILE *out, const struct sample *cur)
 	}
 }
 
-/* The first lines of the blocking report. */
-static void show_report(FILE *out, const struct sample *cur)
+/* The first max lines of the blocking report. */
+static void show_report(FILE *out, const struct sample *cur, int max)
 {
 	const char *p = cur->report;
 
 	fputs("CALLS THAT BLOCK CARRIERS (greenpoll report)\n", out);
-	for (int i = 0; i < REPORT_LINES && *p; i++) {
+	for (int i = 0; i < max && *p; i++) {
 		size_t len = strcspn(p, "\n");
 		fprintf(out, "%.*s\n", (int)len, p);
 		p += len + (p[len] == '\n');
@@ -337,6 +359,41 @@ static void write_cut(const char *text, int rows, int cols)
 	}
 }
 
+/* Lines in text, at most max. */
+static int count_lines(const char *text, int max)
+{
+	int n = 0;
+
+	for (; *text && n < max; n++)
+		text += strcspn(text, "\n") + (text[strcspn(text, "\n")] == '\n');
+	return n;
+}
+
+/*
+ * The rows of each section: plain frames show every counter; a screen of rows lines (the
+ * last left empty) gives the report and the busiest tasks theirs, then the counters the rest,
+ * taking rows from the tasks (down to BUSIEST_MIN) when fewer than COUNTERS_MIN are left.
+ */
+static struct layout plan(const struct sample *cur, bool screen, int rows)
+{
+	struct layout l = {
+		.counters = -1,
+		.tasks = cur->ntasks < BUSIEST ? cur->ntasks : BUSIEST,
+		.report = count_lines(cur->report, REPORT_LINES),
+	};
+
+	if (!screen)
+		return l;
+	l.counters = rows - 1 - FRAME_TITLES - l.tasks - l.report;
+	while (l.counters < COUNTERS_MIN && l.tasks > BUSIEST_MIN) {
+		l.tasks--;
+		l.counters++;
+	}
+	if (l.counters < 0)
+		l.counters = 0;
+	return l;
+}
+
 /*
  * One frame from prev and cur: on the screen (cut to the terminal's size, replacing the last
  * frame) or as plain text.
@@ -347,29 +404,25 @@ static void show_frame(pid_t pid, const struct sample *prev, struct sample *cur,
 	struct winsize ws = {.ws_row = 24, .ws_col = 80};
 	char cmd[COMMAND_MAX + 1], carriers_text[24] = "-", *text = NULL;
 	size_t size = 0;
-	int report_lines = 0, tasks = cur->ntasks < BUSIEST ? cur->ntasks : BUSIEST;
-	long long live = counter_value(cur, "tasks_live"), carriers = counter_value(cur, "carriers");
+	long long live = counter_value(cur, LIVE_TASKS), carriers = counter_value(cur, LIVE_CARRIERS);
 	FILE *out = open_memstream(&text, &size);
 
 	if (!out)
 		gp_die(GP_EXIT_OUTPUT, "out of memory");
 	if (screen && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && (!ws.ws_row || !ws.ws_col))
 		ws = (struct winsize){.ws_row = 24, .ws_col = 80}; /* a terminal that has no size */
-	for (const char *p = cur->report; *p && report_lines < REPORT_LINES; p++)
-		report_lines += *p == '\n';
+	struct layout rows = plan(cur, screen, ws.ws_row);
 	task_rates(prev, cur);
 	command_line(pid, cmd, sizeof(cmd));
 	if (carriers >= 0)
 		snprintf(carriers_text, sizeof(carriers_text), "%lld", carriers);
 	fprintf(out, "pid %d: %s\ntasks %lld  carriers %s  every %.1f s%s\n\n", (int)pid, cmd,
 		live >= 0 ? live : cur->ntasks, carriers_text, interval, screen ? "  (q quits)" : "");
-	/* on the screen the counters get the rows the other sections and a last empty one leave */
-	int room = ws.ws_row - 10 - tasks - report_lines;
-	show_counters(out, prev, cur, !screen ? -1 : room > 0 ? room : 0);
+	show_counters(out, prev, cur, rows.counters);
 	fputc('\n', out);
-	show_tasks(out, cur);
+	show_tasks(out, cur, rows.tasks);
 	fputc('\n', out);
-	show_report(out, cur);
+	show_report(out, cur, rows.report);
 	fclose(out);
 	if (screen) {
 		fputs("\033[H\033[2J", stdout);

@@ -181,11 +181,11 @@ else
 	run -- "$launcher" dump "$pid" --json
 	expect_output "dump --json" '{"tasks": [{"tid": 101}, {"tid": 102}]}'
 	run -- "$launcher" stats "$pid"
-	expect_output "stats" "$(printf '%s\n' 'tasks_live 3' 'tasks_created 3' 'tasks_exited 0' \
-		'parks 0' 'wakes 0' 'netpoll_polls 0' 'carriers 2')"
+	expect_output "stats" "$(printf '%s\n' 'tasks.live 3' 'tasks.created 3' 'tasks.exited 0' \
+		'parks.net_read 0' 'wakes.normal 0' 'netpoll.polls 0' 'carriers.alive 2' 'carriers.busy_ns 0')"
 	run -- "$launcher" stats --json "$pid"
 	expect_output "stats --json (options before the pid)" \
-		'{"tasks_live": 3, "tasks_created": 13, "tasks_exited": 10, "parks": 500, "wakes": 500, "netpoll_polls": 200, "carriers": 2}'
+		'{"tasks.live": 3, "tasks.created": 13, "tasks.exited": 10, "parks.net_read": 500, "wakes.normal": 500, "netpoll.polls": 200, "carriers.alive": 2, "carriers.busy_ns": 50000000}'
 	run -- "$launcher" tasks "$pid"
 	expect_output "tasks" "$(printf '%s\t' 101 parked -1 300000000 1500000000 'read fd 5'; echo worker
 		printf '%s\t' 102 running 0 100000000 0 -; echo acceptor
@@ -262,18 +262,23 @@ else
 fi
 
 # top_frames_ok LABEL FILE FRAMES: FILE holds FRAMES frames of `top` on the fake server: each
-# with tasks_live as the first counter, tasks_created gaining 10 per request (a positive rate
-# no greater than 10 per 0.2 s), and the tasks by CPU: 101 (0.3 s per refresh), 102 (0.1 s), 103.
+# with the header's figures, tasks.live as the first counter, tasks.created gaining 10 per
+# request (a positive rate no greater than 10 per 0.2 s), carriers.busy_ns's rate in percent,
+# and the tasks by CPU: 101 (0.3 s per refresh), 102 (0.1 s), 103.
 top_frames_ok() {
 	local label=$1 file=$2 frames=$3 got
 	got=$(grep -c '^BUSIEST TASKS' "$file")
 	if [ "$got" -ne "$frames" ]; then
 		fail "$label" "$got frames, want $frames: $(head -c 300 "$file")"
-	elif [ "$(grep -A1 '^COUNTER' "$file" | grep -c '^tasks_live  *3  *0\.0')" -ne "$frames" ]; then
-		fail "$label" "tasks_live 3 (0.0 per second) is not the first counter of each frame"
-	elif ! awk '$1 == "tasks_created" { if (!($3 > 0 && $3 <= 50)) bad = 1; n++ }
+	elif [ "$(grep -c '^tasks 3  carriers 2  every 0\.2 s' "$file")" -ne "$frames" ]; then
+		fail "$label" "no header 'tasks 3  carriers 2  every 0.2 s' in each frame"
+	elif [ "$(grep -A1 '^COUNTER' "$file" | grep -c '^tasks\.live  *3  *0\.0$')" -ne "$frames" ]; then
+		fail "$label" "tasks.live 3 (0.0 per second) is not the first counter of each frame"
+	elif ! awk '$1 == "tasks.created" { if (!($3 > 0 && $3 <= 50)) bad = 1; n++ }
 		END { exit bad || n == 0 }' "$file"; then
-		fail "$label" "tasks_created's rate is not in (0, 50]: $(grep '^tasks_created' "$file" | tr '\n' ' ')"
+		fail "$label" "tasks.created's rate is not in (0, 50]: $(grep '^tasks\.created' "$file" | tr '\n' ' ')"
+	elif [ "$(grep -c '^carriers\.busy_ns  *[0-9]*  *[0-9.]*%$' "$file")" -ne "$frames" ]; then
+		fail "$label" "carriers.busy_ns's rate is not in percent: $(grep '^carriers\.busy_ns' "$file" | head -n 1)"
 	elif [ "$(grep -A4 '^BUSIEST' "$file" | awk '/^ +[0-9]+ /{printf "%s,", $1}')" != \
 		"$(for ((i = 0; i < frames; i++)); do printf '101,102,103,'; done)" ]; then
 		fail "$label" "busiest tasks not in the order 101, 102, 103: $(grep -A4 '^BUSIEST' "$file" | head -n 5 | tr '\n' ' ')"
