@@ -291,7 +291,7 @@ static void show_counters(FILE *out, const struct sample *prev, const struct sam
 	double dt = cur->at - prev->at;
 	int shown = 0;
 
-	fprintf(out, "%-32s %16s %14s\n", "COUNTER", "VALUE", "PER SECOND");
+	fprintf(out, "%-28s %14s %12s\n", "COUNTER", "VALUE", "PER SECOND");
 	for (int rank = 0; rank <= last; rank++)
 		for (int i = 0; i < cur->ncounters && (max < 0 || shown < max); i++) {
 			const struct counter *c = &cur->counters[i];
@@ -302,11 +302,11 @@ static void show_counters(FILE *out, const struct sample *prev, const struct sam
 			bool ns = len > 3 && strcmp(c->name + len - 3, "_ns") == 0;
 			double rate = (double)(c->value - before) / dt;
 			if (before < 0)
-				fprintf(out, "%-32s %16lld %14s\n", c->name, c->value, "-");
+				fprintf(out, "%-28s %14lld %12s\n", c->name, c->value, "-");
 			else if (ns)
-				fprintf(out, "%-32s %16lld %13.1f%%\n", c->name, c->value, rate / 1e7);
+				fprintf(out, "%-28s %14lld %11.1f%%\n", c->name, c->value, rate / 1e7);
 			else
-				fprintf(out, "%-32s %16lld %14.1f\n", c->name, c->value, rate);
+				fprintf(out, "%-28s %14lld %12.1f\n", c->name, c->value, rate);
 			shown++;
 		}
 }

@@ -335,6 +335,24 @@ if [ -x "$fake" ] && [ -x "$launcher" ]; then
 			pass "top in a terminal, q"
 	fi
 
+	# a small terminal: every frame fits it (rows less one, columns), counters included
+	{ sleep 1.5; printf q; sleep 5; } |
+		run --limit 10 -- script -qfec "stty rows 20 cols 50; $launcher top $fake_pid --interval 0.2" /dev/null
+	tr -d '\r' <"$tmp/out" | awk 'BEGIN { RS = "\033\\[H\033\\[2J" }
+		NR > 2 { n = split($0, lines, "\n"); if ($0 ~ /\n$/) n--
+			for (i = 1; i <= n; i++) if (length(lines[i]) > 50) wide++
+			if (n > 19) long++
+			if ($0 ~ /\ntasks\.live  *3/ && $0 ~ /\nBUSIEST TASKS/) good++ }
+		END { printf "%d %d %d\n", NR - 2, long + wide, good }' >"$tmp/small"
+	read -r frames bad good <"$tmp/small"
+	if [ "$status" -ne 0 ] || [ "$frames" -lt 2 ]; then
+		fail "top in a 20x50 terminal" "$(reason), $frames frames"
+	elif [ "$bad" -ne 0 ] || [ "$good" -ne "$frames" ]; then
+		fail "top in a 20x50 terminal" "$bad lines too wide or frames too long, $good of $frames frames with counters and tasks"
+	else
+		pass "top in a 20x50 terminal"
+	fi
+
 	# SIGTERM: the terminal is restored, the status says the signal
 	run --limit 10 -- script -qfec "sh -c '$launcher top $fake_pid --interval 0.2 </dev/tty & gp=\$!; sleep 1; kill \$gp; wait \$gp; echo status=\$?; stty -a'" /dev/null
 	if ! grep -q '^status=143' "$tmp/out"; then
