@@ -132,6 +132,19 @@ const char *gp_option_value(const char *name, int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
+void gp_pid_argument(const char *cmd, const char *arg, pid_t *pid)
+{
+	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+		gp_usage();
+		exit(GP_EXIT_OK);
+	}
+	if (arg[0] == '-')
+		gp_die_usage("unknown option '%s' for %s", arg, cmd);
+	if (*pid)
+		gp_die_usage("%s takes one PID, got '%s' too", cmd, arg);
+	*pid = gp_parse_pid(arg);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";

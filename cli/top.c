@@ -468,24 +468,19 @@ int gp_cmd_top(int argc, char **argv)
 	const char *v;
 
 	for (int i = 1; i < argc; i++) {
-		if ((v = gp_option_value("--interval", argc, argv, &i)))
+		if ((v = gp_option_value("--interval", argc, argv, &i))) {
 			interval_ms = gp_parse_seconds("--interval", v, 0.1, 3600);
-		else if ((v = gp_option_value("-n", argc, argv, &i))) {
+		} else if ((v = gp_option_value("-n", argc, argv, &i))) {
 			char *end;
 			long n = strtol(v, &end, 10);
 			if (v[0] < '0' || v[0] > '9' || *end || n < 1 || n > 1000000)
 				gp_die_usage("-n wants a count of frames 1..1000000, got '%s'", v);
 			count = (int)n;
-		} else if (strcmp(argv[i], "--once") == 0)
+		} else if (strcmp(argv[i], "--once") == 0) {
 			count = 1;
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return gp_usage(), GP_EXIT_OK;
-		else if (argv[i][0] == '-')
-			gp_die_usage("unknown option '%s' for top", argv[i]);
-		else if (pid)
-			gp_die_usage("top takes one PID, got '%s' too", argv[i]);
-		else
-			pid = gp_parse_pid(argv[i]);
+		} else {
+			gp_pid_argument("top", argv[i], &pid);
+		}
 	}
 	if (!pid)
 		gp_die_usage("top needs the PID of a process running under greenpoll");
