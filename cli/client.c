@@ -1,8 +1,8 @@
 /*
  * client.c — one question to a process's control channel (see client.h, shim/ctl_proto.h).
  *
- * Finding the channel: the process must exist (kill(pid, 0): ESRCH is "no process", EPERM
- * "another user's"); then its socket is looked for in this user's channel directory (the one
+ * Finding the channel: the process must exist (kill(pid, 0): ESRCH is "no process", and so is
+ * a zombie; EPERM is "another user's"); then its socket is looked for in this user's channel directory (the one
  * ctl_proto.h names for our environment), then in /tmp/greenpoll-UID of the process's real uid
  * (its environment may not have had our XDG_RUNTIME_DIR; for root, UID is the other user's). A
  * directory that is not a directory owned by that user with no access for group and others is

@@ -14,7 +14,8 @@
  *   screen  stdout is a terminal and no count was given: each frame replaces the last (ANSI
  *           clear and home), cut to the terminal's size; the terminal is put in non-canonical
  *           mode without echo so `q` quits at once, and restored on every way out (q, the
- *           process ending, an error, SIGINT, SIGTERM, SIGHUP).
+ *           process ending, an error, SIGINT, SIGTERM, SIGHUP); after a stop (^Z) and a
+ *           continue the mode is set again.
  *   plain   --once, -n COUNT, or stdout not a terminal: frames one after the other as plain
  *           text, a blank line between them; COUNT frames, or until the process ends.
  * Either way, the process ending ends the command (status 0) with the line "process PID
@@ -80,7 +81,7 @@ struct layout {
 	int counters, tasks, report;
 };
 
-static struct termios saved_termios;
+static struct termios saved_termios, raw_termios;
 static bool termios_saved;
 
 static void restore_terminal(void)
@@ -96,11 +97,16 @@ static void on_fatal_signal(int sig)
 	raise(sig);
 }
 
+/* Back from a stop (^Z, fg): the shell gave the terminal its own modes meanwhile. */
+static void on_continue(int sig)
+{
+	(void)sig;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw_termios);
+}
+
 /* Puts the terminal on stdin in non-canonical mode without echo, restored at exit. */
 static void raw_terminal(void)
 {
-	struct termios t;
-
 	if (tcgetattr(STDIN_FILENO, &saved_termios) != 0)
 		return; /* stdin is no terminal: q cannot be read, signals still end top */
 	termios_saved = true;
@@ -108,11 +114,12 @@ static void raw_terminal(void)
 	signal(SIGINT, on_fatal_signal);
 	signal(SIGTERM, on_fatal_signal);
 	signal(SIGHUP, on_fatal_signal);
-	t = saved_termios;
-	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-	t.c_cc[VMIN] = 0;
-	t.c_cc[VTIME] = 0;
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	signal(SIGCONT, on_continue);
+	raw_termios = saved_termios;
+	raw_termios.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+	raw_termios.c_cc[VMIN] = 0;
+	raw_termios.c_cc[VTIME] = 0;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw_termios);
 }
 
 static double now(void)

@@ -353,11 +353,19 @@ if [ -x "$fake" ] && [ -x "$launcher" ]; then
 		pass "top in a 20x50 terminal"
 	fi
 
-	# SIGTERM: the terminal is restored, the status says the signal
-	run --limit 10 -- script -qfec "sh -c '$launcher top $fake_pid --interval 0.2 </dev/tty & gp=\$!; sleep 1; kill \$gp; wait \$gp; echo status=\$?; stty -a'" /dev/null
+	# stopped and continued (the shell's modes meanwhile), top's mode is back; SIGTERM: the
+	# terminal is restored, the status says the signal
+	run --limit 10 -- script -qfec "sh -c '$launcher top $fake_pid --interval 0.2 </dev/tty & gp=\$!; sleep 0.6; kill -STOP \$gp; sleep 0.2; stty sane; kill -CONT \$gp; sleep 0.4; echo continued; stty -a; kill \$gp; wait \$gp; echo status=\$?; stty -a'" /dev/null
+	tr -d '\r' <"$tmp/out" | sed -n '/^continued$/,/^status=/p' >"$tmp/continued"
+	tr -d '\r' <"$tmp/out" | sed -n '/^status=/,$p' >"$tmp/ended"
+	if ! grep -q -- ' -icanon' "$tmp/continued" || ! grep -q -- ' -echo ' "$tmp/continued"; then
+		fail "top in a terminal, stopped and continued" "not in its mode again: $(grep -o -- ' -\?icanon\| -\?echo ' "$tmp/continued" | tr '\n' ' ')"
+	else
+		pass "top in a terminal, stopped and continued"
+	fi
 	if ! grep -q '^status=143' "$tmp/out"; then
 		fail "top in a terminal, SIGTERM" "want status 143, got: $(grep -a -o 'status=[0-9]*' "$tmp/out"; reason)"
-	elif terminal_restored "top in a terminal, SIGTERM" "$tmp/out"; then
+	elif terminal_restored "top in a terminal, SIGTERM" "$tmp/ended"; then
 		pass "top in a terminal, SIGTERM"
 	fi
 
