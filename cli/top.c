@@ -4,9 +4,9 @@
  *
  * Each refresh is a sample: the answers to `stats`, `tasks` and `report` and the monotonic
  * time they were taken. A frame compares two samples: every counter with its value and its
- * change per second (the names the issue lists first: tasks, carriers, parks and wakes,
- * netpoll, steals, handoffs, preemptions, FS-base writes; then the others in the order the
- * process gives them), the ten busiest tasks by run time gained per second (100% is one CPU)
+ * change per second (first the groups an operator looks at first: tasks, carriers, parks,
+ * wakes, netpoll, scheduler, handoffs, preemption, FS-base writes; then the others, each in
+ * the order the process gives them), the ten busiest tasks by run time gained per second (100% is one CPU)
  * with their state and what they wait on, and the first lines of the blocking report. So the
  * first frame comes one interval after the start.
  *
@@ -228,7 +228,7 @@ static int counter_rank(const char *name)
 	return n;
 }
 
-/* The value of counter name in s, or -1 when s has none. */
+/* The value of counter name in s, or -1 when s has none (counters are never negative). */
 static long long counter_value(const struct sample *s, const char *name)
 {
 	for (int i = 0; i < s->ncounters; i++)
