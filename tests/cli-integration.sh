@@ -450,6 +450,7 @@ elif warnings=$(groff -man -Tutf8 -ww -z "$man_page" 2>&1) && [ -z "$warnings" ]
 else
 	fail "man page renders without warnings" "$(head -n 3 <<<"$warnings" | tr '\n' ' ')"
 fi
+# shellcheck disable=SC2016 # README's backquotes, not an expansion
 settings=$( (grep -o 'setting("GREENPOLL_[A-Z_]*")' "$root/shim/config.c" | grep -o 'GREENPOLL_[A-Z_]*'
 	grep -o '^| `GREENPOLL_[A-Z_]*`' "$root/README.md" | grep -o 'GREENPOLL_[A-Z_]*') | sort -u)
 run -- "$launcher" --help
@@ -459,7 +460,7 @@ for name in $settings; do
 	grep -q "^\.B $name\$" "$man_page" || missing+=" $name"
 done
 for opt in $options; do
-	grep -q -- "$(sed 's/-/\\\\-/g' <<<"$opt")" "$man_page" || missing+=" $opt"
+	grep -qF -- "${opt//-/\\-}" "$man_page" || missing+=" $opt"
 done
 if [ -z "$settings" ] || [ -z "$options" ]; then
 	fail "man page names every setting and option" "found no settings or no options to look for"
