@@ -64,7 +64,9 @@ void gp_usage(void)
 	      "Others: 0 done; 1 writing the output failed; 2 bad usage; 3 no process PID;\n"
 	      "4 PID is not running under greenpoll (or its control channel is off:\n"
 	      "GREENPOLL_CONTROL); 5 PID belongs to another user; 6 PID refused the request;\n"
-	      "7 PID did not answer in time.\n",
+	      "7 PID did not answer in time.\n"
+	      "\n"
+	      "Every option and GREENPOLL_* setting: man greenpoll (greenpoll(1)).\n",
 	      stdout);
 }
 
