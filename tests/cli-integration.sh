@@ -96,7 +96,7 @@ start_fake() {
 	shift
 	env "$@" "$fake" "$mode" >"$tmp/fake.out" 2>"$tmp/fake.err" &
 	fake_pid=$!
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 200; i++)); do
 		grep -q "^ready $fake_pid\$" "$tmp/fake.out" && return
 		sleep 0.05
 	done
