@@ -1,0 +1,367 @@
+/*
+ * test_park.c — the wake token (runtime/park.h, task.h): a wait is ended exactly once, by the
+ * first of wake, deadline and interrupt, whenever each comes relative to the task going to
+ * sleep, and a wake for another wait (an older sequence number) ends nothing.
+ *
+ * The runtime is booted for real (rt.h). Races are between a task and plain OS threads (truly
+ * parallel, on the machine's other CPU), repeated a fixed number of times; every iteration
+ * checks the invariant, whichever way the race went.
+ */
+#include "rt.h"
+
+#define WAKERS 3
+#define WAKER_ROUNDS 3000
+#define TIMEOUT_ROUNDS 3000
+#define INTERRUPT_ROUNDS 200000
+
+static int64_t soon(int64_t ns) { return gr_nanotime() + ns; }
+
+/* ---- deterministic cases, on the initial task alone ---- */
+
+START_TEST(wake_before_park_returns_at_once_with_its_reason)
+{
+	struct gr_task *self = rt_boot(1);
+	static const enum gr_wake_reason reasons[] = {GR_WAKE_NORMAL, GR_WAKE_TIMEOUT,
+						      GR_WAKE_INTERRUPT};
+
+	for (unsigned i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+		uint32_t seq = gr_wait_prepare(false);
+		int64_t deadline = soon(RT_PATIENCE);
+
+		ck_assert(gr_wake(self, seq, reasons[i]));
+		ck_assert_msg(!gr_wake(self, seq, GR_WAKE_NORMAL), "a second wake of one wait won");
+		ck_assert_int_eq(gr_park(deadline, "test", NULL), reasons[i]);
+		ck_assert_msg(gr_nanotime() < deadline, "gr_park slept although woken before");
+	}
+}
+END_TEST
+
+START_TEST(stale_sequence_wake_is_dropped)
+{
+	struct gr_task *self = rt_boot(1);
+	uint32_t old = gr_wait_prepare(false), seq;
+
+	ck_assert(gr_wake(self, old, GR_WAKE_NORMAL));
+	ck_assert_int_eq(gr_park(GR_NEVER, "test", NULL), GR_WAKE_NORMAL);
+
+	seq = gr_wait_prepare(false);
+	ck_assert_uint_ne(seq, old);
+	ck_assert_msg(!gr_wake(self, old, GR_WAKE_TIMEOUT), "the previous wait's wake ended this one");
+	ck_assert_msg(!gr_wake(self, seq + 1, GR_WAKE_TIMEOUT), "a later wait's wake ended this one");
+	/* the wait is still open: the right number ends it, with its reason */
+	ck_assert(gr_wake(self, seq, GR_WAKE_INTERRUPT));
+	ck_assert_int_eq(gr_park(GR_NEVER, "test", NULL), GR_WAKE_INTERRUPT);
+}
+END_TEST
+
+/* a task parked for real: a stale wake leaves it parked, the right one readies it */
+static _Atomic uint32_t parked_seq;
+
+static void *park_once(void *arg)
+{
+	uint32_t seq = gr_wait_prepare(false);
+
+	(void)arg;
+	atomic_store(&parked_seq, seq);
+	return (void *)(uintptr_t)gr_park(soon(RT_PATIENCE), "test", NULL);
+}
+
+START_TEST(stale_sequence_wake_leaves_a_parked_task_parked)
+{
+	struct gr_task *t;
+	uint32_t seq;
+
+	rt_boot(2);
+	t = rt_spawn(park_once, NULL);
+	ck_assert(rt_until(rt_parked(t)));
+	seq = atomic_load(&parked_seq);
+	ck_assert(!gr_wake(t, seq - 1, GR_WAKE_NORMAL));
+	ck_assert(!gr_wake(t, seq + 1, GR_WAKE_NORMAL));
+	usleep(20000);
+	ck_assert_msg(rt_parked(t), "a stale wake readied the task");
+	ck_assert(gr_wake(t, seq, GR_WAKE_NORMAL));
+	ck_assert_int_eq((uintptr_t)rt_join(t), GR_WAKE_NORMAL);
+}
+END_TEST
+
+START_TEST(non_interruptible_wait_ignores_interrupts)
+{
+	struct gr_task *self = rt_boot(1);
+	int64_t deadline;
+
+	gr_wait_prepare(false);
+	gr_interrupt(self);
+	deadline = soon(20 * RT_MS);
+	ck_assert_int_eq(gr_park(deadline, "test", NULL), GR_WAKE_TIMEOUT);
+	ck_assert(gr_nanotime() >= deadline);
+	/* the interrupt stays pending for the next interruptible wait, which ends at once */
+	gr_wait_prepare(true);
+	ck_assert_int_eq(gr_park(soon(RT_PATIENCE), "test", NULL), GR_WAKE_INTERRUPT);
+}
+END_TEST
+
+/* the same with the task parked when the interrupt comes */
+static void *park_uninterruptibly(void *arg)
+{
+	int64_t deadline = soon(50 * RT_MS);
+	enum gr_wake_reason why;
+
+	(void)arg;
+	gr_wait_prepare(false);
+	why = gr_park(deadline, "test", NULL);
+	return (void *)(uintptr_t)(why == GR_WAKE_TIMEOUT && gr_nanotime() >= deadline);
+}
+
+START_TEST(non_interruptible_parked_task_ignores_interrupts)
+{
+	struct gr_task *t;
+
+	rt_boot(2);
+	t = rt_spawn(park_uninterruptibly, NULL);
+	ck_assert(rt_until(rt_parked(t)));
+	gr_interrupt(t);
+	ck_assert_msg(rt_join(t), "the interrupt ended a non-interruptible wait");
+}
+END_TEST
+
+/* ---- races ---- */
+
+/* one waiting task, WAKERS OS threads waking each of its waits at once */
+static struct {
+	struct gr_task *waiter;
+	_Atomic uint32_t seq; /* the wait to wake; 0: none yet */
+	_Atomic int tries, wins;
+	atomic_bool stop;
+} many;
+
+static void *wake_each_wait(void *arg)
+{
+	uint32_t done = 0;
+
+	(void)arg;
+	while (!atomic_load(&many.stop)) {
+		uint32_t seq = atomic_load(&many.seq);
+
+		if (seq == done) {
+			sched_yield();
+			continue;
+		}
+		if (gr_wake(many.waiter, seq, GR_WAKE_NORMAL))
+			atomic_fetch_add(&many.wins, 1);
+		done = seq;
+		atomic_fetch_add(&many.tries, 1);
+	}
+	return NULL;
+}
+
+static void *wait_to_be_woken(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < WAKER_ROUNDS && !rt_broken(); i++) {
+		enum gr_wake_reason why;
+
+		atomic_store(&many.tries, 0);
+		atomic_store(&many.wins, 0);
+		atomic_store(&many.seq, gr_wait_prepare(false));
+		why = gr_park(soon(RT_PATIENCE), "test", NULL);
+		if (!rt_check(why == GR_WAKE_NORMAL, "round %d: woken by %d, not by a waker", i, why) ||
+		    !rt_check(rt_until(atomic_load(&many.tries) == WAKERS),
+			      "round %d: the wakers never all tried", i))
+			break;
+		rt_check(atomic_load(&many.wins) == 1, "round %d: %d of %d wakers won one wait", i,
+			 atomic_load(&many.wins), WAKERS);
+	}
+	return NULL;
+}
+
+START_TEST(exactly_one_of_many_wakers_wins)
+{
+	pthread_t wakers[WAKERS];
+
+	rt_boot(2);
+	many.waiter = rt_spawn(wait_to_be_woken, NULL);
+	for (int i = 0; i < WAKERS; i++)
+		wakers[i] = rt_os_thread(wake_each_wait, NULL);
+	rt_join(many.waiter);
+	atomic_store(&many.stop, true);
+	for (int i = 0; i < WAKERS; i++)
+		pthread_join(wakers[i], NULL);
+	rt_verdict();
+}
+END_TEST
+
+/* a wait with a deadline, and an OS thread waking it around that deadline */
+static struct {
+	struct gr_task *waiter;
+	_Atomic uint32_t seq;
+	_Atomic int64_t deadline;
+	_Atomic int outcome; /* 0: not yet; 1: the waker won; 2: it lost */
+	atomic_bool stop;
+	int won, lost;
+} race;
+
+static void *wake_near_deadline(void *arg)
+{
+	uint32_t done = 0;
+	int round = 0;
+
+	(void)arg;
+	while (!atomic_load(&race.stop)) {
+		uint32_t seq = atomic_load(&race.seq);
+		int64_t at;
+
+		if (seq == done) {
+			sched_yield();
+			continue;
+		}
+		/* from 20 us before the deadline to 100 us after, round by round (the timer
+		 * fires late: its carrier has to wake from a sleep) */
+		at = atomic_load(&race.deadline) + (round++ % 121 - 20) * 1000;
+		while (gr_nanotime() < at)
+			;
+		atomic_store(&race.outcome, gr_wake(race.waiter, seq, GR_WAKE_NORMAL) ? 1 : 2);
+		done = seq;
+	}
+	return NULL;
+}
+
+static void *wait_with_deadline(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < TIMEOUT_ROUNDS && !rt_broken(); i++) {
+		enum gr_wake_reason why;
+		int64_t deadline = soon(30000);
+		int outcome;
+
+		atomic_store(&race.outcome, 0);
+		atomic_store(&race.deadline, deadline);
+		atomic_store(&race.seq, gr_wait_prepare(false));
+		why = gr_park(deadline, "test", NULL);
+		if (why == GR_WAKE_TIMEOUT &&
+		    !rt_check(gr_nanotime() >= deadline, "round %d: timed out before the deadline", i))
+			break;
+		if (!rt_check(rt_until(atomic_load(&race.outcome) != 0),
+			      "round %d: the waker never tried", i))
+			break;
+		outcome = atomic_load(&race.outcome);
+		/* exactly one reason: the waker's if it won, the deadline's if it lost */
+		rt_check(outcome == 1 ? why == GR_WAKE_NORMAL : why == GR_WAKE_TIMEOUT,
+			 "round %d: the waker %s, yet the wait ended by %d", i,
+			 outcome == 1 ? "won" : "lost", why);
+		if (outcome == 1)
+			race.won++;
+		else
+			race.lost++;
+	}
+	return NULL;
+}
+
+START_TEST(timeout_racing_wake_ends_the_wait_once)
+{
+	pthread_t waker;
+
+	rt_boot(1);
+	race.waiter = rt_spawn(wait_with_deadline, NULL);
+	waker = rt_os_thread(wake_near_deadline, NULL);
+	rt_join(race.waiter);
+	atomic_store(&race.stop, true);
+	pthread_join(waker, NULL);
+	rt_verdict();
+	printf("timeout racing wake: the waker won %d rounds, the deadline %d\n", race.won,
+	       race.lost);
+}
+END_TEST
+
+/*
+ * gr_wait_prepare arms the token, then looks for a pending interrupt; gr_interrupt sets the
+ * interrupt, then looks at the token. Unless both stores are sequentially consistent, each
+ * side's load may pass its own store (x86 store buffering) and both miss the other: the wait
+ * would sleep to its deadline. The two sides start each round together, one of them a little
+ * later by a varying number of pauses, so the window is crossed at every offset.
+ */
+static struct {
+	struct gr_task *waiter;
+	_Atomic int ready, go, done; /* round numbers */
+	int ended_early;
+} intr;
+
+static void spin(int pauses)
+{
+	for (int i = 0; i < pauses; i++)
+		gr_cpu_relax();
+}
+
+static void *interrupt_each_round(void *arg)
+{
+	(void)arg;
+	for (int i = 1; i <= INTERRUPT_ROUNDS; i++) {
+		while (atomic_load(&intr.ready) != i)
+			if (rt_broken())
+				return NULL;
+		atomic_store(&intr.go, i);
+		spin(i % 8);
+		gr_interrupt(intr.waiter);
+		atomic_store(&intr.done, i);
+	}
+	return NULL;
+}
+
+static void *wait_to_be_interrupted(void *arg)
+{
+	(void)arg;
+	for (int i = 1; i <= INTERRUPT_ROUNDS; i++) {
+		enum gr_wake_reason why;
+		uint64_t tok;
+
+		atomic_store(&intr.waiter->interrupted, false);
+		atomic_store(&intr.ready, i);
+		while (atomic_load(&intr.go) != i)
+			;
+		spin(i / 8 % 8);
+		gr_wait_prepare(true);
+		tok = atomic_load(&intr.waiter->wait_token);
+		intr.ended_early += (tok & 3) != 1; /* ended before the park: no switch */
+		why = gr_park(soon(1000 * RT_MS), "test", NULL);
+		if (!rt_check(why == GR_WAKE_INTERRUPT,
+			      "round %d: an interrupt racing gr_wait_prepare was lost (woken by %d)",
+			      i, why))
+			break;
+		while (atomic_load(&intr.done) != i)
+			;
+	}
+	return NULL;
+}
+
+START_TEST(interrupt_racing_prepare_is_never_lost)
+{
+	pthread_t interrupter;
+
+	rt_boot(1);
+	intr.waiter = rt_spawn(wait_to_be_interrupted, NULL);
+	interrupter = rt_os_thread(interrupt_each_round, NULL);
+	rt_join(intr.waiter);
+	pthread_join(interrupter, NULL);
+	rt_verdict();
+	printf("interrupt racing prepare: %d of %d waits ended before their park\n",
+	       intr.ended_early, INTERRUPT_ROUNDS);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("park");
+	TCase *alone = tcase_create("wake token"), *races = tcase_create("races");
+
+	tcase_add_test(alone, wake_before_park_returns_at_once_with_its_reason);
+	tcase_add_test(alone, stale_sequence_wake_is_dropped);
+	tcase_add_test(alone, stale_sequence_wake_leaves_a_parked_task_parked);
+	tcase_add_test(alone, non_interruptible_wait_ignores_interrupts);
+	tcase_add_test(alone, non_interruptible_parked_task_ignores_interrupts);
+	suite_add_tcase(s, alone);
+	tcase_set_timeout(races, 60);
+	tcase_add_test(races, exactly_one_of_many_wakers_wins);
+	tcase_add_test(races, timeout_racing_wake_ends_the_wait_once);
+	tcase_add_test(races, interrupt_racing_prepare_is_never_lost);
+	suite_add_tcase(s, races);
+	return rt_run_suite(s);
+}
