@@ -21,7 +21,9 @@
 #ifndef TEST_RT_H
 #define TEST_RT_H
 
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#error "define _GNU_SOURCE before the first #include (rt.h uses pthread_attr_setsigmask_np)"
+#endif
 #include <check.h>
 #include <pthread.h>
 #include <signal.h>

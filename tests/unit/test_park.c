@@ -7,6 +7,7 @@
  * parallel, on the machine's other CPU), repeated a fixed number of times; every iteration
  * checks the invariant, whichever way the race went.
  */
+#define _GNU_SOURCE
 #include "rt.h"
 
 #define WAKERS 3
@@ -357,6 +358,7 @@ int main(void)
 	tcase_add_test(alone, stale_sequence_wake_leaves_a_parked_task_parked);
 	tcase_add_test(alone, non_interruptible_wait_ignores_interrupts);
 	tcase_add_test(alone, non_interruptible_parked_task_ignores_interrupts);
+	tcase_set_timeout(alone, 30); /* longer than RT_PATIENCE: a lost wake-up fails with its message */
 	suite_add_tcase(s, alone);
 	tcase_set_timeout(races, 60);
 	tcase_add_test(races, exactly_one_of_many_wakers_wins);
