@@ -142,6 +142,19 @@ static inline bool rt_parked(struct gr_task *t)
 	return atomic_load(&t->state) == GR_TASK_PARKED;
 }
 
+/*
+ * A test case of the suite: tests bounded by RT_PATIENCE get 30 s (a lost wake-up then fails
+ * with its own message, not Check's timeout); races, a fixed number of rounds that take a few
+ * seconds, get 120 s (much more than that on a loaded machine).
+ */
+static inline TCase *rt_tcase(const char *name, bool races)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, races ? 120 : 30);
+	return tc;
+}
+
 /* Run suite in fork mode (one process per test: rt_boot once each); the exit status. */
 static inline int rt_run_suite(Suite *s)
 {

@@ -87,23 +87,39 @@ static void register_pd(struct gr_pd *pd)
 
 static uintptr_t rg_of(struct gr_pd *pd) { return atomic_load(&pd->rg); }
 
-/* ---- readiness before the wait ---- */
-
-START_TEST(readiness_before_park_is_consumed_without_parking)
+/* a pd for sv[0] of a new socket pair, watched by the poller */
+static struct gr_pd *watched_pair(int sv[2])
 {
-	struct gr_task *self = rt_boot(1);
-	int sv[2];
 	struct gr_pd *pd;
-	uint32_t waits;
 
 	socket_pair(sv);
 	pd = gr_pd_open(sv[0]);
 	register_pd(pd);
+	return pd;
+}
+
+/* the calling task waits for pd to be readable and returns at once, without parking */
+static void wait_without_parking(struct gr_pd *pd)
+{
+	uint32_t waits = gr_current_task()->wait_seq;
+
+	ck_assert_int_eq(gr_pd_wait(pd, GR_PD_R, GR_NEVER, false), 0);
+	ck_assert_msg(gr_current_task()->wait_seq == waits,
+		      "the wait parked although the fd was ready");
+}
+
+/* ---- readiness before the wait ---- */
+
+START_TEST(readiness_before_park_is_consumed_without_parking)
+{
+	int sv[2];
+	struct gr_pd *pd;
+
+	rt_boot(1);
+	pd = watched_pair(sv);
 	deliver(pd, atomic_load(&pd->seq), GR_PD_R);
 	ck_assert_uint_eq(rg_of(pd), GR_PD_READY);
-	waits = self->wait_seq;
-	ck_assert_int_eq(gr_pd_wait(pd, GR_PD_R, GR_NEVER, false), 0);
-	ck_assert_msg(self->wait_seq == waits, "the wait parked although the fd was ready");
+	wait_without_parking(pd);
 	ck_assert_uint_eq(rg_of(pd), GR_PD_NIL);
 	/* consumed once: the next wait parks, here until its deadline */
 	ck_assert_int_eq(gr_pd_wait(pd, GR_PD_R, soon(20 * RT_MS), false), -ETIMEDOUT);
@@ -115,21 +131,16 @@ END_TEST
 /* the same with a real edge: data written before the wait, reported by epoll */
 START_TEST(real_edge_before_park_is_consumed_without_parking)
 {
-	struct gr_task *self = rt_boot(1);
 	int sv[2];
 	struct gr_pd *pd;
-	uint32_t waits;
 
-	socket_pair(sv);
-	pd = gr_pd_open(sv[0]);
-	register_pd(pd);
+	rt_boot(1);
+	pd = watched_pair(sv);
 	ck_assert_int_eq(write(sv[1], "x", 1), 1);
 	ck_assert_msg(rt_until((gr_netpoll(0, GR_NETPOLL_MAX_EVENTS, &room),
 				rg_of(pd) == GR_PD_READY)),
 		      "the poller never reported the data");
-	waits = self->wait_seq;
-	ck_assert_int_eq(gr_pd_wait(pd, GR_PD_R, GR_NEVER, false), 0);
-	ck_assert_msg(self->wait_seq == waits, "the wait parked although the fd was ready");
+	wait_without_parking(pd);
 	gr_pd_close(pd);
 }
 END_TEST
@@ -142,9 +153,7 @@ START_TEST(readiness_before_waiter_is_visible_is_not_missed)
 	int64_t began;
 
 	rt_boot(1);
-	socket_pair(sv);
-	pd = gr_pd_open(sv[0]);
-	register_pd(pd);
+	pd = watched_pair(sv);
 	in_prepare.pd = pd;
 	began = gr_nanotime();
 	ck_assert_int_eq(gr_pd_wait(pd, GR_PD_R, soon(RT_PATIENCE), false), 0);
@@ -180,9 +189,7 @@ START_TEST(one_event_wakes_one_wait)
 	struct gr_task *t;
 
 	rt_boot(1);
-	socket_pair(sv);
-	once.pd = gr_pd_open(sv[0]);
-	register_pd(once.pd);
+	once.pd = watched_pair(sv);
 	t = rt_spawn(wait_twice, NULL);
 	ck_assert(rt_until(rt_parked(t) && rg_of(once.pd) == (uintptr_t)t));
 	deliver(once.pd, atomic_load(&once.pd->seq), GR_PD_R);
@@ -396,7 +403,8 @@ START_TEST(deadline_expiry_ends_the_wait_with_etimedout)
 }
 END_TEST
 
-static void *wait_interruptibly(void *arg)
+/* one wait for pd to be readable (interruptible); its result */
+static void *wait_once(void *arg)
 {
 	struct gr_pd *pd = arg;
 
@@ -412,7 +420,7 @@ START_TEST(interrupt_ends_an_interruptible_wait_with_eintr)
 	rt_boot(2);
 	socket_pair(sv);
 	pd = gr_pd_open(sv[0]);
-	t = rt_spawn(wait_interruptibly, pd);
+	t = rt_spawn(wait_once, pd);
 	ck_assert(rt_until(rt_parked(t) && rg_of(pd) == (uintptr_t)t));
 	gr_interrupt(t);
 	ck_assert_int_eq((intptr_t)rt_join(t), -EINTR);
@@ -422,13 +430,6 @@ START_TEST(interrupt_ends_an_interruptible_wait_with_eintr)
 END_TEST
 
 /* ---- a pd reused for another fd ---- */
-
-static void *wait_once(void *arg)
-{
-	struct gr_pd *pd = arg;
-
-	return (void *)(intptr_t)gr_pd_wait(pd, GR_PD_R, soon(RT_PATIENCE), false);
-}
 
 /*
  * A real event taken from epoll for fd A (in flight: the poller has it, nobody has handled it
@@ -476,7 +477,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("netpoll");
-	TCase *det = tcase_create("pollDesc"), *races = tcase_create("races");
+	TCase *det = rt_tcase("pollDesc", false), *races = rt_tcase("races", true);
 
 	tcase_add_test(det, readiness_before_park_is_consumed_without_parking);
 	tcase_add_test(det, real_edge_before_park_is_consumed_without_parking);
@@ -487,9 +488,7 @@ int main(void)
 	tcase_add_test(det, deadline_expiry_ends_the_wait_with_etimedout);
 	tcase_add_test(det, interrupt_ends_an_interruptible_wait_with_eintr);
 	tcase_add_test(det, stale_sequence_event_is_dropped_after_reuse);
-	tcase_set_timeout(det, 30); /* longer than RT_PATIENCE: a lost wake-up fails with its message */
 	suite_add_tcase(s, det);
-	tcase_set_timeout(races, 60);
 	tcase_add_test(races, readiness_racing_park_is_never_lost);
 	tcase_add_test(races, close_racing_wait_always_wakes_with_ebadf);
 	suite_add_tcase(s, races);

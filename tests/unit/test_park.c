@@ -17,6 +17,26 @@
 
 static int64_t soon(int64_t ns) { return gr_nanotime() + ns; }
 
+/*
+ * A race: *task runs task_fn, n OS threads run thread_fn, until the task is done; then *stop
+ * (if any) tells the threads to end, and the test fails with the first invariant they broke.
+ */
+static void race(struct gr_task **task, void *(*task_fn)(void *), int n,
+		 void *(*thread_fn)(void *), atomic_bool *stop)
+{
+	pthread_t threads[n];
+
+	*task = rt_spawn(task_fn, NULL);
+	for (int i = 0; i < n; i++)
+		threads[i] = rt_os_thread(thread_fn, NULL);
+	rt_join(*task);
+	if (stop)
+		atomic_store(stop, true);
+	for (int i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	rt_verdict();
+}
+
 /* ---- deterministic cases, on the initial task alone ---- */
 
 START_TEST(wake_before_park_returns_at_once_with_its_reason)
@@ -177,17 +197,8 @@ static void *wait_to_be_woken(void *arg)
 
 START_TEST(exactly_one_of_many_wakers_wins)
 {
-	pthread_t wakers[WAKERS];
-
 	rt_boot(2);
-	many.waiter = rt_spawn(wait_to_be_woken, NULL);
-	for (int i = 0; i < WAKERS; i++)
-		wakers[i] = rt_os_thread(wake_each_wait, NULL);
-	rt_join(many.waiter);
-	atomic_store(&many.stop, true);
-	for (int i = 0; i < WAKERS; i++)
-		pthread_join(wakers[i], NULL);
-	rt_verdict();
+	race(&many.waiter, wait_to_be_woken, WAKERS, wake_each_wait, &many.stop);
 }
 END_TEST
 
@@ -199,7 +210,7 @@ static struct {
 	_Atomic int outcome; /* 0: not yet; 1: the waker won; 2: it lost */
 	atomic_bool stop;
 	int won, lost;
-} race;
+} timed;
 
 static void *wake_near_deadline(void *arg)
 {
@@ -207,8 +218,8 @@ static void *wake_near_deadline(void *arg)
 	int round = 0;
 
 	(void)arg;
-	while (!atomic_load(&race.stop)) {
-		uint32_t seq = atomic_load(&race.seq);
+	while (!atomic_load(&timed.stop)) {
+		uint32_t seq = atomic_load(&timed.seq);
 		int64_t at;
 
 		if (seq == done) {
@@ -217,10 +228,10 @@ static void *wake_near_deadline(void *arg)
 		}
 		/* from 20 us before the deadline to 100 us after, round by round (the timer
 		 * fires late: its carrier has to wake from a sleep) */
-		at = atomic_load(&race.deadline) + (round++ % 121 - 20) * 1000;
+		at = atomic_load(&timed.deadline) + (round++ % 121 - 20) * 1000;
 		while (gr_nanotime() < at)
 			;
-		atomic_store(&race.outcome, gr_wake(race.waiter, seq, GR_WAKE_NORMAL) ? 1 : 2);
+		atomic_store(&timed.outcome, gr_wake(timed.waiter, seq, GR_WAKE_NORMAL) ? 1 : 2);
 		done = seq;
 	}
 	return NULL;
@@ -234,42 +245,35 @@ static void *wait_with_deadline(void *arg)
 		int64_t deadline = soon(30000);
 		int outcome;
 
-		atomic_store(&race.outcome, 0);
-		atomic_store(&race.deadline, deadline);
-		atomic_store(&race.seq, gr_wait_prepare(false));
+		atomic_store(&timed.outcome, 0);
+		atomic_store(&timed.deadline, deadline);
+		atomic_store(&timed.seq, gr_wait_prepare(false));
 		why = gr_park(deadline, "test", NULL);
 		if (why == GR_WAKE_TIMEOUT &&
 		    !rt_check(gr_nanotime() >= deadline, "round %d: timed out before the deadline", i))
 			break;
-		if (!rt_check(rt_until(atomic_load(&race.outcome) != 0),
+		if (!rt_check(rt_until(atomic_load(&timed.outcome) != 0),
 			      "round %d: the waker never tried", i))
 			break;
-		outcome = atomic_load(&race.outcome);
+		outcome = atomic_load(&timed.outcome);
 		/* exactly one reason: the waker's if it won, the deadline's if it lost */
 		rt_check(outcome == 1 ? why == GR_WAKE_NORMAL : why == GR_WAKE_TIMEOUT,
 			 "round %d: the waker %s, yet the wait ended by %d", i,
 			 outcome == 1 ? "won" : "lost", why);
 		if (outcome == 1)
-			race.won++;
+			timed.won++;
 		else
-			race.lost++;
+			timed.lost++;
 	}
 	return NULL;
 }
 
 START_TEST(timeout_racing_wake_ends_the_wait_once)
 {
-	pthread_t waker;
-
 	rt_boot(1);
-	race.waiter = rt_spawn(wait_with_deadline, NULL);
-	waker = rt_os_thread(wake_near_deadline, NULL);
-	rt_join(race.waiter);
-	atomic_store(&race.stop, true);
-	pthread_join(waker, NULL);
-	rt_verdict();
-	printf("timeout racing wake: the waker won %d rounds, the deadline %d\n", race.won,
-	       race.lost);
+	race(&timed.waiter, wait_with_deadline, 1, wake_near_deadline, &timed.stop);
+	printf("timeout racing wake: the waker won %d rounds, the deadline %d\n", timed.won,
+	       timed.lost);
 }
 END_TEST
 
@@ -321,17 +325,19 @@ static void *interrupt_each_round(void *arg)
 
 static void *wait_to_be_interrupted(void *arg)
 {
+	struct gr_task *self = gr_current_task();
+
 	(void)arg;
 	for (int i = 1; i <= INTERRUPT_ROUNDS; i++) {
 		enum gr_wake_reason why;
 		uint64_t tok;
 
-		atomic_store(&intr.waiter->interrupted, false);
+		atomic_store(&self->interrupted, false);
 		atomic_store(&intr.ready, i);
 		await_round(&intr.go, i);
 		spin(i / 8 % 8);
 		gr_wait_prepare(true);
-		tok = atomic_load(&intr.waiter->wait_token);
+		tok = atomic_load(&self->wait_token);
 		intr.ended_early += (tok & 3) != 1; /* ended before the park: no switch */
 		why = gr_park(soon(1000 * RT_MS), "test", NULL);
 		if (!rt_check(why == GR_WAKE_INTERRUPT,
@@ -345,14 +351,8 @@ static void *wait_to_be_interrupted(void *arg)
 
 START_TEST(interrupt_racing_prepare_is_never_lost)
 {
-	pthread_t interrupter;
-
 	rt_boot(1);
-	intr.waiter = rt_spawn(wait_to_be_interrupted, NULL);
-	interrupter = rt_os_thread(interrupt_each_round, NULL);
-	rt_join(intr.waiter);
-	pthread_join(interrupter, NULL);
-	rt_verdict();
+	race(&intr.waiter, wait_to_be_interrupted, 1, interrupt_each_round, NULL);
 	printf("interrupt racing prepare: %d of %d waits ended before their park\n",
 	       intr.ended_early, INTERRUPT_ROUNDS);
 }
@@ -361,16 +361,14 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("park");
-	TCase *alone = tcase_create("wake token"), *races = tcase_create("races");
+	TCase *alone = rt_tcase("wake token", false), *races = rt_tcase("races", true);
 
 	tcase_add_test(alone, wake_before_park_returns_at_once_with_its_reason);
 	tcase_add_test(alone, stale_sequence_wake_is_dropped);
 	tcase_add_test(alone, stale_sequence_wake_leaves_a_parked_task_parked);
 	tcase_add_test(alone, non_interruptible_wait_ignores_interrupts);
 	tcase_add_test(alone, non_interruptible_parked_task_ignores_interrupts);
-	tcase_set_timeout(alone, 30); /* longer than RT_PATIENCE: a lost wake-up fails with its message */
 	suite_add_tcase(s, alone);
-	tcase_set_timeout(races, 120); /* a few seconds; much more on a loaded machine */
 	tcase_add_test(races, exactly_one_of_many_wakers_wins);
 	tcase_add_test(races, timeout_racing_wake_ends_the_wait_once);
 	tcase_add_test(races, interrupt_racing_prepare_is_never_lost);

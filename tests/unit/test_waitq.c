@@ -60,6 +60,16 @@ static void queue_up(struct waiter *w, int n)
 	}
 }
 
+/* every waiter of w[0..n) ends, woken by a wake */
+static void all_woken(struct waiter *w, int n)
+{
+	for (int i = 0; i < n; i++) {
+		rt_join(w[i].task);
+		ck_assert_msg(w[i].why == GR_WAKE_NORMAL, "waiter %d ended by %d, not a wake", i,
+			      w[i].why);
+	}
+}
+
 START_TEST(no_park_when_the_check_says_so)
 {
 	rt_boot(1);
@@ -82,10 +92,7 @@ START_TEST(wake_one_at_a_time_is_fifo)
 			      atomic_load(&order[i]));
 	}
 	ck_assert_int_eq(gr_waitq_wake(&word, 1), 0);
-	for (int i = 0; i < WAITERS; i++) {
-		rt_join(w[i].task);
-		ck_assert_int_eq(w[i].why, GR_WAKE_NORMAL);
-	}
+	all_woken(w, WAITERS);
 }
 END_TEST
 
@@ -104,10 +111,7 @@ START_TEST(wake_n_wakes_the_n_oldest)
 	for (int i = 2; i < WAITERS; i++)
 		ck_assert_msg(rt_parked(w[i].task), "waiter %d woken by a wake of two", i);
 	ck_assert_int_eq(gr_waitq_wake(&word, -1), WAITERS - 2);
-	for (int i = 0; i < WAITERS; i++) {
-		rt_join(w[i].task);
-		ck_assert_int_eq(w[i].why, GR_WAKE_NORMAL);
-	}
+	all_woken(w, WAITERS);
 }
 END_TEST
 
@@ -119,10 +123,7 @@ START_TEST(wake_all_wakes_every_waiter_once)
 	queue_up(w, WAITERS);
 	ck_assert_int_eq(gr_waitq_wake(&word, -1), WAITERS);
 	ck_assert_int_eq(gr_waitq_wake(&word, -1), 0);
-	for (int i = 0; i < WAITERS; i++) {
-		rt_join(w[i].task);
-		ck_assert_int_eq(w[i].why, GR_WAKE_NORMAL);
-	}
+	all_woken(w, WAITERS);
 }
 END_TEST
 
@@ -221,7 +222,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("waitq");
-	TCase *tc = tcase_create("wait queue"), *races = tcase_create("races");
+	TCase *tc = rt_tcase("wait queue", false), *races = rt_tcase("races", true);
 
 	tcase_add_test(tc, no_park_when_the_check_says_so);
 	tcase_add_test(tc, wake_one_at_a_time_is_fifo);
@@ -230,10 +231,8 @@ int main(void)
 	tcase_add_test(tc, wake_with_bits_wakes_only_matching_waiters);
 	tcase_add_test(tc, waiter_that_times_out_leaves_the_queue);
 	tcase_add_test(tc, waiter_that_is_interrupted_leaves_the_queue);
-	tcase_set_timeout(tc, 30); /* longer than RT_PATIENCE: a lost wake-up fails with its message */
 	suite_add_tcase(s, tc);
 	tcase_add_test(races, wake_racing_timeout_wakes_exactly_one);
-	tcase_set_timeout(races, 60);
 	suite_add_tcase(s, races);
 	return rt_run_suite(s);
 }
