@@ -51,8 +51,9 @@ fixture_check() {
 			return 0
 		fi
 		return 1 ;;
-	thread_identity)
-		# what it prints depends on the machine (privileges): the shim's must match native
+	thread_identity | exec_fds)
+		# what they print depends on the machine (privileges, the fds the runner left
+		# open): the shim's must match native
 		[ "$mode" = native ] || same_stdout_as_native "$case" ;;
 	main_pthread_exit)
 		lines=$(grep -c '^thread [0-9]* done$' "$tmp/out")
@@ -126,7 +127,7 @@ for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
 	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
-	    mem_returns; do
+	    mem_returns exec_fds; do
 	run_case "$case" native
 	run_case "$case" 2
 done
