@@ -308,6 +308,93 @@ static void fill(int fd)
 	ck_assert_int_eq(errno, EAGAIN);
 }
 
+/* ---- the direction lock ---- */
+
+struct locker {
+	struct gr_pd *pd;
+	int64_t patience; /* ns it waits for the lock */
+};
+
+/* the read lock taken and let go: gr_pd_lock's result (-EDOM: timed out early) */
+static void *lock_for_reading(void *arg)
+{
+	struct locker *l = arg;
+	int64_t deadline = soon(l->patience);
+	int r = gr_pd_lock(l->pd, GR_PD_R, deadline, false);
+
+	if (r >= 0)
+		gr_pd_unlock(l->pd, GR_PD_R);
+	return (void *)(intptr_t)(r == -ETIMEDOUT && gr_nanotime() < deadline ? -EDOM : r);
+}
+
+/* taken at once when free; a second taker times out, or gets it (1) when it is let go */
+START_TEST(direction_lock_times_out_and_hands_over)
+{
+	int sv[2];
+	struct locker timed, patient;
+	struct gr_task *t;
+
+	rt_boot(2);
+	timed = (struct locker){.pd = watched_pair(sv), .patience = 20 * RT_MS};
+	patient = (struct locker){.pd = timed.pd, .patience = RT_PATIENCE};
+	ck_assert_int_eq(gr_pd_lock(timed.pd, GR_PD_R, GR_NEVER, false), 0);
+	ck_assert_int_eq((intptr_t)rt_join(rt_spawn(lock_for_reading, &timed)), -ETIMEDOUT);
+	t = rt_spawn(lock_for_reading, &patient);
+	ck_assert(rt_until(rt_parked(t)));
+	gr_pd_unlock(timed.pd, GR_PD_R);
+	ck_assert_int_eq((intptr_t)rt_join(t), 1);
+	ck_assert_int_eq(gr_pd_lock(timed.pd, GR_PD_R, GR_NEVER, false), 0);
+	gr_pd_unlock(timed.pd, GR_PD_R);
+	gr_pd_close(timed.pd);
+}
+END_TEST
+
+/* ---- watchers (the program's poll, select, epoll_wait) ---- */
+
+/* one watch of pd, as the shim's poll makes it: a reference, then the watch, then the park */
+static void *watch_once(void *arg)
+{
+	struct gr_pd *pd = arg;
+	struct gr_pd_watch w = {.task = gr_current_task()};
+	int fd = pd->fd;
+	int why;
+
+	if (!gr_pd_acquire(pd, fd))
+		return (void *)(intptr_t)-EBADF;
+	w.seq = gr_wait_prepare(false);
+	if (gr_pd_watch(pd, &w))
+		why = -EINVAL;
+	else
+		why = gr_park(soon(RT_PATIENCE), "poll", pd);
+	gr_pd_unwatch(pd, &w);
+	gr_pd_release(pd);
+	return (void *)(intptr_t)why;
+}
+
+/* every watcher is woken by one edge, and by the close */
+START_TEST(watchers_are_all_woken_by_an_edge_and_by_close)
+{
+	int sv[2];
+	struct gr_pd *pd;
+	struct gr_task *w[3];
+
+	rt_boot(2);
+	pd = watched_pair(sv);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 3; i++)
+			w[i] = rt_spawn(watch_once, pd);
+		for (int i = 0; i < 3; i++)
+			ck_assert(rt_until(rt_parked(w[i])));
+		if (round == 0)
+			deliver(pd, atomic_load(&pd->seq), GR_PD_R);
+		else
+			gr_pd_close(pd);
+		for (int i = 0; i < 3; i++)
+			ck_assert_int_eq((intptr_t)rt_join(w[i]), GR_WAKE_NORMAL);
+	}
+}
+END_TEST
+
 /* a reader and a writer parked in rg and wg, a second reader queued for the read lock */
 START_TEST(close_wakes_reader_and_writer_with_ebadf)
 {
@@ -488,6 +575,8 @@ int main(void)
 	tcase_add_test(det, deadline_expiry_ends_the_wait_with_etimedout);
 	tcase_add_test(det, interrupt_ends_an_interruptible_wait_with_eintr);
 	tcase_add_test(det, stale_sequence_event_is_dropped_after_reuse);
+	tcase_add_test(det, direction_lock_times_out_and_hands_over);
+	tcase_add_test(det, watchers_are_all_woken_by_an_edge_and_by_close);
 	suite_add_tcase(s, det);
 	tcase_add_test(races, readiness_racing_park_is_never_lost);
 	tcase_add_test(races, close_racing_wait_always_wakes_with_ebadf);
