@@ -87,7 +87,11 @@ static void register_pd(struct gr_pd *pd)
 
 static uintptr_t rg_of(struct gr_pd *pd) { return atomic_load(&pd->rg); }
 
-/* a pd for sv[0] of a new socket pair, watched by the poller */
+/*
+ * A pd for sv[0] of a new socket pair, watched by the poller, its first edge (writable, which
+ * epoll reports for a new registration) already handled: from then on no edge comes unless
+ * the test makes one (a late one would wake watchers the test has not woken).
+ */
 static struct gr_pd *watched_pair(int sv[2])
 {
 	struct gr_pd *pd;
@@ -95,6 +99,9 @@ static struct gr_pd *watched_pair(int sv[2])
 	socket_pair(sv);
 	pd = gr_pd_open(sv[0]);
 	register_pd(pd);
+	ck_assert_msg(rt_until((gr_netpoll(0, GR_NETPOLL_MAX_EVENTS, &room),
+				atomic_load(&pd->wg) == GR_PD_READY)),
+		      "the poller never reported the new socket writable");
 	return pd;
 }
 
