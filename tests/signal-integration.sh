@@ -65,8 +65,9 @@ run_case() {
 run_case sig_sigwait_server
 # pthread_kill to a thread that blocks the signal: pending there only, runs there on unblock;
 # a new thread inherits the mask, not the pending signal (pending); pthread_sigqueue's value
-# (sigqueue); sigtimedwait in two threads, pthread_kill to one (sigtimedwait).
-for c in pending sigqueue sigtimedwait; do
+# (sigqueue), 2,000 times to a thread looking at its pending signals meanwhile
+# (sigqueue_rounds); sigtimedwait in two threads, pthread_kill to one (sigtimedwait).
+for c in pending sigqueue sigqueue_rounds sigtimedwait; do
 	run_case sig_thread_directed "$c"
 done
 # kill to the process: runs in the one thread not blocking it; pending everywhere while all
