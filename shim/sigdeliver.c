@@ -68,7 +68,9 @@ static uint64_t info_key(const struct gr_task *t, int sig)
 	return ((t ? t->id : 0) << 7) | (uint64_t)sig;
 }
 
-static void info_put(uint64_t key, const siginfo_t *info)
+/* keep *info under key; the slot it took, or -1 if the table is full (the signal is then
+ * delivered with a siginfo made up as for tgkill from this process) */
+static int info_put(uint64_t key, const siginfo_t *info)
 {
 	for (int i = 0; i < INFO_SLOTS; i++) {
 		uint64_t free_slot = 0;
@@ -78,9 +80,16 @@ static void info_put(uint64_t key, const siginfo_t *info)
 			continue;
 		infos[i].info = *info;
 		atomic_store(&infos[i].key, key);
-		return;
+		return i;
 	}
-	/* full: the signal is delivered with a siginfo made up as for tgkill from this process */
+	return -1;
+}
+
+/* forget the siginfo in slot (from info_put or info_move; -1: none) */
+static void info_drop(int slot)
+{
+	if (slot >= 0)
+		atomic_store(&infos[slot].key, 0);
 }
 
 /* take the siginfo kept under key into *out; false if none (made up then) */
@@ -96,15 +105,17 @@ static bool info_take(uint64_t key, siginfo_t *out)
 	return false;
 }
 
-/* re-key the siginfo kept under `from` (a process-pending signal given to a task) */
-static void info_move(uint64_t from, uint64_t to)
+/* re-key the siginfo kept under `from` (a process-pending signal given to a task); the slot,
+ * or -1 if there was none */
+static int info_move(uint64_t from, uint64_t to)
 {
 	for (int i = 0; i < INFO_SLOTS; i++) {
 		uint64_t expect = from;
 
 		if (atomic_compare_exchange_strong(&infos[i].key, &expect, to))
-			return;
+			return i;
 	}
+	return -1;
 }
 
 /* whether the signal's action is to discard it (SIG_IGN, or SIG_DFL of a signal whose default
@@ -128,16 +139,30 @@ static bool accepts(struct gr_task *t, int sig)
 	       (atomic_load(&shim_of(t)->sigwait_set) & GR_SIGBIT(sig));
 }
 
+/*
+ * Set sig's bit in *set, with *info kept under key (NULL: made up at delivery); false if the
+ * bit was set already (the signal merges with the one pending). The siginfo is kept before the
+ * bit is set: whoever sees the bit (the task itself, looking at any wait or mask change, or a
+ * router) finds its siginfo there.
+ */
+static bool pend_in(_Atomic uint64_t *set, uint64_t key, int sig, const siginfo_t *info)
+{
+	uint64_t bit = GR_SIGBIT(sig);
+	int slot;
+
+	if (atomic_load(set) & bit)
+		return false;
+	slot = info ? info_put(key, info) : -1;
+	if (!(atomic_fetch_or(set, bit) & bit))
+		return true;
+	info_drop(slot); /* made pending by another sender meanwhile */
+	return false;
+}
+
 /* make sig pending on t with *info (NULL: made up at delivery); false if it already was */
 static bool pend(struct gr_task *t, int sig, const siginfo_t *info)
 {
-	uint64_t bit = GR_SIGBIT(sig);
-
-	if (atomic_fetch_or(&shim_of(t)->pending_signals, bit) & bit)
-		return false;
-	if (info)
-		info_put(info_key(t, sig), info);
-	return true;
+	return pend_in(&shim_of(t)->pending_signals, info_key(t, sig), sig, info);
 }
 
 /* take sig off t's pending set into *info; false if it was not pending */
@@ -236,15 +261,16 @@ static void route_signals(void)
 	for (int sig = 1; pending; sig++, pending >>= 1) {
 		uint64_t bit = GR_SIGBIT(sig), id;
 		struct gr_task *t;
+		int slot;
 
 		if (!(pending & 1) || !(t = accepting_task(sig, &id)) || !still(t, id))
 			continue;
 		if (!(atomic_fetch_and(&proc_pending, ~bit) & bit))
 			continue;
+		/* its siginfo first, as pend_in does; dropped if it merges with t's pending one */
+		slot = info_move(info_key(NULL, sig), info_key(t, sig));
 		if (atomic_fetch_or(&shim_of(t)->pending_signals, bit) & bit)
-			info_take(info_key(NULL, sig), &(siginfo_t){0}); /* merged */
-		else
-			info_move(info_key(NULL, sig), info_key(t, sig));
+			info_drop(slot);
 	}
 	/* every task with a signal to take: signals marked for a task that had moved on, and
 	 * the ones just routed */
@@ -277,10 +303,7 @@ void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *for_task)
 			return;
 		}
 	} else {
-		uint64_t bit = GR_SIGBIT(sig);
-
-		if (!(atomic_fetch_or(&proc_pending, bit) & bit))
-			info_put(info_key(NULL, sig), info);
+		pend_in(&proc_pending, info_key(NULL, sig), sig, info);
 	}
 	gr_sched_route_signals();
 }

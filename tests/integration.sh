@@ -13,10 +13,7 @@ set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-build=${1:-build}
-case $build in /*) ;; *) build=$PWD/$build ;; esac
-fixtures=$build/fixtures
-lib=$build/libgreenpoll.so
+use_build "${1:-}"
 
 # Under the shim the process may have GREENPOLL_PROCS carriers plus this many other OS
 # threads (the main thread's own, the monitor, spare carriers handed a P).
@@ -35,9 +32,9 @@ guards_packed() {
 		grep -q "stack guards in the stack's own mapping"
 }
 
-# Case-specific checks of a finished run's output (MODE as for run_case); prints a reason and
-# fails if wrong.
-check_output() {
+# Case-specific checks of a finished run's output (lib.sh's hook); prints a reason and fails if
+# wrong.
+fixture_check() {
 	local case=$1 mode=$2 lines created
 	case $case in
 	many_live_threads)
@@ -54,21 +51,10 @@ check_output() {
 			return 0
 		fi
 		return 1 ;;
-	thread_identity)
-		# what it prints depends on the machine (privileges): the shim's must match native
-		if [ "$mode" = native ]; then
-			cp "$tmp/out" "$tmp/$case.native"
-			return 0
-		elif [ ! -f "$tmp/$case.native" ]; then
-			echo "no native run to compare with"
-		elif ! cmp -s "$tmp/$case.native" "$tmp/out"; then
-			echo "stdout differs from the native run's:" \
-				"$(diff "$tmp/$case.native" "$tmp/out" | grep '^[<>]' | head -n 4 |
-					tr '\n' ' ')"
-		else
-			return 0
-		fi
-		return 1 ;;
+	thread_identity | exec_fds)
+		# what they print depends on the machine (privileges, the fds the runner left
+		# open): the shim's must match native
+		[ "$mode" = native ] || same_stdout_as_native "$case" ;;
 	main_pthread_exit)
 		lines=$(grep -c '^thread [0-9]* done$' "$tmp/out")
 		if [ "$(head -n 1 "$tmp/out")" != "main: pthread_exit" ]; then
@@ -85,8 +71,8 @@ check_output() {
 	esac
 }
 
-# Flags a fixture gets under the shim with the given number of carriers.
-shim_flags() {
+# Flags a fixture gets under the shim with the given number of carriers (lib.sh's hook).
+fixture_shim_args() {
 	local case=$1 procs=$2
 	case $case in
 	tls_identity)
@@ -100,36 +86,7 @@ shim_flags() {
 }
 
 # run_case CASE MODE: MODE is "native" or the GREENPOLL_PROCS value for a shim run.
-run_case() {
-	local case=$1 mode=$2 label flags why
-	if [ "$mode" = native ]; then
-		label="$case (native)"
-	elif [ "$mode" = 2 ]; then
-		label="$case (shim)"
-	else
-		label="$case (shim GREENPOLL_PROCS=$mode)"
-	fi
-	if [ ! -x "$fixtures/$case" ]; then
-		fail "$label" "$fixtures/$case not built (make fixtures)"
-		return
-	fi
-	if [ "$mode" = native ]; then
-		run -- "$fixtures/$case"
-	elif [ ! -f "$lib" ]; then
-		fail "$label" "$lib does not exist"
-		return
-	else
-		mapfile -t flags < <(shim_flags "$case" "$mode")
-		run LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- "$fixtures/$case" "${flags[@]}"
-	fi
-	if [ "$status" -ne 0 ]; then
-		fail "$label" "$(reason)"
-	elif ! why=$(check_output "$case" "$mode"); then
-		fail "$label" "$why"
-	else
-		pass "$label"
-	fi
-}
+run_case() { run_fixture "$1" "$2" "$1"; }
 
 # bad_config SETTING: the shimmed hello must refuse to start, with exit status 2 and a
 # "greenpoll: " line on stderr naming the variable.
@@ -170,7 +127,7 @@ for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
 	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
-	    mem_returns; do
+	    mem_returns exec_fds; do
 	run_case "$case" native
 	run_case "$case" 2
 done

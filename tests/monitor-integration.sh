@@ -12,41 +12,33 @@ set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-build=${1:-build}
-case $build in /*) ;; *) build=$PWD/$build ;; esac
-fixtures=$build/fixtures
-lib=$build/libgreenpoll.so
+use_build "${1:-}"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# run_case CASE MODE [ARG...]: MODE is "native" or the GREENPOLL_PROCS value for a shim run;
-# shim runs get --under-shim before the ARGs.
+# Every shim run's label names its GREENPOLL_PROCS, and the run gets --under-shim (lib.sh's
+# hooks); mon_no_false_deadlock has 20 s, and its stderr must never say "deadlock".
+shim_procs=
+fixture_shim_args() { echo --under-shim; }
+fixture_limit() {
+	case $1 in
+	mon_no_false_deadlock) echo 20 ;;
+	*) echo 60 ;;
+	esac
+}
+fixture_check() {
+	if [ "$1" = mon_no_false_deadlock ] && grep -q deadlock "$tmp/err"; then
+		echo "a false deadlock report on stderr: $(grep -m 1 deadlock "$tmp/err")"
+		return 1
+	fi
+}
+
+# run_case CASE MODE [ARG...]: MODE is "native" or the GREENPOLL_PROCS value for a shim run.
 run_case() {
-	local case=$1 mode=$2 label
+	local case=$1 mode=$2
 	shift 2
-	if [ "$mode" = native ]; then
-		label="$case${*:+ $*} (native)"
-	else
-		label="$case${*:+ $*} (shim GREENPOLL_PROCS=$mode)"
-	fi
-	if [ ! -x "$fixtures/$case" ]; then
-		fail "$label" "$fixtures/$case not built (make fixtures)"
-		return
-	fi
-	if [ "$mode" = native ]; then
-		run -- "$fixtures/$case" "$@"
-	elif [ ! -f "$lib" ]; then
-		fail "$label" "$lib does not exist"
-		return
-	else
-		run LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- "$fixtures/$case" --under-shim "$@"
-	fi
-	if [ "$status" -ne 0 ]; then
-		fail "$label" "$(reason)"
-	else
-		pass "$label"
-	fi
+	run_fixture "$case${*:+ $*}" "$mode" "$case" "$@"
 }
 
 # ---- cases ----
@@ -179,42 +171,13 @@ deadlock_abort() {
 	fi
 }
 
-# no_false_deadlock MODE: mon_no_false_deadlock passes and stderr never says "deadlock".
-no_false_deadlock() {
-	local mode=$1 label
-	if [ "$mode" = native ]; then
-		label="mon_no_false_deadlock (native)"
-	else
-		label="mon_no_false_deadlock (shim GREENPOLL_PROCS=$mode)"
-	fi
-	if [ ! -x "$fixtures/mon_no_false_deadlock" ]; then
-		fail "$label" "$fixtures/mon_no_false_deadlock not built (make fixtures)"
-		return
-	fi
-	if [ "$mode" = native ]; then
-		run --limit 20 -- "$fixtures/mon_no_false_deadlock"
-	elif [ ! -f "$lib" ]; then
-		fail "$label" "$lib does not exist"
-		return
-	else
-		run --limit 20 LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- \
-			"$fixtures/mon_no_false_deadlock" --under-shim
-	fi
-	if [ "$status" -ne 0 ]; then
-		fail "$label" "$(reason)"
-	elif grep -q deadlock "$tmp/err"; then
-		fail "$label" "a false deadlock report on stderr: $(grep -m 1 deadlock "$tmp/err")"
-	else
-		pass "$label"
-	fi
-}
-
 deadlock_native
 deadlock_shim 1
 deadlock_shim 2
 deadlock_abort
+# mon_no_false_deadlock passes and stderr never says "deadlock"
 for mode in native 1 2; do
-	no_false_deadlock "$mode"
+	run_case mon_no_false_deadlock "$mode"
 done
 
 # An idle program (4 threads in 2 s timed condvar waits) uses < 20 ms of CPU under the shim.

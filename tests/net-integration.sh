@@ -32,10 +32,7 @@ set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-build=${1:-build}
-case $build in /*) ;; *) build=$PWD/$build ;; esac
-fixtures=$build/fixtures
-lib=$build/libgreenpoll.so
+use_build "${1:-}"
 
 PROCS=${NET_PROCS:-2}
 # Under the shim the process may have GREENPOLL_PROCS carriers plus this many other OS
@@ -57,66 +54,39 @@ cleanup() {
 trap cleanup EXIT
 
 
-# Seconds a run may take before it counts as hung. Native runs take 0.1 to 5 s each.
-limit_of() {
+# lib.sh's hooks. A run labelled just "(shim)" has $PROCS carriers. Seconds a run may take
+# before it counts as hung: native runs take 0.1 to 5 s each.
+shim_procs=$PROCS
+fixture_limit() {
 	case $1 in
 	net_blocking_io | net_bulk | net_churn | net_echo_threads) echo 90 ;;
 	echo_server_10k) echo 120 ;;
 	*) echo 45 ;;
 	esac
 }
+fixture_shim_args() { printf -- '--max-os-threads\n%s\n' $(($2 + EXTRA_OS_THREADS)); }
 
-
-
-label_of() {
-	case $2 in
-	native) echo "$1 (native)" ;;
-	shim) echo "$1 (shim)" ;;
-	*) echo "$1 (shim, GREENPOLL_PROCS=${2#shim})" ;;
+# fixture_check CASE MODE: its stderr has as many "greenpoll: " lines as it must: a raw close
+# of the poller's epoll fd is said once; nothing else here says anything.
+fixture_check() {
+	local said want
+	case $1 in
+	net_lost_poller) [ "$2" = native ] && want=0 || want=1 ;;
+	net_close_range_syscall | net_full_table_read) want=0 ;;
+	*) return 0 ;;
 	esac
+	said=$(grep -c '^greenpoll: ' "$tmp/err")
+	if [ "$said" -ne "$want" ]; then
+		echo "stderr has $said 'greenpoll: ' lines, want $want:" \
+			"$(grep '^greenpoll: ' "$tmp/err" | head -n 3)"
+		return 1
+	fi
 }
 
 # ---- self-contained fixtures ----
 
-# run_case CASE MODE: MODE is "native", "shim" (GREENPOLL_PROCS=$PROCS) or "shimN"
-# (GREENPOLL_PROCS=N).
-run_case() {
-	local case=$1 mode=$2 label procs=$PROCS
-	label=$(label_of "$case" "$mode")
-	case $mode in shim?*) procs=${mode#shim} ;; esac
-	if [ ! -x "$fixtures/$case" ]; then
-		fail "$label" "$fixtures/$case not built (make fixtures)"
-		return
-	fi
-	if [ "$mode" = native ]; then
-		run --limit "$(limit_of "$case")" -- "$fixtures/$case"
-	elif [ ! -f "$lib" ]; then
-		fail "$label" "$lib does not exist"
-		return
-	else
-		run --limit "$(limit_of "$case")" LD_PRELOAD="$lib" GREENPOLL_PROCS="$procs" -- \
-			"$fixtures/$case" --max-os-threads "$((procs + EXTRA_OS_THREADS))"
-	fi
-	local said want
-	said=$(grep -c '^greenpoll: ' "$tmp/err")
-	want=$(greenpoll_lines_of "$case" "$mode")
-	if [ "$status" -ne 0 ]; then
-		fail "$label" "$(reason)"
-	elif [ -n "$want" ] && [ "$said" -ne "$want" ]; then
-		fail "$label" "stderr has $said 'greenpoll: ' lines, want $want: $(grep '^greenpoll: ' "$tmp/err" | head -n 3)"
-	else
-		pass "$label"
-	fi
-}
-
-# greenpoll_lines_of CASE MODE: how many "greenpoll: " lines its stderr must have (empty: not
-# checked). A raw close of the poller's epoll fd is said once; nothing else here says anything.
-greenpoll_lines_of() {
-	case $1 in
-	net_lost_poller) [ "$2" = native ] && echo 0 || echo 1 ;;
-	net_close_range_syscall | net_full_table_read) echo 0 ;;
-	esac
-}
+# run_case CASE MODE: MODE is "native" or the GREENPOLL_PROCS value for a shim run.
+run_case() { run_fixture "$1" "$2" "$1"; }
 
 # ---- separate servers ----
 
@@ -127,12 +97,12 @@ alive() {
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
-# start_server MODE SERVER ARG...: starts it in the background with --port-file $tmp/port;
-# sets server_pid. Output goes to $tmp/srv.out and $tmp/srv.err.
+# start_server MODE SERVER ARG...: (MODE as for run_case) starts it in the background with
+# --port-file $tmp/port; sets server_pid. Output goes to $tmp/srv.out and $tmp/srv.err.
 start_server() {
 	local mode=$1 env=()
 	shift
-	[ "$mode" = shim ] && env=(LD_PRELOAD="$lib" GREENPOLL_PROCS="$PROCS")
+	[ "$mode" = native ] || env=(LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode")
 	rm -f "$tmp/port"
 	(
 		ulimit -Sn "$(ulimit -Hn)"
@@ -196,7 +166,8 @@ stop_server() {
 	return 0
 }
 
-# server_case CASE MODE: runs the client of CASE against its server started in MODE.
+# server_case CASE MODE: runs the client of CASE against its server started in MODE (as for
+# run_case).
 server_case() {
 	local case=$1 mode=$2 label server client min threads cstatus
 	local sargs=() cargs=()
@@ -220,7 +191,7 @@ server_case() {
 			return
 		fi
 	done
-	if [ "$mode" = shim ] && [ ! -f "$lib" ]; then
+	if [ "$mode" != native ] && [ ! -f "$lib" ]; then
 		fail "$label" "$lib does not exist"
 		return
 	fi
@@ -239,8 +210,8 @@ server_case() {
 		fail "$label" "$first"
 		return
 	fi
-	run --limit "$(limit_of "$case")" -- "$client" --port-file "$tmp/port" --server-pid "$server_pid" \
-		"${cargs[@]}"
+	run --limit "$(fixture_limit "$case")" -- "$client" --port-file "$tmp/port" \
+		--server-pid "$server_pid" "${cargs[@]}"
 	cstatus=$status
 	if [ "$cstatus" -ne 0 ]; then
 		local first
@@ -260,7 +231,7 @@ server_case() {
 		fail "$label" "the client printed no 'server threads: N' line"
 	elif [ "$mode" = native ] && [ "$threads" -lt "$min" ]; then
 		fail "$label" "the native server had $threads OS threads with its connections open, want at least $min (thread per connection)"
-	elif [ "$mode" = shim ] && [ "$threads" -gt "$MAX_OS_THREADS" ]; then
+	elif [ "$mode" != native ] && [ "$threads" -gt "$MAX_OS_THREADS" ]; then
 		fail "$label" "the shimmed server had $threads OS threads with its connections open, more than GREENPOLL_PROCS+$EXTRA_OS_THREADS = $MAX_OS_THREADS"
 	else
 		pass "$label"
@@ -288,10 +259,10 @@ for case in $fixture_cases; do
 	# shellcheck disable=SC2086,SC2116 # split into one line of names on purpose
 	case " $(echo $selected) " in *" $case "*) ;; *) continue ;; esac
 	run_case "$case" native
-	run_case "$case" shim
+	run_case "$case" "$PROCS"
 	# shellcheck disable=SC2086,SC2116 # split into one line of names on purpose
 	case " $(echo $both_procs_cases) " in
-	*" $case "*) run_case "$case" "shim$([ "$PROCS" = 1 ] && echo 2 || echo 1)" ;;
+	*" $case "*) run_case "$case" "$([ "$PROCS" = 1 ] && echo 2 || echo 1)" ;;
 	esac
 done
 
@@ -299,7 +270,7 @@ for case in $server_cases; do
 	# shellcheck disable=SC2086,SC2116 # split into one line of names on purpose
 	case " $(echo $selected) " in *" $case "*) ;; *) continue ;; esac
 	server_case "$case" native
-	server_case "$case" shim
+	server_case "$case" "$PROCS"
 done
 
 report net-integration

@@ -20,106 +20,41 @@ set -u
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 src=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)/fixtures
-build=${1:-build}
-case $build in /*) ;; *) build=$PWD/$build ;; esac
-fixtures=$build/fixtures
-lib=$build/libgreenpoll.so
+use_build "${1:-}"
 # Debian's interpreter (scripts/deps.sh installs it), not a version manager's wrapper script
 python=/usr/bin/python3
 
-# A run's limit: the fixtures' watchdogs end a hang at 15 s; this is the backstop.
-LIMIT=30
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# command_of FIXTURE: sets cmd (an array) to the command that runs FIXTURE (a C binary or the
-# Python script), or missing to why it cannot run.
-command_of() {
-	cmd=()
-	missing=
+# lib.sh's hooks: a run's limit is a backstop (the fixtures' watchdogs end a hang at 15 s);
+# every shim run's label names its GREENPOLL_PROCS; a shim run gets --under-shim and passes
+# when its stdout is the native run's; the Python fixture runs under Debian's interpreter.
+shim_procs=
+fixture_limit() { echo 30; }
+fixture_shim_args() { echo --under-shim; }
+fixture_check() { [ "$2" = native ] || same_stdout_as_native "$3"; }
+fixture_command() {
 	case $1 in
 	*.py)
-		if [ ! -x "$python" ]; then
-			missing="$python not installed (scripts/deps.sh installs python3)"
-		else
-			cmd=("$python" "$src/$1")
-		fi
-		;;
-	*)
-		if [ ! -x "$fixtures/$1" ]; then
-			missing="$fixtures/$1 not built (make fixtures)"
-		else
-			cmd=("$fixtures/$1")
-		fi
-		;;
+		cmd=("$python" "$src/$1")
+		missing=
+		[ -x "$python" ] || missing="$python not installed (scripts/deps.sh installs python3)" ;;
+	*) fixture_built "$1" ;;
 	esac
-}
-
-# outcome LABEL WHY: a pass (WHY empty) or a failure.
-outcome() {
-	local label=$1 why=$2
-	if [ -n "$why" ]; then
-		fail "$label" "$why"
-	else
-		pass "$label"
-	fi
-}
-
-# stdout_problem: why $tmp/out is not the native run's stdout (nothing if it is).
-stdout_problem() {
-	if ! cmp -s "$tmp/native.out" "$tmp/out"; then
-		echo "stdout differs from the native run's: $(diff "$tmp/native.out" "$tmp/out" |
-			grep '^[<>]' | head -n 2 | tr '\n' ' ')"
-	fi
 }
 
 # run_case FIXTURE [ARG]: FIXTURE natively, then under the shim with 1 and 2 carriers (unless
 # SIG_CASES is set and does not name FIXTURE).
 run_case() {
-	local fixture=$1 name label why native_ok=0 mode cmd missing
-	local args=("${@:2}")
+	local fixture=$1 mode
 	case " ${SIG_CASES:-${fixture%.py}} " in
 	*" ${fixture%.py} "*) ;;
 	*) return ;;
 	esac
-	name=${fixture%.py}${2:+/$2}
-	command_of "$fixture"
-
-	label="$name (native)"
-	if [ -n "$missing" ]; then
-		fail "$label" "$missing"
-	else
-		run --limit "$LIMIT" -- "${cmd[@]}" "${args[@]}"
-		if [ "$status" -ne 0 ]; then
-			fail "$label" "$(reason)"
-		else
-			native_ok=1
-			cp "$tmp/out" "$tmp/native.out"
-			pass "$label"
-		fi
-	fi
-
-	for mode in 1 2; do
-		label="$name (shim GREENPOLL_PROCS=$mode)"
-		if [ -n "$missing" ]; then
-			outcome "$label" "$missing"
-			continue
-		fi
-		if [ ! -f "$lib" ]; then
-			outcome "$label" "$lib does not exist"
-			continue
-		fi
-		run --limit "$LIMIT" LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- "${cmd[@]}" \
-			"${args[@]}" --under-shim
-		if [ "$status" -ne 0 ]; then
-			why=$(reason)
-		elif [ "$native_ok" -ne 1 ]; then
-			why="the native run failed: no stdout to compare with"
-		else
-			why=$(stdout_problem)
-		fi
-		outcome "$label" "$why"
+	for mode in native 1 2; do
+		run_fixture "${fixture%.py}${2:+/$2}" "$mode" "$fixture" "${@:2}"
 	done
 }
 
@@ -130,8 +65,9 @@ run_case() {
 run_case sig_sigwait_server
 # pthread_kill to a thread that blocks the signal: pending there only, runs there on unblock;
 # a new thread inherits the mask, not the pending signal (pending); pthread_sigqueue's value
-# (sigqueue); sigtimedwait in two threads, pthread_kill to one (sigtimedwait).
-for c in pending sigqueue sigtimedwait; do
+# (sigqueue), 2,000 times to a thread looking at its pending signals meanwhile
+# (sigqueue_rounds); sigtimedwait in two threads, pthread_kill to one (sigtimedwait).
+for c in pending sigqueue sigqueue_rounds sigtimedwait; do
 	run_case sig_thread_directed "$c"
 done
 # kill to the process: runs in the one thread not blocking it; pending everywhere while all

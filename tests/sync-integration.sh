@@ -21,12 +21,9 @@ set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-build=${1:-build}
+use_build "${1:-}"
 [ "$#" -eq 0 ] || shift
 only=" $* "
-case $build in /*) ;; *) build=$PWD/$build ;; esac
-fixtures=$build/fixtures
-lib=$build/libgreenpoll.so
 
 # Under the shim the process may have GREENPOLL_PROCS carriers plus this many other OS
 # threads (the main thread's own, the monitor, spare carriers handed a P).
@@ -47,9 +44,11 @@ trap cleanup EXIT
 
 
 
-# Case-specific checks of a finished run's output; prints a reason (or, on success, a note
-# for the PASS line) and fails if wrong.
-check_output() {
+# lib.sh's hooks: shim runs get --max-os-threads and --under-shim; case-specific checks of a
+# finished run's output print a reason (or, on success, a note for the PASS line) and fail if
+# wrong.
+fixture_shim_args() { printf -- '--max-os-threads\n%s\n--under-shim\n' $(($2 + EXTRA_OS_THREADS)); }
+fixture_check() {
 	local case=$1 mode=$2 what line
 	case $case in
 	sync_robust | sync_pi_mutex)
@@ -77,35 +76,8 @@ selected() {
 
 # run_case CASE MODE: MODE is "native" or the GREENPOLL_PROCS value for a shim run.
 run_case() {
-	local case=$1 mode=$2 label why
-	selected "$case" || return 0
-	if [ "$mode" = native ]; then
-		label="$case (native)"
-	elif [ "$mode" = 2 ]; then
-		label="$case (shim)"
-	else
-		label="$case (shim GREENPOLL_PROCS=$mode)"
-	fi
-	if [ ! -x "$fixtures/$case" ]; then
-		fail "$label" "$fixtures/$case not built (make fixtures)"
-		return
-	fi
-	if [ "$mode" = native ]; then
-		run -- "$fixtures/$case"
-	elif [ ! -f "$lib" ]; then
-		fail "$label" "$lib does not exist"
-		return
-	else
-		run LD_PRELOAD="$lib" GREENPOLL_PROCS="$mode" -- "$fixtures/$case" \
-			--max-os-threads $((mode + EXTRA_OS_THREADS)) --under-shim
-	fi
-	if [ "$status" -ne 0 ]; then
-		fail "$label" "$(reason)"
-	elif ! why=$(check_output "$case" "$mode"); then
-		fail "$label" "$why"
-	else
-		pass "$label${why:+ $why}"
-	fi
+	selected "$1" || return 0
+	run_fixture "$1" "$2" "$1"
 }
 
 # exited PID: true once process PID has ended (gone, or a zombie waiting for `wait`).
