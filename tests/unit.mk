@@ -11,7 +11,7 @@ UNIT_BIN := $(patsubst $(UNIT_DIR)/%.c,$(UNIT_OUT)/%,$(wildcard $(UNIT_DIR)/test
 UNIT_DEP := $(B)/obj/$(UNIT_DIR)
 
 # Fixed flags, like the fixtures': the tests build the same whatever CFLAGS the library gets.
-UNIT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -iquote runtime
+UNIT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -iquote runtime $(SAN_FLAGS)
 # recursive (=), so pkg-config only runs when a unit test is built
 UNIT_CHECK_CFLAGS = $(shell pkg-config --cflags check)
 UNIT_CHECK_LIBS   = $(shell pkg-config --libs check)
