@@ -210,4 +210,7 @@ int gr_netpoll_move_fd(int fd);
 /* In a fork child: a poller of the child's own (the parent's epoll set is shared). */
 void gr_netpoll_after_fork_child(void);
 
+/* pds in use (an open fd's, or one an operation still holds): for the exit figures */
+int gr_pd_count_in_use(void);
+
 #endif

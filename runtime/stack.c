@@ -266,6 +266,17 @@ void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resi
 	gr_unlock(&pool_lock);
 }
 
+size_t gr_stack_pooled_total(void)
+{
+	size_t n = 0;
+
+	gr_lock(&pool_lock);
+	for (int i = 0; i < GR_STACK_CLASSES; i++)
+		n += classes[i].pooled;
+	gr_unlock(&pool_lock);
+	return n;
+}
+
 void gr_stack_after_fork_child(void)
 {
 	pool_lock = (gr_lock_t)GR_LOCK_INIT;

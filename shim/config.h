@@ -8,7 +8,8 @@
  *   GREENPOLL_STACK_CACHE  stack regions (with their TCBs) kept for reuse once the program
  *                    has been idle for half a second; the others go back to the kernel:
  *                    0..100000; default GR_STACK_CACHE_DEFAULT (1)
- *   GREENPOLL_DEBUG  0 or 1: say on stderr what greenpoll started with
+ *   GREENPOLL_DEBUG  0 or 1: say on stderr what greenpoll started with, and at exit what is
+ *                    still in use (tasks, poll descriptors, pooled stack regions)
  *   GREENPOLL_MAX_CARRIERS  carriers in all, spares for blocked calls included:
  *                    GREENPOLL_PROCS..100000; default 1024 (or GREENPOLL_PROCS if more)
  *   GREENPOLL_PREEMPT  time slice of a computing thread before its processor goes to another

@@ -65,6 +65,13 @@ static void after_fork_child(void)
 	shim_faults_after_fork_child();
 }
 
+/* GREENPOLL_DEBUG's exit line: what is still in use (the soak compares it with rest) */
+static void say_at_exit(void)
+{
+	gr_say("at exit: %d tasks, %d poll descriptors in use, %zu stack regions pooled",
+	       gr_task_count(), gr_pd_count_in_use(), gr_stack_pooled_total());
+}
+
 static void last_task_exited(void)
 {
 	exit(0);
@@ -120,6 +127,8 @@ __attribute__((constructor(101))) static void shim_start(void)
 		       cfg.faults.short_read, cfg.faults.short_write, cfg.faults.eintr,
 		       (long long)(cfg.faults.delay_ns / 1000), cfg.faults.delay_wake,
 		       (unsigned long long)cfg.faults.seed);
+	if (cfg.debug)
+		atexit(say_at_exit);
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_STACK_CACHE=%zu "
 		       "GREENPOLL_MAX_CARRIERS=%d GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS "
