@@ -1,6 +1,7 @@
 # greenpoll — one boring Makefile.
 #   make          build/libgreenpoll.so and the launcher
-#   make test     install missing build deps, build everything, run every test; ends "N passed, N failed"
+#   make test     install missing build deps, build everything, run every test (the unit tests
+#                 also built with AddressSanitizer); ends "N passed, N failed"
 #   make demo     install missing deps, run the demo (native vs shimmed, side by side)
 #   make bench    the benchmarks (not timed tests)
 #   make compat   real programs under the shim (MariaDB), installing them when missing

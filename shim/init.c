@@ -122,8 +122,8 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_netpoll_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	if (cfg.debug && cfg.faults.on)
-		gr_say("GREENPOLL_FAULTS: short_read:%d,short_write:%d,eintr:%d,delay_wake:%lldus@%d,"
-		       "seed:%llu",
+		gr_say("GREENPOLL_FAULTS: short_read:%d,short_write:%d,eintr:%d,"
+		       "delay_wake:%lldus@%d,seed:%llu",
 		       cfg.faults.short_read, cfg.faults.short_write, cfg.faults.eintr,
 		       (long long)(cfg.faults.delay_ns / 1000), cfg.faults.delay_wake,
 		       (unsigned long long)cfg.faults.seed);

@@ -497,8 +497,10 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
 		return SHIM_BLOCKING(REAL(sendto)(fd, buf, len, flags, addr, alen));
-	if (k == FD_STREAM && !addr)
-		return shim_result(stream_send_all(fd, buf, shim_fault_len(fd, k, len, true), flags));
+	if (k == FD_STREAM && !addr) {
+		len = shim_fault_len(fd, k, len, true);
+		return shim_result(stream_send_all(fd, buf, len, flags));
+	}
 	return shim_result(rw_vec(fd, k, &iov, 1, true, flags, &m));
 }
 

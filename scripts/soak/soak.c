@@ -290,7 +290,9 @@ static void *serve(void *arg)
 	case UPLOAD:
 	case RESET:
 		if (!take_all(fd, &count, &sum)) {
-			atomic_fetch_add(errno == ECONNRESET ? &st.resets_seen : &st.server_errors, 1);
+			atomic_fetch_add(errno == ECONNRESET ? &st.resets_seen
+							      : &st.server_errors,
+					 1);
 			break;
 		}
 		reply[0] = count;
@@ -646,7 +648,8 @@ int main(int argc, char **argv)
 	       atomic_load(&st.server_errors));
 	printf("signals: %lu sent, %lu SIGUSR1 and %lu SIGUSR2 handled\n",
 	       atomic_load(&st.signals_sent), atomic_load(&st.sigusr1), atomic_load(&st.sigusr2));
-	printf("forks: %lu ok, %lu failed\n", atomic_load(&st.forks), atomic_load(&st.fork_failures));
+	printf("forks: %lu ok, %lu failed\n", atomic_load(&st.forks),
+	       atomic_load(&st.fork_failures));
 	printf("threads_made: %lu\n", atomic_load(&st.threads_made));
 	printf("fds: %ld at rest before, %ld after\n", before.fds, after.fds);
 	printf("threads: %ld at rest before, %ld after\n", before.threads, after.threads);
