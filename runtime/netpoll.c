@@ -218,6 +218,24 @@ void gr_pd_unlock(struct gr_pd *pd, int mode)
 		gr_waitq_wake(l, 1);
 }
 
+int gr_pd_count_in_use(void)
+{
+	struct chunk *first;
+	int n = 0;
+
+	gr_lock(&cache_lock);
+	first = chunks;
+	gr_unlock(&cache_lock);
+	for (struct chunk *c = first; c; c = c->next) {
+		for (int i = 0; i < CHUNK; i++) {
+			gr_lock(&c->pd[i].lock);
+			n += c->pd[i].refs > 0;
+			gr_unlock(&c->pd[i].lock);
+		}
+	}
+	return n;
+}
+
 /* ---- a poller lost and made anew ---- */
 
 /* every open pd that was registered, registered with the new poller (renew lock held) */

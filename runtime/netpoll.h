@@ -207,4 +207,7 @@ bool gr_netpoll_owns_fd(int fd);
 int gr_netpoll_fds(int fds[2]); /* the poller's fds now open, into fds; how many */
 int gr_netpoll_move_fd(int fd);
 
+/* pds in use (an open fd's, or one an operation still holds): for the exit figures */
+int gr_pd_count_in_use(void);
+
 #endif

@@ -851,6 +851,11 @@ void gr_sched_add_timer(struct gr_timer *timer, int64_t deadline)
 	 * carrier may be busy when the deadline comes) */
 	if (atomic_load(&sched.polling) && deadline < atomic_load(&sched.poll_until))
 		gr_netpoll_break();
+	/* without a processor (it went to a spare meanwhile) this carrier will not look at the
+	 * heap before it sleeps, and the carrier that holds procs[0] may be asleep on its futex
+	 * with no deadline: wake an idle one to look (wakep pairs with carrier_sleep) */
+	if (!c->p)
+		wakep();
 }
 
 void gr_sched_route_signals(void)

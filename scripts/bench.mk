@@ -10,6 +10,9 @@
 #   make bench-sync     the synchronization benchmarks alone
 #   make bench-net      the network benchmarks alone
 #   make bench-monitor  the monitor benchmarks alone
+#   make soak           the soak (scripts/soak.sh): SOAK_S seconds (default 60) of churn under
+#                       the shim, then every byte, fd, thread, task, poll descriptor and stack
+#                       checked; not part of `make bench` or `make test`
 BENCH_PROGS := $(patsubst scripts/bench/%.c,$(B)/bench/%,\
                  $(filter-out scripts/bench/common.c,$(wildcard scripts/bench/*.c)))
 
@@ -30,7 +33,9 @@ MON_PROGS := $(B)/bench/monitor/slow_echo $(B)/bench/net/loadgen
 GO_ENV := GOCACHE=$(abspath $(B))/go/cache GOPATH=$(abspath $(B))/go/path GOENV=off \
           GOPROXY=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0
 
-.PHONY: bench-deps bench-net bench-sync bench-monitor
+.PHONY: bench-deps bench-net bench-sync bench-monitor soak
+
+SOAK_S ?= 60
 
 # bench-deps comes first so that a serial make installs the packages before building anything
 bench: bench-deps all $(BENCH_PROGS) $(SYNC_PROGS) $(NET_PROGS) $(MON_PROGS)
@@ -50,6 +55,13 @@ bench-monitor: bench-deps all $(MON_PROGS)
 
 bench-deps:
 	@scripts/deps.sh bench
+
+soak: all $(B)/soak/soak
+	SOAK_S=$(SOAK_S) scripts/soak.sh $(B)
+
+$(B)/soak/%: scripts/soak/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -pthread -o $@ $<
 
 $(B)/bench/%: scripts/bench/%.c scripts/bench/common.c scripts/bench/common.h
 	@mkdir -p $(dir $@)

@@ -23,6 +23,9 @@
 #define MIN_PREEMPT_NS 100000LL
 #define MAX_PREEMPT_NS 60000000000LL
 #define DEFAULT_PREEMPT_NS 10000000LL
+#define MIN_FAULT_DELAY_NS 1000LL
+#define MAX_FAULT_DELAY_NS 10000000000LL
+#define DEFAULT_FAULT_SEED 1
 
 static const char *setting(const char *name)
 {
@@ -73,6 +76,72 @@ bool shim_parse_size(const char *s, size_t *out)
 }
 
 /* A duration: digits with a us, ms or s suffix, in nanoseconds. */
+static bool parse_duration(const char *s, int64_t *out);
+
+/* A whole number from 0 to 2^64-1. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*out = n;
+	return true;
+}
+
+/* One item of GREENPOLL_FAULTS (NUL-terminated, modified in place): false if not valid. */
+static bool parse_fault(char *item, struct shim_faults *f)
+{
+	char *value = strchr(item, ':'), *at;
+	unsigned long pct;
+
+	if (!value)
+		return false;
+	*value++ = 0;
+	if (strcmp(item, "seed") == 0)
+		return parse_u64(value, &f->seed);
+	if (strcmp(item, "delay_wake") == 0) {
+		if (!(at = strchr(value, '@')))
+			return false;
+		*at = 0;
+		if (!parse_duration(value, &f->delay_ns) || f->delay_ns < MIN_FAULT_DELAY_NS ||
+		    f->delay_ns > MAX_FAULT_DELAY_NS || !parse_count(at + 1, 100, &pct))
+			return false;
+		f->delay_wake = (unsigned char)pct;
+		return true;
+	}
+	if (!parse_count(value, 100, &pct))
+		return false;
+	if (strcmp(item, "short_read") == 0)
+		f->short_read = (unsigned char)pct;
+	else if (strcmp(item, "short_write") == 0)
+		f->short_write = (unsigned char)pct;
+	else if (strcmp(item, "eintr") == 0)
+		f->eintr = (unsigned char)pct;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_faults(const char *v, struct shim_faults *f)
+{
+	char list[256], *item, *save;
+
+	if (strlen(v) >= sizeof list)
+		return false;
+	strcpy(list, v);
+	for (item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save))
+		if (!parse_fault(item, f))
+			return false;
+	f->on = f->short_read || f->short_write || f->eintr || f->delay_wake;
+	return true;
+}
+
 static bool parse_duration(const char *s, int64_t *out)
 {
 	unsigned long n;
@@ -135,6 +204,7 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 	cfg->deadlock_abort = false;
 	cfg->monitor = true;
 	cfg->fs_switch_syscall = false;
+	cfg->faults = (struct shim_faults){.seed = DEFAULT_FAULT_SEED};
 
 	if ((v = setting("GREENPOLL_PROCS"))) {
 		if (!parse_count(v, MAX_PROCS, &n) || n < 1) {
@@ -232,6 +302,14 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 			return false;
 		}
 		cfg->fs_switch_syscall = strcmp(v, "syscall") == 0;
+	}
+	if ((v = setting("GREENPOLL_FAULTS")) && !parse_faults(v, &cfg->faults)) {
+		snprintf(why, whylen,
+			 "GREENPOLL_FAULTS='%.60s' is not valid: give a comma-separated list of "
+			 "short_read:P, short_write:P, eintr:P, delay_wake:TIME@P (P a percentage "
+			 "0..100, TIME 1us..10s with us, ms or s) and seed:N, or unset it",
+			 v);
+		return false;
 	}
 	return true;
 }

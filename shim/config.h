@@ -8,7 +8,8 @@
  *   GREENPOLL_STACK_CACHE  stack regions (with their TCBs) kept for reuse once the program
  *                    has been idle for half a second; the others go back to the kernel:
  *                    0..100000; default GR_STACK_CACHE_DEFAULT (1)
- *   GREENPOLL_DEBUG  0 or 1: say on stderr what greenpoll started with
+ *   GREENPOLL_DEBUG  0 or 1: say on stderr what greenpoll started with, and at exit what is
+ *                    still in use (tasks, poll descriptors, pooled stack regions)
  *   GREENPOLL_MAX_CARRIERS  carriers in all, spares for blocked calls included:
  *                    GREENPOLL_PROCS..100000; default 1024 (or GREENPOLL_PROCS if more)
  *   GREENPOLL_PREEMPT  time slice of a computing thread before its processor goes to another
@@ -18,6 +19,10 @@
  *   GREENPOLL_FS_SWITCH  auto or syscall: how a task switch installs the task's TLS; syscall (a
  *                    diagnostic) always uses arch_prctl, the path of machines without user-space
  *                    FSGSBASE; default auto (wrfsbase where the CPU and kernel allow it)
+ *   GREENPOLL_FAULTS  faults injected to test a program's I/O handling (fault.h): a comma-
+ *                    separated list of short_read:P, short_write:P, eintr:P, delay_wake:TIME@P
+ *                    (P a percentage 0..100, TIME 1us..10s with us, ms or s) and seed:N
+ *                    (0..2^64-1, default 1); default none
  *
  * An empty value counts as unset. A bad value is an error: one line on stderr naming the
  * variable and what it must be, and the process exits with status 2 before main.
@@ -29,6 +34,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* GREENPOLL_FAULTS: percentages (0: never), the delay of a delayed wake-up, the PRNG's seed */
+struct shim_faults {
+	bool on; /* any percentage above 0 */
+	unsigned char short_read, short_write, eintr, delay_wake;
+	int64_t delay_ns;
+	uint64_t seed;
+};
+
 struct shim_config {
 	int procs;
 	size_t stack;
@@ -39,6 +52,7 @@ struct shim_config {
 	bool deadlock_abort;
 	bool monitor;
 	bool fs_switch_syscall;
+	struct shim_faults faults;
 };
 
 /* Fill cfg; false with a one-line message in why if a setting is bad. */

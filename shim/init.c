@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fault.h"
 #include "fdtable.h"
 #include "fork.h"
 #include "monitor.h"
@@ -61,6 +62,13 @@ static void after_fork_child(void)
 	gr_after_fork_child();
 }
 
+/* GREENPOLL_DEBUG's exit line: what is still in use (the soak compares it with rest) */
+static void say_at_exit(void)
+{
+	gr_say("at exit: %d tasks, %d poll descriptors in use, %zu stack regions pooled",
+	       gr_task_count(), gr_pd_count_in_use(), gr_stack_pooled_total());
+}
+
 static void last_task_exited(void)
 {
 	exit(0);
@@ -90,6 +98,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 		       why);
 		return;
 	}
+	shim_faults_init(&cfg.faults, cfg.debug);
 	gr_task_set_default_stack(cfg.stack);
 	gr_stack_set_cache(cfg.stack_cache);
 	gr_task_set_hooks(&task_hooks);
@@ -109,6 +118,14 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	gr_netpoll_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
+	if (cfg.debug && cfg.faults.on)
+		gr_say("GREENPOLL_FAULTS: short_read:%d,short_write:%d,eintr:%d,"
+		       "delay_wake:%lldus@%d,seed:%llu",
+		       cfg.faults.short_read, cfg.faults.short_write, cfg.faults.eintr,
+		       (long long)(cfg.faults.delay_ns / 1000), cfg.faults.delay_wake,
+		       (unsigned long long)cfg.faults.seed);
+	if (cfg.debug)
+		atexit(say_at_exit);
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_STACK_CACHE=%zu "
 		       "GREENPOLL_MAX_CARRIERS=%d GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS "

@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fdtable.h"
 #include "io.h"
 #include "sys.h"
@@ -83,6 +84,8 @@ static ssize_t io_loop(struct gr_task *self, int fd, struct shim_io *io, shim_at
 		wait_first = false;
 		if (r != -EAGAIN || !may_wait(fd, io))
 			return r;
+		if (shim_fault_eintr())
+			return -EINTR;
 		if (!(pd = fd_pd(fd)))
 			return -ENOMEM;
 		if (!io->deadline_set) {
@@ -97,8 +100,10 @@ static ssize_t io_loop(struct gr_task *self, int fd, struct shim_io *io, shim_at
 			r = err ? attempt_once(fd, io, attempt, arg, pd) : -EAGAIN;
 			err = 0;
 			while (r == -EAGAIN &&
-			       !(err = gr_pd_wait(pd, io->mode, io->deadline, true)))
+			       !(err = gr_pd_wait(pd, io->mode, io->deadline, true))) {
+				shim_fault_after_wake();
 				r = attempt_once(fd, io, attempt, arg, pd);
+			}
 			gr_pd_unlock(pd, io->mode);
 		}
 		gr_pd_release(pd);
@@ -368,6 +373,7 @@ GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 	if (!managed(fd, &k))
 		return SHIM_BLOCKING(REAL(read)(fd, buf, len));
+	iov.iov_len = len = shim_fault_len(fd, k, len, false);
 	if (k != FD_PIPE && k != FD_POLL) {
 		struct xfer x = {.buf = buf, .len = len};
 		struct shim_io io = {.mode = GR_PD_R};
@@ -403,6 +409,7 @@ GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 
 		return shim_result(rw_vec(fd, k, &iov, 1, false, flags, NULL));
 	}
+	x.len = len = shim_fault_len(fd, k, len, false);
 	if (k == FD_STREAM && !(flags & ~MSG_NOSIGNAL) && fd_short_read_empties(fd))
 		io.empties_below = len;
 	return shim_result(shim_io(fd, &io, attempt_recvfrom, &x));
@@ -465,6 +472,7 @@ GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 	if (!managed(fd, &k))
 		return SHIM_BLOCKING(REAL(write)(fd, buf, len));
+	iov.iov_len = len = shim_fault_len(fd, k, len, true);
 	if (k == FD_STREAM)
 		return shim_result(stream_send_all(fd, buf, len, 0));
 	return shim_result(rw_vec(fd, k, &iov, 1, true, 0, NULL));
@@ -489,8 +497,10 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
 		return SHIM_BLOCKING(REAL(sendto)(fd, buf, len, flags, addr, alen));
-	if (k == FD_STREAM && !addr)
+	if (k == FD_STREAM && !addr) {
+		len = shim_fault_len(fd, k, len, true);
 		return shim_result(stream_send_all(fd, buf, len, flags));
+	}
 	return shim_result(rw_vec(fd, k, &iov, 1, true, flags, &m));
 }
 

@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 
+#include "fault.h"
 #include "fdtable.h"
 #include "sched.h"
 #include "sys.h"
@@ -83,35 +84,37 @@ static void unwatch_all(struct watching *wa)
 typedef void watch_fn(struct watching *wa, void *arg, struct gr_task *self, uint32_t seq);
 
 static int wait_looking(shim_look_fn *look, watch_fn *add_watches, void *arg, int max_fds,
-			int64_t deadline);
+			int64_t deadline, bool program);
 
 /*
  * The wait, with the task's signal mask `mask` meanwhile if not NULL (ppoll, pselect,
  * epoll_pwait): a signal pending on the task that it unblocks is delivered first, and the call
- * ends with EINTR, as the kernel's would.
+ * ends with EINTR, as the kernel's would. program: the wait of the program's own call (poll,
+ * select, epoll), not one the shim makes for another call (shim_wait_any).
  */
 static int wait_for(shim_look_fn *look, watch_fn *add_watches, void *arg, int max_fds,
-		    int64_t deadline, const sigset_t *mask)
+		    int64_t deadline, const sigset_t *mask, bool program)
 {
 	struct gr_task *self = gr_current_task();
 	uint64_t old = self->sigmask;
 	int r;
 
 	if (!mask)
-		return wait_looking(look, add_watches, arg, max_fds, deadline);
+		return wait_looking(look, add_watches, arg, max_fds, deadline, program);
 	gr_sig_set_mask(shim_sigset_mask(mask));
 	if (shim_signals_deliverable(self)) {
 		shim_deliver_signals(self);
 		r = -EINTR;
 	} else {
-		r = wait_looking(look, add_watches, arg, max_fds, deadline);
+		r = wait_looking(look, add_watches, arg, max_fds, deadline, program);
 	}
 	gr_sig_set_mask(old);
 	return r;
 }
 
+/* program: the wait of the program's own call, which an injected EINTR may end (fault.h) */
 static int wait_looking(shim_look_fn *look, watch_fn *add_watches, void *arg, int max_fds,
-			int64_t deadline)
+			int64_t deadline, bool program)
 {
 	struct gr_task *self = gr_current_task();
 	struct watching wa;
@@ -121,6 +124,8 @@ static int wait_looking(shim_look_fn *look, watch_fn *add_watches, void *arg, in
 	r = look(arg);
 	if (r != 0 || deadline <= gr_nanotime())
 		return r;
+	if (program && shim_fault_eintr())
+		return -EINTR;
 	if (!watching_init(&wa, max_fds)) {
 		watching_free(&wa);
 		return -ENOMEM;
@@ -142,6 +147,8 @@ static int wait_looking(shim_look_fn *look, watch_fn *add_watches, void *arg, in
 			r = -EINTR;
 			break;
 		}
+		if (why == GR_WAKE_NORMAL)
+			shim_fault_after_wake();
 		r = look(arg);
 		if (r != 0 || why == GR_WAKE_TIMEOUT || deadline <= gr_nanotime())
 			break;
@@ -185,7 +192,7 @@ int shim_wait_any(const int *fds, int n, shim_look_fn *look, void *arg, int64_t 
 {
 	struct any_args a = {{fds, n}, look, arg};
 
-	return wait_for(any_look, any_watch, &a, n, deadline, NULL);
+	return wait_for(any_look, any_watch, &a, n, deadline, NULL, false);
 }
 
 /* ---- poll ---- */
@@ -217,7 +224,7 @@ static void poll_watch(struct watching *wa, void *arg, struct gr_task *self, uin
 static int green_poll(struct pollfd *fds, nfds_t n, const sigset_t *mask, int64_t deadline)
 {
 	struct poll_args p = {fds, n, mask};
-	int errsave = errno, r = wait_for(poll_look, poll_watch, &p, (int)n, deadline, mask);
+	int errsave = errno, r = wait_for(poll_look, poll_watch, &p, (int)n, deadline, mask, true);
 
 	if (r < 0) {
 		errno = -r;
@@ -296,7 +303,7 @@ static int green_select(int nfds, fd_set *r, fd_set *w, fd_set *e, const sigset_
 	for (int i = 0; i < 3; i++)
 		if (s.sets[i])
 			s.saved[i] = *s.sets[i];
-	res = wait_for(select_look, select_watch, &s, nfds, deadline, mask);
+	res = wait_for(select_look, select_watch, &s, nfds, deadline, mask, true);
 	if (res < 0) {
 		errno = -res;
 		return -1;
@@ -369,7 +376,7 @@ static int green_epoll(int epfd, struct epoll_event *events, int max, const sigs
 		       int64_t deadline)
 {
 	struct epoll_args a = {epfd, events, max, mask};
-	int errsave = errno, r = wait_for(epoll_look, epoll_watch, &a, 1, deadline, a.mask);
+	int errsave = errno, r = wait_for(epoll_look, epoll_watch, &a, 1, deadline, a.mask, true);
 
 	if (r < 0) {
 		errno = -r;

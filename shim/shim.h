@@ -88,6 +88,7 @@ struct shim_task {
 	cpu_set_t affinity; /* pthread_setaffinity_np / sched_setaffinity, recorded */
 	struct shim_sched sched; /* pthread_setschedparam, sched_setscheduler, creation */
 	volatile unsigned char blocking_depth; /* brackets open (shim_blocking_begin) */
+	uint64_t fault_rng; /* GREENPOLL_FAULTS' PRNG state, 0 until the first draw (fault.c) */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
 

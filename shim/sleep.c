@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "sched.h"
 #include "sys.h"
 
@@ -37,7 +38,7 @@ static bool sleepable_clock(clockid_t clock)
 static int task_sleep(struct gr_task *self, clockid_t clock, bool absolute, int64_t target,
 		      int64_t *left)
 {
-	int64_t deadline;
+	int64_t deadline, now_ns, fault_at = GR_NEVER;
 
 	shim_before_wait(self);
 	if (absolute) {
@@ -48,14 +49,20 @@ static int task_sleep(struct gr_task *self, clockid_t clock, bool absolute, int6
 	} else {
 		deadline = gr_nanotime() + target;
 	}
+	/* an injected EINTR (fault.h) comes halfway, so a program that sleeps on still ends */
+	now_ns = gr_nanotime();
+	if (deadline > now_ns && shim_fault_eintr())
+		fault_at = now_ns + (deadline - now_ns) / 2;
+
 	for (;;) {
 		enum gr_wake_reason why;
 		struct timespec now;
 
 		gr_wait_prepare(true);
-		why = gr_park(deadline, "sleep", NULL);
-		if (why == GR_WAKE_INTERRUPT) {
-			shim_interrupted(self);
+		why = gr_park(fault_at < deadline ? fault_at : deadline, "sleep", NULL);
+		if (why == GR_WAKE_INTERRUPT || gr_nanotime() >= fault_at) {
+			if (why == GR_WAKE_INTERRUPT)
+				shim_interrupted(self);
 			*left = deadline - gr_nanotime();
 			if (*left < 0)
 				*left = 0;

@@ -70,6 +70,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fdtable.h"
 #include "io.h"
 #include "sys.h"
@@ -162,9 +163,15 @@ static int accept_locked(int fd, struct gr_pd *pd, struct accept_args *a, int64_
 		}
 		if (ask_room_at < until)
 			until = ask_room_at;
+		if (shim_fault_eintr()) {
+			*result = -EINTR;
+			return 0;
+		}
 		err = gr_pd_wait(pd, GR_PD_R, until, true);
 		if (err && !(err == -ETIMEDOUT && until < deadline))
 			return err;
+		if (!err)
+			shim_fault_after_wake();
 	}
 }
 

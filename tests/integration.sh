@@ -127,14 +127,14 @@ for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
 	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
-	    mem_returns exec_fds; do
+	    mem_returns exec_fds timer_after_handoff; do
 	run_case "$case" native
 	run_case "$case" 2
 done
 
 # Other carrier counts. cpu_parallel cannot be parallel on one carrier.
 for case in tls_identity create_join_10k fifo_open_alone idle_light_load vfork_threads \
-	    waitpid_parks fork_offload fork_from_many thread_identity; do
+	    waitpid_parks fork_offload fork_from_many thread_identity timer_after_handoff; do
 	run_case "$case" 1
 done
 for case in tls_identity create_join_10k cpu_parallel; do
@@ -150,14 +150,18 @@ else
 		       GREENPOLL_MAX_CARRIERS=x GREENPOLL_PREEMPT=5 GREENPOLL_PREEMPT=10m \
 		       GREENPOLL_PREEMPT=50us GREENPOLL_DEADLOCK=maybe GREENPOLL_MONITOR=1 \
 		       GREENPOLL_STACK_CACHE=-1 GREENPOLL_STACK_CACHE=many \
-		       GREENPOLL_STACK_CACHE=100001 GREENPOLL_FS_SWITCH=wrfsbase; do
+		       GREENPOLL_STACK_CACHE=100001 GREENPOLL_FS_SWITCH=wrfsbase \
+		       GREENPOLL_FAULTS=short_read:101 GREENPOLL_FAULTS=short_read \
+		       GREENPOLL_FAULTS=eintr:5,bogus:1 GREENPOLL_FAULTS=delay_wake:2ms \
+		       GREENPOLL_FAULTS=delay_wake:11s@5 GREENPOLL_FAULTS=seed:-1; do
 		bad_config "$setting"
 	done
 	for setting in GREENPOLL_PROCS=1 GREENPOLL_STACK=256K GREENPOLL_STACK=4M \
 		       GREENPOLL_DEBUG=1 GREENPOLL_MAX_CARRIERS=64 GREENPOLL_PREEMPT=off \
 		       GREENPOLL_PREEMPT=2ms GREENPOLL_DEADLOCK=abort GREENPOLL_MONITOR=off \
 		       GREENPOLL_STACK_CACHE=0 GREENPOLL_STACK_CACHE=64 GREENPOLL_FS_SWITCH=auto \
-		       GREENPOLL_FS_SWITCH=syscall; do
+		       GREENPOLL_FS_SWITCH=syscall GREENPOLL_FAULTS=short_read:0 \
+		       GREENPOLL_FAULTS=short_read:10,short_write:10,eintr:5,delay_wake:2ms@5,seed:42; do
 		good_config "$setting"
 	done
 	# the forced system-call switch is the one taken

@@ -144,6 +144,42 @@ same_stdout_as_native() {
 	return 1
 }
 
+# ASAN_OPTIONS / TSAN_OPTIONS for the unit tests built with a sanitizer: by default the
+# sanitizer gives every thread an alternate signal stack of its own, which test_sigstate would
+# take for the thread's.
+ASAN_UNIT_OPTIONS=use_sigaltstack=0
+TSAN_UNIT_OPTIONS=use_sigaltstack=0
+
+# run_units DIR: runs every Check unit test binary DIR/unit/test_* (with the caller's
+# environment) under a time limit, printing its output; each check counts as a pass or a
+# failure (Check's summary "100%: Checks: 7, Failures: 0, Errors: 0"), and a binary that gives
+# no summary, or exits non-zero with none failed, counts as one failure. No binaries is one.
+run_units() {
+	local dir=$1 t out st summary checks bad units=("$1"/unit/test_*)
+	if [ ! -e "${units[0]}" ]; then
+		fail "unit tests" "no unit test binaries in $dir/unit"
+		return
+	fi
+	for t in "${units[@]}"; do
+		out=$(timeout -k 5 300 "$t" 2>&1)
+		st=$?
+		printf '%s\n' "$out"
+		summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: [0-9]+' | tail -n 1)
+		if [ -z "$summary" ]; then
+			fail "$t" "no Check summary (exit status $st)"
+			continue
+		fi
+		checks=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$summary")
+		bad=$(sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1+\2/' <<<"$summary")
+		bad=$((bad))
+		passed=$((passed + checks - bad))
+		failed=$((failed + bad))
+		if [ "$st" -ne 0 ] && [ "$bad" -eq 0 ]; then
+			fail "$t" "exit status $st"
+		fi
+	done
+}
+
 # report NAME: the summary line; appends "passed=N failed=N" to $GP_RESULTS if it is set;
 # returns non-zero if anything failed.
 report() {

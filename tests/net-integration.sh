@@ -21,6 +21,9 @@
 #    printed "listening on PORT" (PORT as in its port file). The thread count must be at
 #    least the number of connections natively (thread per connection), at most
 #    GREENPOLL_PROCS+4 under the shim.
+#  - Fault injection (fault_*): a fixture that handles short counts and EINTR correctly runs
+#    natively and under GREENPOLL_FAULTS with the same output; one that assumes whole reads and
+#    writes must fail under them; GREENPOLL_DEBUG's exit line must count the faults injected.
 #
 # The native runs take about 25 s in all on this machine (2 cores).
 #
@@ -87,6 +90,35 @@ fixture_check() {
 
 # run_case CASE MODE: MODE is "native" or the GREENPOLL_PROCS value for a shim run.
 run_case() { run_fixture "$1" "$2" "$1"; }
+
+# ---- fault injection (GREENPOLL_FAULTS) ----
+
+# fault_case CASE FAULTS STATUS COUNTS [STDOUT]: CASE runs natively (status 0), then under the
+# shim with GREENPOLL_FAULTS=FAULTS and GREENPOLL_DEBUG=1: its exit status must be STATUS, its
+# stdout the native one (or, if given, STDOUT's lines, '|'-separated), and its stderr must say
+# "greenpoll: faults injected: COUNTS" (COUNTS an extended regular expression): the faults
+# happened, as many as said.
+fault_case() {
+	local case=$1 faults=$2 want_status=$3 counts=$4 want_out=${5:-} label
+	label="$case (shim GREENPOLL_FAULTS=$faults)"
+	run --limit 60 -- "$fixtures/$case"
+	if [ "$status" -ne 0 ]; then
+		fail "$case (native)" "$(reason)"
+		return
+	fi
+	[ -n "$want_out" ] || want_out=$(cat "$tmp/out")
+	run --limit 60 LD_PRELOAD="$lib" GREENPOLL_PROCS="$PROCS" GREENPOLL_DEBUG=1 \
+		GREENPOLL_FAULTS="$faults" -- "$fixtures/$case"
+	if [ "$status" -ne "$want_status" ]; then
+		fail "$label" "want exit status $want_status, got $(reason)"
+	elif [ "$(cat "$tmp/out")" != "$(tr '|' '\n' <<<"$want_out")" ]; then
+		fail "$label" "stdout '$(tr '\n' '|' <"$tmp/out")', want '$want_out'"
+	elif ! grep -Eqx "greenpoll: faults injected: $counts" "$tmp/err"; then
+		fail "$label" "stderr has '$(grep 'faults injected' "$tmp/err")', want 'faults injected: $counts'"
+	else
+		pass "$label"
+	fi
+}
 
 # ---- separate servers ----
 
@@ -247,11 +279,13 @@ fixture_cases="net_flags net_blocking_io net_timeouts net_errors net_close_block
 both_procs_cases="net_exec_listener net_exec_connecting net_close_range_syscall
 		  net_full_table_read net_lost_poller"
 server_cases="echo_server_10k http_keepalive"
-selected=${NET_CASES:-$fixture_cases $server_cases}
+fault_cases="fault_correct_io fault_naive_io"
+selected=${NET_CASES:-$fixture_cases $server_cases $fault_cases}
 for case in $selected; do
 	# shellcheck disable=SC2086,SC2116 # split into one line of names on purpose
 	case " $(echo $fixture_cases) " in *" $case "*) continue ;; esac
 	case " $server_cases " in *" $case "*) continue ;; esac
+	case " $fault_cases " in *" $case "*) continue ;; esac
 	fail "$case" "no such case (NET_CASES)"
 done
 
@@ -271,6 +305,24 @@ for case in $server_cases; do
 	case " $(echo $selected) " in *" $case "*) ;; *) continue ;; esac
 	server_case "$case" native
 	server_case "$case" "$PROCS"
+done
+
+for case in $fault_cases; do
+	# shellcheck disable=SC2086,SC2116 # split into one line of names on purpose
+	case " $(echo $selected) " in *" $case "*) ;; *) continue ;; esac
+	case $case in
+	fault_correct_io)
+		fault_case "$case" short_read:30,short_write:30,eintr:30,delay_wake:1ms@30,seed:42 0 \
+			'[1-9][0-9]* short reads, [1-9][0-9]* short writes, [1-9][0-9]* EINTR, [0-9]* delayed wake-ups'
+		fault_case "$case" delay_wake:1ms@100 0 \
+			'0 short reads, 0 short writes, 0 EINTR, [1-9][0-9]* delayed wake-ups'
+		;;
+	fault_naive_io)
+		fault_case "$case" short_read:100,short_write:100,eintr:100 1 \
+			'20 short reads, 10 short writes, 1 EINTR, 0 delayed wake-ups' \
+			'socket reads: 0 of 10 whole|pipe reads: 0 of 10 whole|socket writes: 0 of 10 whole|poll: Interrupted system call'
+		;;
+	esac
 done
 
 report net-integration

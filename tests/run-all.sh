@@ -8,42 +8,23 @@
 # forced. Ends with one line "N passed, N failed" (unit checks plus integration runs) and exits
 # non-zero if anything failed or a test binary crashed. Tests that need many fds raise the soft
 # limit themselves.
-#   usage: tests/run-all.sh [BUILD_DIR]     (after `make all fixtures unit`)
+# With ASAN_DIR, the unit tests built with AddressSanitizer there (make asan-build) run too,
+# and count in the totals.
+#   usage: tests/run-all.sh [BUILD_DIR [ASAN_DIR]]     (after `make all fixtures unit`)
 set -u
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." || exit 2
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
 build=${1:-build}
-passed=0
-failed=0
+asan=${2:-}
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
-units=("$build"/unit/test_*)
-if [ ! -e "${units[0]}" ]; then
-	echo "FAIL: no unit test binaries in $build/unit"
-	failed=$((failed + 1))
-	units=()
+run_units "$build"
+if [ -n "$asan" ]; then
+	echo "== the unit tests again, built with AddressSanitizer ($asan)"
+	ASAN_OPTIONS=$ASAN_UNIT_OPTIONS run_units "$asan"
 fi
-for t in "${units[@]}"; do
-	out=$(timeout -k 5 300 "$t" 2>&1)
-	status=$?
-	printf '%s\n' "$out"
-	# Check's summary: "100%: Checks: 7, Failures: 0, Errors: 0"
-	summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: [0-9]+' | tail -n 1)
-	if [ -z "$summary" ]; then
-		echo "FAIL: $(basename "$t"): no Check summary (exit status $status)"
-		failed=$((failed + 1))
-		continue
-	fi
-	checks=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$summary")
-	bad=$(sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1+\2/' <<<"$summary")
-	bad=$((bad))
-	passed=$((passed + checks - bad))
-	failed=$((failed + bad))
-	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
-		echo "FAIL: $(basename "$t"): exit status $status"
-		failed=$((failed + 1))
-	fi
-done
 
 # run_runner NAME [SETTING]: tests/NAME.sh, with SETTING (VAR=value) in its environment if
 # given; it appends "passed=N failed=N" to $GP_RESULTS, which go to the totals

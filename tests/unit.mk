@@ -17,7 +17,7 @@ UNIT_DEP := $(B)/obj/$(UNIT_DIR)
 UNIT_LDFLAGS_test_netpoll := -Wl,--wrap=gr_netpoll_backend_poll -Wl,--wrap=gr_wait_prepare
 
 # Fixed flags, like the fixtures': the tests build the same whatever CFLAGS the library gets.
-UNIT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -iquote runtime
+UNIT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -iquote runtime $(SAN_FLAGS)
 # recursive (=), so pkg-config only runs when a unit test is built
 UNIT_CHECK_CFLAGS = $(shell pkg-config --cflags check)
 UNIT_CHECK_LIBS   = $(shell pkg-config --libs check)
