@@ -47,7 +47,8 @@
  * Backend contract (netpoll_epoll.c; the only file that knows epoll):
  *   gr_netpoll_backend_init()              make the poller (in a fork child, in place of the
  *                                          parent's); 0 or -errno
- *   gr_netpoll_backend_generation()        how many times the poller's fds were made
+ *   gr_netpoll_backend_generation()        how many times the poller's fds were made or
+ *                                          moved (gr_netpoll_move_fd)
  *   gr_netpoll_backend_renew()             a call failed: if the poller's fds were lost,
  *                                          make new ones (1; the caller registers every fd
  *                                          again), else 0; or -errno

@@ -51,7 +51,7 @@ _Static_assert(_Alignof(struct gr_netpoll_events) >= _Alignof(struct epoll_event
 #define HIGH_TOP 1024 /* the runtime's fds go just below min(this, soft RLIMIT_NOFILE) */
 
 static _Atomic int epfd = -1, breakfd = -1;
-static _Atomic unsigned generation; /* fds made since start-up; written after epfd */
+static _Atomic unsigned generation; /* fds made or moved since start-up; written after epfd */
 static atomic_bool break_pending;
 
 static uint64_t tag(struct gr_pd *pd, uint32_t seq)
@@ -200,8 +200,12 @@ int gr_netpoll_move_fd(int fd)
 		moved = gr_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
 	if (moved < 0)
 		return (int)moved;
-	/* a poll in progress keeps its own reference to the epoll set: closing the number is safe */
+	/* a poll in progress keeps its own reference to the epoll set: closing the number is safe.
+	 * A call that read the old number and fails on it (it may be the program's by then) sees
+	 * a new generation, so it tries again with the new number instead of taking the poller
+	 * for lost (netpoll.c, renewed_since): the count goes up before the old number goes. */
 	atomic_store(which, (int)moved);
+	atomic_fetch_add(&generation, 1);
 	gr_sys1(SYS_close, fd);
 	return 0;
 }

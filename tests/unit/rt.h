@@ -17,6 +17,11 @@
  * OS threads other than the initial task do not call Check (its failure path ends the process
  * from whatever stack it is on): they note the first broken invariant with rt_check, and the
  * test asserts rt_verdict() once they are done.
+ *
+ * pthread_getattr_np of the calling task answers with the task's stack, as the shim's does
+ * (shim/thread.c): glibc's finds no thread with a task's tid (ESRCH), and AddressSanitizer (the
+ * make asan build of these tests) asks it about the current thread whenever a task calls a
+ * function that does not return.
  */
 #ifndef TEST_RT_H
 #define TEST_RT_H
@@ -25,6 +30,7 @@
 #error "define _GNU_SOURCE before the first #include (rt.h uses pthread_attr_setsigmask_np)"
 #endif
 #include <check.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -96,6 +102,27 @@ static inline struct gr_task *rt_boot(int nprocs)
 	gr_sched_init(nprocs, nprocs + 2, initial, &hooks);
 	gr_netpoll_init();
 	return initial;
+}
+
+int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
+{
+	static int (*libc_getattr)(pthread_t, pthread_attr_t *);
+	struct gr_task *t = gr_current_task();
+	void *lo;
+	size_t size, guard;
+	int err;
+
+	if (!libc_getattr)
+		libc_getattr = (int (*)(pthread_t, pthread_attr_t *))dlsym(RTLD_NEXT,
+									"pthread_getattr_np");
+	if (!t || t->adopted || th != pthread_self())
+		return libc_getattr(th, attr);
+	if ((err = pthread_attr_init(attr)))
+		return err;
+	gr_tcb_stack(t->tcb, &lo, &size, &guard);
+	pthread_attr_setstack(attr, (char *)lo + guard, size - guard);
+	pthread_attr_setguardsize(attr, guard);
+	return 0;
 }
 
 /* A task running fn(arg), started. */
