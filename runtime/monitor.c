@@ -132,10 +132,13 @@ static int64_t thread_cpu_ns(int32_t tid)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static bool retake(int i, uint32_t seen)
+/* hand processor i off (gr_sched_retake), counting it under cause (a GR_STAT_HANDOFFS_*) */
+static bool retake(int i, uint32_t seen, enum gr_stat cause)
 {
 	int r = gr_sched_retake(i, seen);
 
+	if (r > 0)
+		gr_stat_add_shared(cause, 1);
 	if (r < 0 && !mon.cap_said) {
 		mon.cap_said = true;
 		if (mon.cfg.debug)
@@ -159,7 +162,8 @@ static void preempt(int i, uint32_t seen)
 	info.si_pid = (pid_t)gr_sys0(SYS_getpid);
 	info.si_uid = (uid_t)gr_sys0(SYS_getuid);
 	info.si_value.sival_ptr = mon.cfg.preempt_cookie;
-	gr_sys4(SYS_rt_tgsigqueueinfo, info.si_pid, tid, mon.cfg.preempt_signal, &info);
+	if (gr_sys4(SYS_rt_tgsigqueueinfo, info.si_pid, tid, mon.cfg.preempt_signal, &info) == 0)
+		gr_stat_add_shared(GR_STAT_PREEMPT_SIGNALS, 1);
 }
 
 /* One look at every processor; true if one was handed off. *next_look: when to look again
@@ -185,7 +189,7 @@ static bool look(int64_t now, int64_t *next_look)
 		if (GR_PSTATUS_STATE(s.status) == GR_P_BLOCKING) {
 			grace = BLOCKING_GRACE_NS;
 			if (age >= grace && (want || age >= IDLE_GRACE_NS)) {
-				acted |= retake(i, s.status);
+				acted |= retake(i, s.status, GR_STAT_HANDOFFS_BRACKET);
 				continue;
 			}
 		} else {
@@ -201,7 +205,7 @@ static bool look(int64_t now, int64_t *next_look)
 				v->checked = now;
 				k = thread_state(s.owner_tid);
 				if (k == 'S' || k == 'D') {
-					acted |= retake(i, s.status);
+					acted |= retake(i, s.status, GR_STAT_HANDOFFS_STUCK);
 					continue;
 				}
 				if (!slice || (cpu = thread_cpu_ns(s.owner_tid)) < 0)
@@ -212,7 +216,7 @@ static bool look(int64_t now, int64_t *next_look)
 					v->cpu0 = cpu - age; /* as if it ran since first seen */
 				ran = cpu - v->cpu0;
 				if (ran >= 2 * slice) {
-					acted |= retake(i, s.status);
+					acted |= retake(i, s.status, GR_STAT_HANDOFFS_PREEMPT);
 					continue;
 				}
 				/* again every PREEMPT_RETRY_NS: the handler does nothing where the

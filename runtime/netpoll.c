@@ -25,6 +25,7 @@ struct chunk {
 
 static gr_lock_t cache_lock = GR_LOCK_INIT;
 static struct gr_pd *free_pds;	/* protected by cache_lock */
+static size_t pds_in_use;	/* protected by cache_lock */
 static struct chunk *chunks;	/* protected by cache_lock; never freed */
 static _Atomic uint32_t next_seq = 1;
 static atomic_bool active;
@@ -73,6 +74,7 @@ struct gr_pd *gr_pd_open(int fd)
 	}
 	pd = free_pds;
 	free_pds = pd->free_next;
+	pds_in_use++;
 	gr_unlock(&cache_lock);
 
 	gr_lock(&pd->lock);
@@ -118,8 +120,19 @@ void gr_pd_release(struct gr_pd *pd)
 		gr_lock(&cache_lock);
 		pd->free_next = free_pds;
 		free_pds = pd;
+		pds_in_use--;
 		gr_unlock(&cache_lock);
 	}
+}
+
+size_t gr_pd_in_use(void)
+{
+	size_t n;
+
+	gr_lock(&cache_lock);
+	n = pds_in_use;
+	gr_unlock(&cache_lock);
+	return n;
 }
 
 /*

@@ -60,9 +60,13 @@ enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on)
 	}
 	tok = atomic_load(&t->wait_token);
 	if (TOKEN_PHASE(tok) == PHASE_ARMED) {
+		gr_stat_park(t->carrier->stats, what);
 		gr_sched_switch_park(t);
 		tok = atomic_load(&t->wait_token);
 	}
+	if (TOKEN_WHY(tok))
+		gr_stat_add(t->carrier->stats,
+			    GR_STAT_WAKES_NORMAL + (TOKEN_WHY(tok) - GR_WAKE_NORMAL), 1);
 	if (deadline != GR_NEVER && TOKEN_WHY(tok) != GR_WAKE_TIMEOUT)
 		gr_timer_del(&t->wait_timer);
 	t->wait_what = NULL;

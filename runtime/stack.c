@@ -24,6 +24,7 @@ struct stack_class {
 static struct stack_class classes[GR_STACK_CLASSES];
 static gr_lock_t pool_lock = GR_LOCK_INIT;
 static size_t cache_regions = GR_STACK_CACHE_DEFAULT; /* set once at start-up */
+static _Atomic size_t mapped; /* regions mapped now */
 
 void gr_stack_set_cache(size_t regions) { cache_regions = regions; }
 
@@ -131,6 +132,7 @@ void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err)
 		munmap(lo, size + guard);
 		return NULL;
 	}
+	atomic_fetch_add_explicit(&mapped, 1, memory_order_relaxed);
 	*reused = false;
 	return lo + guard + size;
 }
@@ -189,6 +191,7 @@ bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
 
 void gr_stack_unmap(void *top, size_t size, size_t guard)
 {
+	atomic_fetch_sub_explicit(&mapped, 1, memory_order_relaxed);
 	munmap((char *)top - size - guard, size + guard);
 }
 
@@ -255,4 +258,14 @@ void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resi
 void gr_stack_after_fork_child(void)
 {
 	pool_lock = (gr_lock_t)GR_LOCK_INIT;
+}
+
+void gr_stack_counts(size_t *mapped_now, size_t *pooled)
+{
+	*pooled = 0;
+	gr_lock(&pool_lock);
+	for (int i = 0; i < GR_STACK_CLASSES; i++)
+		*pooled += classes[i].pooled;
+	gr_unlock(&pool_lock);
+	*mapped_now = atomic_load_explicit(&mapped, memory_order_relaxed);
 }

@@ -76,6 +76,9 @@ size_t gr_stack_trim(void (*forget)(void *top));
 /* Pool contents, for tests and stats: regions pooled in a class, and how many are resident. */
 void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident);
 
+/* Regions mapped now (tasks', carriers', pooled) and pooled, all classes (stats). */
+void gr_stack_counts(size_t *mapped, size_t *pooled);
+
 size_t gr_page_size(void);
 
 /* Whether guards are guard regions (one mapping a region) rather than mappings of their own. */

@@ -208,6 +208,7 @@ GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	else
 		r = accept_wait(fd, &a);
 	if (r >= 0) {
+		gr_stat_add(gr_stat_here(), GR_STAT_ACCEPTS, 1);
 		fd_forget((int)r);
 		fd_set_kind((int)r, FD_STREAM);
 		/* same protocol as the listener: asked once for all its connections */

@@ -1,0 +1,118 @@
+/*
+ * stats.h — the runtime's counters, read by the control channel's `stats` and `tasks`.
+ *
+ * Hot counters (a park, a switch, a poll) are per carrier: each carrier slot has a record of
+ * its own (struct gr_stat_slot, a cache line apart from every other), written only by the OS
+ * thread of the carrier in that slot, with a relaxed load and store (no locked instruction, no
+ * line shared with another writer); a reader sums the slots (gr_stat_sum), so a sum is a
+ * moment's view, never a torn value. A slot outlives its carrier (the slot's next carrier goes
+ * on counting in it): nothing is lost when a spare ends. Rare events (handoffs, preemption
+ * signals) are counted with atomic additions in one shared record.
+ *
+ * Parks are counted by what the task waited for: each slot keeps a small table of the `what`
+ * strings gr_park was given (a string's address is its key: they are literals), claimed by
+ * the slot's writer; a reader merges them by name and puts them in classes (gr_stat_park_class).
+ * A park whose string finds no room in the table counts as "other".
+ *
+ * In a fork child every count starts again from 0 (the child's own).
+ */
+#ifndef GR_STATS_H
+#define GR_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum gr_stat {
+	/* per carrier */
+	GR_STAT_TASKS_CREATED,
+	GR_STAT_TASKS_EXITED,
+	GR_STAT_WAKES_NORMAL,
+	GR_STAT_WAKES_TIMEOUT,
+	GR_STAT_WAKES_INTERRUPT,
+	GR_STAT_SWITCHES,
+	GR_STAT_POLLS,
+	GR_STAT_POLL_EVENTS,
+	GR_STAT_STEALS,
+	GR_STAT_PREEMPT_YIELDS,
+	GR_STAT_ACCEPTS,
+	GR_STAT_BLOCKING_CALLS,
+	GR_STAT_BUSY_NS,
+	GR_STAT_PER_CARRIER,
+	/* shared, atomic */
+	GR_STAT_HANDOFFS_BRACKET = GR_STAT_PER_CARRIER, /* a bracketed call outlasted its grace */
+	GR_STAT_HANDOFFS_STUCK,	  /* asleep in a call greenpoll does not see */
+	GR_STAT_HANDOFFS_PREEMPT, /* computed past two time slices */
+	GR_STAT_HANDOFFS_LONG,	  /* a call that waits by design, handed off at once */
+	GR_STAT_PREEMPT_SIGNALS,
+	GR_STAT_COUNT
+};
+
+/* the classes parks are shown in, in the order `stats` prints them */
+enum gr_park_class {
+	GR_PARK_NET_READ,
+	GR_PARK_NET_WRITE,
+	GR_PARK_FD_LOCK,
+	GR_PARK_MUTEX,
+	GR_PARK_COND,
+	GR_PARK_RWLOCK,
+	GR_PARK_BARRIER,
+	GR_PARK_SEMAPHORE,
+	GR_PARK_ONCE,
+	GR_PARK_FUTEX,
+	GR_PARK_SLEEP,
+	GR_PARK_JOIN,
+	GR_PARK_SIGNAL,
+	GR_PARK_POLL,
+	GR_PARK_OTHER,
+	GR_PARK_CLASSES
+};
+
+#define GR_STAT_PARK_WHATS 24
+
+struct gr_stat_slot {
+	_Alignas(64) _Atomic uint64_t v[GR_STAT_PER_CARRIER];
+	struct {
+		const char *_Atomic what;
+		_Atomic uint64_t n;
+	} parks[GR_STAT_PARK_WHATS];
+	_Atomic uint64_t parks_unlisted;
+	struct gr_stat_slot *next; /* every slot; const once listed */
+};
+
+/* A new slot (zeroed, listed for gr_stat_sum), or NULL out of memory. Never freed. */
+struct gr_stat_slot *gr_stat_slot_new(void);
+
+/* Add n to counter k of slot s; only s's writer calls it (NULL s: not counted). */
+static inline void gr_stat_add(struct gr_stat_slot *s, enum gr_stat k, uint64_t n)
+{
+	if (s)
+		atomic_store_explicit(&s->v[k],
+				      atomic_load_explicit(&s->v[k], memory_order_relaxed) + n,
+				      memory_order_relaxed);
+}
+
+/* One park on `what` counted in slot s (s's writer only). */
+void gr_stat_park(struct gr_stat_slot *s, const char *what);
+
+/* Add n to a shared counter (k >= GR_STAT_PER_CARRIER). */
+void gr_stat_add_shared(enum gr_stat k, uint64_t n);
+
+struct gr_stat_sum {
+	uint64_t v[GR_STAT_COUNT];
+	uint64_t parks[GR_PARK_CLASSES];
+};
+
+/* The counters summed over every slot, parks by class. */
+void gr_stat_sum(struct gr_stat_sum *out);
+
+/* The class of a park on `what` (the names runtime/ and shim/ give gr_park). */
+enum gr_park_class gr_stat_park_class(const char *what);
+
+/* The name of stat k or park class c as `stats` prints it ([a-z0-9_.]+). */
+const char *gr_stat_name(enum gr_stat k);
+const char *gr_park_class_name(enum gr_park_class c);
+
+/* In a fork child: every count back to 0. */
+void gr_stat_after_fork_child(void);
+
+#endif
