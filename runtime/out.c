@@ -13,6 +13,15 @@
 void gr_out_init(struct gr_out *o, int fd)
 {
 	o->fd = fd;
+	o->slot = NULL;
+	o->failed = false;
+	o->len = 0;
+}
+
+void gr_out_init_slot(struct gr_out *o, _Atomic int *slot)
+{
+	o->fd = -1;
+	o->slot = slot;
 	o->failed = false;
 	o->len = 0;
 }
@@ -22,7 +31,8 @@ bool gr_out_flush(struct gr_out *o)
 	size_t done = 0;
 
 	while (!o->failed && done < o->len) {
-		long n = gr_os_write(o->fd, o->buf + done, o->len - done);
+		long n = gr_os_write(o->slot ? atomic_load(o->slot) : o->fd, o->buf + done,
+				     o->len - done);
 
 		if (n == -EINTR)
 			continue;

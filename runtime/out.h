@@ -11,6 +11,7 @@
 #ifndef GR_OUT_H
 #define GR_OUT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -18,12 +19,14 @@
 
 struct gr_out {
 	int fd;
+	_Atomic int *slot; /* if set, the fd is read from here at every write (a hidden fd) */
 	bool failed;
 	size_t len;
 	char buf[GR_OUT_BUF];
 };
 
 void gr_out_init(struct gr_out *o, int fd);
+void gr_out_init_slot(struct gr_out *o, _Atomic int *slot);
 void gr_out_printf(struct gr_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void gr_out_puts(struct gr_out *o, const char *s);
 

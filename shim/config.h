@@ -18,6 +18,12 @@
  *   GREENPOLL_FS_SWITCH  auto or syscall: how a task switch installs the task's TLS; syscall (a
  *                    diagnostic) always uses arch_prctl, the path of machines without user-space
  *                    FSGSBASE; default auto (wrfsbase where the CPU and kernel allow it)
+ *   GREENPOLL_CONTROL  on or off: the control channel (a Unix socket the `greenpoll` command
+ *                    asks for dumps, stats and the report: ctl_proto.h); default on
+ *   GREENPOLL_REPORT  a file the blocking report is written to when the process exits; default
+ *                    none
+ *   GREENPOLL_REPORT_MIN  the shortest bracketed call the report lists by call site: a duration
+ *                    with us, ms or s, 10us..60s; default 1ms
  *
  * An empty value counts as unset. A bad value is an error: one line on stderr naming the
  * variable and what it must be, and the process exits with status 2 before main.
@@ -39,6 +45,9 @@ struct shim_config {
 	bool deadlock_abort;
 	bool monitor;
 	bool fs_switch_syscall;
+	bool control;
+	const char *report; /* the environment's string, or NULL */
+	int64_t report_min_ns;
 };
 
 /* Fill cfg; false with a one-line message in why if a setting is bad. */

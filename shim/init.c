@@ -8,9 +8,10 @@
  *  - the running glibc does not match what the runtime relies on: one line on stderr, and the
  *    program runs without greenpoll (every interposed call goes straight to libc);
  *  - otherwise the initial thread's code is task 1 from here on, running on carrier 0.
- * Nothing here makes an OS thread: the other carriers start with the program's first
- * pthread_create, so a process that never makes a thread (a shell, a helper) pays only this
- * and the poller's two fds (made now, so that no wait ever needs an fd: runtime/netpoll.h).
+ * The only OS thread made here is the control channel's (ctl.c says why; GREENPOLL_CONTROL=off
+ * makes none): the carriers start with the program's first pthread_create, so a process that
+ * never makes a thread (a shell, a helper) pays only this, that thread and greenpoll's three
+ * fds (made now, so that no wait ever needs an fd: runtime/netpoll.h).
  */
 #include "shim.h"
 
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "fdtable.h"
 #include "fork.h"
 #include "monitor.h"
@@ -61,6 +63,7 @@ static void after_fork_child(void)
 	if (gr_current_task())
 		shim_signal_after_fork_child(gr_current_task());
 	fd_after_fork_child();
+	ctl_after_fork_child();
 }
 
 static void last_task_exited(void)
@@ -110,6 +113,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 		gr_sched_use_syscall_switch();
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	gr_netpoll_init();
+	ctl_init(&cfg, start_os_thread);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_STACK_CACHE=%zu "

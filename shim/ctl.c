@@ -1,0 +1,283 @@
+/*
+ * ctl.c — the control channel: a Unix stream socket (ctl_proto.h says where, and the requests)
+ * that the `greenpoll` command connects to for a dump, stats, the task list or the report.
+ *
+ * When: the socket is made at start-up and served at once by an OS thread of its own. A dump
+ * is most wanted when the program is stuck: the channel must answer whatever the program's
+ * tasks and carriers are doing (all parked, one computing without end, a carrier blocked in a
+ * call), so it depends on no carrier polling and on no thread of the program. That costs every
+ * preloaded process one OS thread (a 256 KiB stack, reserved lazily, asleep in accept) and one
+ * fd; GREENPOLL_CONTROL=off saves both. Not the monitor's thread: the monitor sleeps
+ * for microseconds between looks and must never wait on a slow client; a dump of thousands of
+ * tasks takes milliseconds.
+ *
+ * Who: the directory must be ours (the real uid) with no access for group or others, the
+ * socket is 0600, and every connection's peer is checked with SO_PEERCRED (our real or
+ * effective uid, or root): anyone else is closed unanswered. A directory that fails the check
+ * (another user's, or open to others) means no channel, and one line on stderr, always (it may
+ * be someone else's doing, and the user would not know why `greenpoll dump` finds nothing),
+ * once per process tree (a fork child remembers it was said).
+ *
+ * Lifetime: the socket file is DIR/PID.sock, removed at exit by the process that made it (not
+ * by a fork child that did not). A file left by a process that died (or by the image before
+ * an exec, which has the same pid) is replaced. A fork child closes its copy of the parent's
+ * listening socket (the same open file: it must not take the parent's connections) and opens
+ * its own, for its own pid, with a thread of its own.
+ *
+ * The fds: the listening socket and the connection being answered are hidden fds
+ * (hiddenfd.h): placed high, close-on-exec, kept from the program's close, close_range, dup2.
+ * Writes to the connection read its slot each time (gr_out_init_slot), so one moved by a dup2
+ * meanwhile is followed. A listening socket lost anyway (a raw close system call) makes the
+ * next accept fail with EBADF or ENOTSOCK: the channel is made again, once per loss.
+ *
+ * All system calls here are raw (sys.h): close, accept and the rest are names the shim
+ * interposes, and these are greenpoll's fds, not the program's. The thread is not a task, so
+ * the libc calls the answers make go straight to libc.
+ */
+#define _GNU_SOURCE
+#include "ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl_proto.h"
+#include "hiddenfd.h"
+#include "sys.h"
+#include "throw.h"
+#include "tls.h"
+
+#define REQUEST_TIMEOUT_S 2 /* a client that sends no request line in this long is dropped */
+#define REMAKES_MAX 8	    /* channels made again after a loss, at most */
+
+static struct {
+	bool on;
+	bool said; /* the channel's failure was told (inherited by fork children) */
+	int (*start_os_thread)(void *(*)(void *), void *);
+	_Atomic int listen_fd, conn_fd; /* hidden fd slots (-1: none) */
+	pid_t pid;			/* the process the socket file is for, 0: none */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int remakes;
+	int64_t started_at;
+} ctl = {.listen_fd = -1, .conn_fd = -1};
+
+int64_t ctl_started_at(void) { return ctl.started_at; }
+
+static void say_once(const char *fmt, const char *arg)
+{
+	char line[300];
+
+	if (ctl.said)
+		return;
+	ctl.said = true;
+	snprintf(line, sizeof line, fmt, arg);
+	gr_say("%s; no control channel (greenpoll dump, stats and top cannot see this process; "
+	       "GREENPOLL_CONTROL=off silences this)", line);
+}
+
+/* the channel's directory, made if missing; false (said why) if it is missing or unsafe */
+static bool safe_dir(const char *dir)
+{
+	struct stat st;
+	uid_t uid = (uid_t)gr_sys0(SYS_getuid);
+
+	gr_sys2(SYS_mkdir, dir, 0700);
+	if (gr_sys4(SYS_newfstatat, AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		say_once("cannot make the directory %s", dir);
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 077)) {
+		say_once("%s is not a directory of this user's with no access for group or others", dir);
+		return false;
+	}
+	return true;
+}
+
+/* A listening socket at ctl.path for this process (a stale file replaced); the fd or -errno. */
+static int make_socket(void)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	long fd = gr_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return (int)fd;
+	memcpy(addr.sun_path, ctl.path, strlen(ctl.path) + 1);
+	gr_sys1(SYS_unlink, ctl.path); /* one left by a process that died, or before an exec */
+	if (gr_sys3(SYS_bind, fd, &addr, sizeof addr) != 0 || gr_sys2(SYS_chmod, ctl.path, 0600) != 0 ||
+	    gr_sys2(SYS_listen, fd, 64) != 0) {
+		gr_sys1(SYS_close, fd);
+		return -EACCES;
+	}
+	return gr_hiddenfd_place_high((int)fd);
+}
+
+/* the channel of this process, its file named; false if none could be made (said why) */
+static bool open_channel(void)
+{
+	char dir[sizeof ctl.path];
+	int fd;
+	pid_t pid = (pid_t)gr_sys0(SYS_getpid);
+
+	if (gp_ctl_dir(dir, sizeof dir, (uid_t)gr_sys0(SYS_getuid)) < 0 ||
+	    gp_ctl_socket_path(ctl.path, sizeof ctl.path, (uid_t)gr_sys0(SYS_getuid), pid) < 0) {
+		say_once("the control socket's path is too long (%s)", "XDG_RUNTIME_DIR");
+		return false;
+	}
+	if (!safe_dir(dir))
+		return false;
+	if ((fd = make_socket()) < 0) {
+		say_once("cannot listen on %s", ctl.path);
+		return false;
+	}
+	ctl.pid = pid;
+	atomic_store(&ctl.listen_fd, fd);
+	return true;
+}
+
+/* whether the peer of connection fd may use the channel */
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, (long)&cred, (long)&len, 0) != 0)
+		return false;
+	return cred.uid == 0 || cred.uid == (uid_t)gr_sys0(SYS_getuid) ||
+	       cred.uid == (uid_t)gr_sys0(SYS_geteuid);
+}
+
+/* the request line of connection fd into req (without its '\n'); false if none came */
+static bool read_request(int fd, char req[GP_CTL_REQUEST_MAX + 1])
+{
+	struct timeval tv = {.tv_sec = REQUEST_TIMEOUT_S};
+	size_t len = 0;
+
+	gr_sys6(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, sizeof tv, 0);
+	while (len < GP_CTL_REQUEST_MAX) {
+		long n = gr_sys3(SYS_read, fd, req + len, GP_CTL_REQUEST_MAX - len);
+		char *nl;
+
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		len += (size_t)n;
+		if ((nl = memchr(req, '\n', len))) {
+			*nl = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void answer(struct gr_out *o, const char *req)
+{
+	if (strcmp(req, "stats") == 0 || strcmp(req, "stats json") == 0)
+		ctl_stats(o, req[5] != 0);
+	else if (strcmp(req, "dump") == 0 || strcmp(req, "dump json") == 0)
+		ctl_dump(o, req[4] != 0);
+	else if (strcmp(req, "tasks") == 0)
+		ctl_tasks(o);
+	else if (strcmp(req, "report") == 0 || strcmp(req, "report json") == 0)
+		ctl_report(o, req[6] != 0);
+	else
+		gr_out_printf(o, "error: unknown request '%.64s' (dump, dump json, stats, stats json, "
+			      "tasks, report, report json)\n", req);
+}
+
+static void serve(int fd)
+{
+	char req[GP_CTL_REQUEST_MAX + 1];
+	struct gr_out *o;
+
+	atomic_store(&ctl.conn_fd, gr_hiddenfd_place_high(fd));
+	if (peer_allowed(atomic_load(&ctl.conn_fd)) && read_request(atomic_load(&ctl.conn_fd), req) &&
+	    (o = malloc(sizeof *o))) {
+		gr_out_init_slot(o, &ctl.conn_fd);
+		answer(o, req);
+		gr_out_flush(o);
+		free(o);
+	}
+	fd = atomic_exchange(&ctl.conn_fd, -1);
+	gr_sys1(SYS_close, fd);
+}
+
+static void *ctl_thread(void *arg)
+{
+	(void)arg;
+	gr_tcb_forget_runtime();
+	for (;;) {
+		int lfd = atomic_load(&ctl.listen_fd);
+		long fd = gr_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			serve((int)fd);
+			continue;
+		}
+		if (fd != -EBADF && fd != -ENOTSOCK && fd != -EINVAL) {
+			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS)
+				gr_sys2(SYS_nanosleep, &(struct timespec){.tv_nsec = 10000000}, NULL);
+			continue; /* EINTR, ECONNABORTED, a full fd table: again */
+		}
+		/* lost behind our back (a raw close; the number may be the program's now) */
+		if (++ctl.remakes > REMAKES_MAX || !open_channel()) {
+			atomic_store(&ctl.listen_fd, -1);
+			return NULL;
+		}
+		gr_say("the control socket (fd %d) was closed behind greenpoll's back (a raw close "
+		       "system call?); made a new one (fd %d)", lfd, atomic_load(&ctl.listen_fd));
+	}
+	return NULL;
+}
+
+static void start(void)
+{
+	int err;
+
+	if (!open_channel())
+		return;
+	if ((err = ctl.start_os_thread(ctl_thread, NULL))) {
+		gr_sys1(SYS_close, atomic_exchange(&ctl.listen_fd, -1));
+		gr_sys1(SYS_unlink, ctl.path);
+		ctl.pid = 0;
+		say_once("cannot start its thread (%s)", strerror(err));
+	}
+}
+
+void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(void *), void *))
+{
+	ctl.started_at = gr_nanotime();
+	ctl.on = cfg->control;
+	ctl.start_os_thread = start_os_thread;
+	gr_hiddenfd_register(&ctl.listen_fd);
+	gr_hiddenfd_register(&ctl.conn_fd);
+	if (ctl.on)
+		start();
+}
+
+void ctl_after_fork_child(void)
+{
+	int fd;
+
+	ctl.started_at = gr_nanotime();
+	ctl.pid = 0; /* the parent's file is the parent's to remove */
+	ctl.remakes = 0;
+	if ((fd = atomic_exchange(&ctl.listen_fd, -1)) >= 0)
+		gr_sys1(SYS_close, fd);
+	if ((fd = atomic_exchange(&ctl.conn_fd, -1)) >= 0)
+		gr_sys1(SYS_close, fd);
+	if (ctl.on)
+		start();
+}
+
+__attribute__((destructor)) static void ctl_remove(void)
+{
+	if (ctl.pid && ctl.pid == (pid_t)gr_sys0(SYS_getpid))
+		gr_sys1(SYS_unlink, ctl.path);
+}

@@ -1,0 +1,30 @@
+/*
+ * ctl.h — the control channel (ctl.c) and the answers it gives: stats (ctl_stats.c), dump and
+ * tasks (dump.c), the blocking report (report.c). Each answer writer streams into a gr_out and
+ * may be called from any thread that is not a task (the control thread, the monitor, exit).
+ */
+#ifndef GR_CTL_H
+#define GR_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "out.h"
+
+/* At start-up, on the initial task: the channel for this process (unless off), served by an
+ * OS thread of its own started with start_os_thread. */
+void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(void *), void *));
+
+/* In a fork child: the parent's channel closed, one of the child's own opened. */
+void ctl_after_fork_child(void);
+
+/* CLOCK_MONOTONIC ns at start-up (the run's length, for stats and the report). */
+int64_t ctl_started_at(void);
+
+void ctl_stats(struct gr_out *o, bool json);
+void ctl_dump(struct gr_out *o, bool json);
+void ctl_tasks(struct gr_out *o);
+void ctl_report(struct gr_out *o, bool json);
+
+#endif
