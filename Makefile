@@ -15,6 +15,8 @@ LIB_ASM := $(wildcard runtime/arch/x86_64/*.S)
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
 RT_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard runtime/*.c)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
 
+# libunwind's generic API (unw_create_addr_space: inspect.c unwinds copies of task stacks)
+UNWIND_LIBS := $(shell pkg-config --libs libunwind-generic 2>/dev/null || echo -lunwind-generic -lunwind)
 LIB_CFLAGS := $(STD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread -iquote runtime -iquote shim \
               -fno-omit-frame-pointer -MMD -MP
 
@@ -29,7 +31,7 @@ $(B)/obj/%.o: %.S
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
 $(B)/libgreenpoll.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ -pthread -ldl -Wl,-z,now -Wl,--no-undefined
+	$(CC) -shared -o $@ $^ -pthread -ldl $(UNWIND_LIBS) -Wl,-z,now -Wl,--no-undefined
 
 $(B)/greenpoll: scripts/greenpoll
 	@mkdir -p $(B)

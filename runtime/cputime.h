@@ -58,6 +58,7 @@ static inline int64_t gr_cputime_stop(struct gr_task *t, int64_t now)
 	if (!since)
 		return 0;
 	gr_cputime_set(t, ran + (now - since), 0);
+	atomic_store_explicit(&t->stopped_at, now, memory_order_relaxed);
 	return now - since;
 }
 

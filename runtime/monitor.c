@@ -36,7 +36,8 @@
  * call is under way and every task is parked on something only another task can release
  * (a mutex, condvar, rwlock, barrier, once, semaphore, private futex or join: the `what` names
  * that runtime/ and shim/ pass to gr_park for those waits), twice DEADLOCK_CONFIRM_NS apart,
- * the monitor prints the report once (again only after the program made progress), then the
+ * the monitor prints the report once (its line, then the task dump with backtraces: the
+ * shim's, gr_monitor_config.dump) (again only after the program made progress), then the
  * process waits on, as it would natively, or aborts (GREENPOLL_DEADLOCK=abort).
  *
  * The monitor is a plain OS thread: it runs no task, touches no task's TLS, and every libc
@@ -305,10 +306,12 @@ static uint64_t deadlock_sign(const struct deadlock_scan *d)
 static void report(const struct deadlock_scan *d)
 {
 	gr_say("all threads are asleep waiting on each other (deadlock)");
-	for (int i = 0; i < d->n; i++)
+	if (mon.cfg.dump)
+		mon.cfg.dump(2);
+	for (int i = 0; !mon.cfg.dump && i < d->n; i++)
 		gr_say("  thread %d waits in %s on %p", (int)d->tasks[i].tid,
 		       d->tasks[i].what ? d->tasks[i].what : "?", d->tasks[i].on);
-	if (d->total > d->n)
+	if (!mon.cfg.dump && d->total > d->n)
 		gr_say("  ... and %d more threads", d->total - d->n);
 	if (mon.cfg.deadlock_abort) {
 		gr_say("aborting (GREENPOLL_DEADLOCK=abort)");

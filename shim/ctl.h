@@ -25,6 +25,9 @@ int64_t ctl_started_at(void);
 void ctl_stats(struct gr_out *o, bool json);
 void ctl_dump(struct gr_out *o, bool json);
 void ctl_tasks(struct gr_out *o);
+
+/* The text dump written to fd (the deadlock report's). */
+void ctl_dump_to(int fd);
 void ctl_report(struct gr_out *o, bool json);
 
 #endif

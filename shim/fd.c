@@ -250,7 +250,7 @@ static int fcntl_arg(int fd, int cmd, void *arg)
 	case F_SETLKW: /* also F_SETLKW64 */
 	case F_OFD_SETLKW:
 		/* waits for another holder of the lock: only the kernel can */
-		return SHIM_BLOCKING(REAL(fcntl)(fd, cmd, arg));
+		return SHIM_BLOCKING_AS("fcntl", REAL(fcntl)(fd, cmd, arg));
 	default:
 		return REAL(fcntl)(fd, cmd, arg);
 	}

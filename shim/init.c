@@ -108,7 +108,8 @@ __attribute__((constructor(101))) static void shim_start(void)
 		.debug = cfg.debug,
 		.off = !cfg.monitor,
 		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0,
-		.preempt_cookie = shim_preempt_cookie()});
+		.preempt_cookie = shim_preempt_cookie(),
+		.dump = ctl_dump_to});
 	if (cfg.fs_switch_syscall)
 		gr_sched_use_syscall_switch();
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);

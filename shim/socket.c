@@ -116,7 +116,7 @@ static bool ready_now(int fd, short events)
  * blocking and the queue is empty, hence the bracket */
 static ssize_t accept_now(int fd, struct accept_args *a)
 {
-	return SHIM_BLOCKING(gr_sys4(SYS_accept4, fd, a->addr, a->len, a->flags));
+	return SHIM_BLOCKING_AS("accept", gr_sys4(SYS_accept4, fd, a->addr, a->len, a->flags));
 }
 
 /*
