@@ -211,6 +211,11 @@ int gr_view_backtrace(const struct gr_task_view *v, uintptr_t *pcs, int max)
 	return n;
 }
 
+int gr_backtrace_here(uintptr_t *pcs, int max)
+{
+	return unw_backtrace((void **)pcs, max);
+}
+
 void gr_symbolise(uintptr_t pc, bool exact, char *buf, size_t n)
 {
 	unw_accessors_t *local = unw_get_accessors(unw_local_addr_space);

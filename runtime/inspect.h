@@ -66,6 +66,10 @@ int gr_task_views(struct gr_task_view *out, int max);
  */
 int gr_view_backtrace(const struct gr_task_view *v, uintptr_t *pcs, int max);
 
+/* The return addresses of the caller's own frames, innermost first, into pcs (at most max):
+ * how many (libunwind, local: the calling task's stack as it is). */
+int gr_backtrace_here(uintptr_t *pcs, int max);
+
 /*
  * The name of the function pc is in, with the offset, into buf (size n): "name+0x1f"; or the
  * object file and offset ("libc.so.6+0x1234") when there is no symbol; or the address. pc is

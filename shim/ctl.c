@@ -69,6 +69,23 @@ static struct {
 
 int64_t ctl_started_at(void) { return ctl.started_at; }
 
+/* the process's command name (/proc/self/comm) into buf */
+void ctl_command_name(char *buf, size_t n)
+{
+	long fd = gr_sys3(SYS_open, "/proc/self/comm", O_RDONLY | O_CLOEXEC, 0), len = 0;
+
+	if (fd >= 0) {
+		len = gr_sys3(SYS_read, fd, buf, n - 1);
+		gr_sys1(SYS_close, fd);
+	}
+	if (len <= 0) {
+		snprintf(buf, n, "?");
+		return;
+	}
+	buf[len] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+}
+
 static void say_once(const char *fmt, const char *arg)
 {
 	char line[300];

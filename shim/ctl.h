@@ -22,9 +22,24 @@ void ctl_after_fork_child(void);
 /* CLOCK_MONOTONIC ns at start-up (the run's length, for stats and the report). */
 int64_t ctl_started_at(void);
 
+/* The process's command name (/proc/self/comm) into buf (size n). */
+void ctl_command_name(char *buf, size_t n);
+
+/* The blocking report's settings (report.c), at start-up; in a fork child, an empty report
+ * that is not written at exit (the parent's file is the parent's). */
+void report_init(const struct shim_config *cfg);
+void report_after_fork_child(void);
+
 void ctl_stats(struct gr_out *o, bool json);
 void ctl_dump(struct gr_out *o, bool json);
 void ctl_tasks(struct gr_out *o);
+
+/*
+ * The program's part of the backtrace pcs[0..n): from *first (greenpoll's innermost frames
+ * left out; with keep_entry, but for the one the program called: read, the mutex lock) to
+ * the returned end (greenpoll's outermost frames, a task's start, left out).
+ */
+int ctl_program_frames(const uintptr_t *pcs, int n, bool keep_entry, int *first);
 
 /* The text dump written to fd (the deadlock report's). */
 void ctl_dump_to(int fd);

@@ -154,18 +154,17 @@ static void describe_wait(const struct gr_task_view *v, const struct gr_task_vie
 	}
 }
 
-/*
- * The backtrace of the task of v into pcs[GR_INSPECT_FRAMES], the program's part: from *first
- * (greenpoll's innermost frames left out, but for the one the program called: read, the mutex
- * lock) to the returned end (greenpoll's outermost frames, a task's start, left out).
- */
+/* The backtrace of the task of v into pcs[GR_INSPECT_FRAMES], the program's part (ctl.h). */
 static int backtrace_of(const struct gr_task_view *v, uintptr_t *pcs, int *first)
 {
-	int n = gr_view_backtrace(v, pcs, GR_INSPECT_FRAMES);
+	return ctl_program_frames(pcs, gr_view_backtrace(v, pcs, GR_INSPECT_FRAMES), true, first);
+}
 
+int ctl_program_frames(const uintptr_t *pcs, int n, bool keep_entry, int *first)
+{
 	*first = 0;
-	while (*first < n - 1 && shim_pc_in_greenpoll(pcs[*first]) &&
-	       shim_pc_in_greenpoll(pcs[*first + 1]))
+	while (*first < n && shim_pc_in_greenpoll(pcs[*first]) &&
+	       (!keep_entry || (*first < n - 1 && shim_pc_in_greenpoll(pcs[*first + 1]))))
 		(*first)++;
 	while (n > *first + 1 && shim_pc_in_greenpoll(pcs[n - 1]))
 		n--;
@@ -267,23 +266,6 @@ static void json_task(struct gr_out *o, const struct gr_task_view *v, const stru
 	gr_out_puts(o, "]}");
 }
 
-/* the process's command name (/proc/self/comm) into buf */
-static void command_name(char *buf, size_t n)
-{
-	long fd = gr_sys3(SYS_open, "/proc/self/comm", O_RDONLY | O_CLOEXEC, 0), len = 0;
-
-	if (fd >= 0) {
-		len = gr_sys3(SYS_read, fd, buf, n - 1);
-		gr_sys1(SYS_close, fd);
-	}
-	if (len <= 0) {
-		snprintf(buf, n, "?");
-		return;
-	}
-	buf[len] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-}
-
 void ctl_dump(struct gr_out *o, bool json)
 {
 	struct symbol_cache *syms = calloc(1, sizeof *syms);
@@ -297,7 +279,7 @@ void ctl_dump(struct gr_out *o, bool json)
 		free(syms);
 		return;
 	}
-	command_name(cmd, sizeof cmd);
+	ctl_command_name(cmd, sizeof cmd);
 	if (json) {
 		gr_out_printf(o, "{\"pid\": %d, \"command\": \"", (int)gr_sys0(SYS_getpid));
 		gr_out_json_str(o, cmd);

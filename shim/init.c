@@ -63,6 +63,7 @@ static void after_fork_child(void)
 	if (gr_current_task())
 		shim_signal_after_fork_child(gr_current_task());
 	fd_after_fork_child();
+	report_after_fork_child();
 	ctl_after_fork_child();
 }
 
@@ -114,6 +115,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 		gr_sched_use_syscall_switch();
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	gr_netpoll_init();
+	report_init(&cfg);
 	ctl_init(&cfg, start_os_thread);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	if (cfg.debug)
