@@ -1,5 +1,7 @@
 # greenpoll — one boring Makefile.
-#   make          build/libgreenpoll.so and the launcher
+#   make          build/libgreenpoll.so and the greenpoll command
+#   make install  them and greenpoll(1) under PREFIX (/usr/local), staged under DESTDIR if set;
+#                 make uninstall removes exactly those files
 #   make test     install missing build deps, build everything, run every test; ends "N passed, N failed"
 #   make demo     install missing deps, run the demo (native vs shimmed, side by side)
 #   make bench    the benchmarks (not timed tests)
@@ -9,18 +11,23 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 STD     := -std=gnu11
 B       := build
+# make install: the command finds the library at ../lib/ from its bin/ (cli/run.c)
+PREFIX  ?= /usr/local
+INSTALLED := $(DESTDIR)$(PREFIX)/bin/greenpoll $(DESTDIR)$(PREFIX)/lib/libgreenpoll.so \
+             $(DESTDIR)$(PREFIX)/share/man/man1/greenpoll.1
 
 LIB_SRC := $(wildcard runtime/*.c) $(wildcard shim/*.c)
 LIB_ASM := $(wildcard runtime/arch/x86_64/*.S)
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
 RT_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard runtime/*.c)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
+CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard cli/*.c))
 
 # libunwind's generic API (unw_create_addr_space: inspect.c unwinds copies of task stacks)
 UNWIND_LIBS := $(shell pkg-config --libs libunwind-generic 2>/dev/null || echo -lunwind-generic -lunwind)
 LIB_CFLAGS := $(STD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread -iquote runtime -iquote shim \
               -fno-omit-frame-pointer -MMD -MP
 
-.PHONY: all test demo bench deps clean unit integration compat
+.PHONY: all test demo bench deps clean unit integration compat install uninstall
 all: $(B)/libgreenpoll.so $(B)/greenpoll
 
 $(B)/obj/%.o: %.c
@@ -33,9 +40,22 @@ $(B)/obj/%.o: %.S
 $(B)/libgreenpoll.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ -pthread -ldl $(UNWIND_LIBS) -Wl,-z,now -Wl,--no-undefined
 
-$(B)/greenpoll: scripts/greenpoll
-	@mkdir -p $(B)
-	cp $< $@ && chmod +x $@
+# the command: an ordinary program (no -fPIC, no hidden visibility); ctl_proto.h is in shim/
+CLI_CFLAGS := $(STD) $(WARN) $(CFLAGS) -iquote cli -iquote shim -MMD -MP
+$(CLI_OBJ): $(B)/obj/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CLI_CFLAGS) -c $< -o $@
+$(B)/greenpoll: $(CLI_OBJ)
+	$(CC) -o $@ $^
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(B)/greenpoll $(DESTDIR)$(PREFIX)/bin/greenpoll
+	install -m 0755 $(B)/libgreenpoll.so $(DESTDIR)$(PREFIX)/lib/libgreenpoll.so
+	install -m 0644 cli/greenpoll.1 $(DESTDIR)$(PREFIX)/share/man/man1/greenpoll.1
+
+uninstall:
+	rm -f $(INSTALLED)
 
 deps:
 	@scripts/deps.sh
@@ -43,7 +63,7 @@ deps:
 -include tests/unit.mk
 -include tests/fixtures.mk
 -include scripts/bench.mk
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 clean:
 	rm -rf $(B)

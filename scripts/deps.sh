@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # deps.sh — installs the Debian 12 packages that README's commands need, if any are missing.
 #   scripts/deps.sh          build and test: compiler, make, Check, libunwind, procps, liburing,
-#                            python3 (tests/fixtures/sig_multiprocessing.py)
+#                            python3 (tests/fixtures/sig_multiprocessing.py), groff-base (the
+#                            man page's check), bsdutils and util-linux (script, setpriv: the
+#                            command's tests)
 #   scripts/deps.sh bench    the same plus what `make bench` needs: Go, wrk, gnuplot
 #   scripts/deps.sh compat   the same plus the real programs `make compat` runs: MariaDB
 # Silent when nothing is missing. Installs with apt-get as root, or through `sudo -n` when that
 # works without a password; otherwise prints the command to run and exits 1.
 set -euo pipefail
 
-packages=(gcc make libc6-dev pkg-config check libunwind-dev g++ procps liburing-dev python3)
+packages=(gcc make libc6-dev pkg-config check libunwind-dev g++ procps liburing-dev python3
+	groff-base bsdutils util-linux)
 case ${1-} in
 '') ;;
 bench) packages+=(golang-go wrk gnuplot-nox) ;;

@@ -17,6 +17,8 @@ FIX_CXXFLAGS := -std=gnu++17 -O2 -g -pthread $(FIX_WARN)
 FIX_LDLIBS   := -ldl
 # fixtures that need more libraries (Debian packages in scripts/deps.sh)
 $(FIX_OUT)/mon_blocked_server: FIX_LDLIBS += -luring
+# the control channel's place and requests (a test helper of the greenpoll command)
+$(FIX_OUT)/ctl_fake_server: FIX_CFLAGS += -iquote shim
 
 .PHONY: fixtures integration
 fixtures: $(FIX_BIN) $(FIX_SO)

@@ -2,7 +2,8 @@
 # run-all.sh — every test: the Check unit tests (BUILD_DIR/unit/test_*), then the integration
 # runs: the runtime core (tests/integration.sh), sockets (tests/net-integration.sh),
 # synchronization and multiplexing (tests/sync-integration.sh), the monitor
-# (tests/monitor-integration.sh), signals (tests/signal-integration.sh); where the task switch
+# (tests/monitor-integration.sh), signals (tests/signal-integration.sh), the greenpoll command
+# (tests/cli-integration.sh); where the task switch
 # uses wrfsbase, the core, socket and signal runners once more with the system-call switch
 # forced. Ends with one line "N passed, N failed" (unit checks plus integration runs) and exits
 # non-zero if anything failed or a test binary crashed. Tests that need many fds raise the soft
@@ -62,7 +63,7 @@ run_runner() {
 }
 
 for runner in integration net-integration sync-integration monitor-integration \
-	signal-integration; do
+	signal-integration cli-integration; do
 	run_runner "$runner"
 done
 
