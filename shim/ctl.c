@@ -20,7 +20,11 @@
  *
  * Lifetime: the socket file is DIR/PID.sock, removed at exit by the process that made it (not
  * by a fork child that did not). A file left by a process that died (or by the image before
- * an exec, which has the same pid) is replaced. A fork child closes its copy of the parent's
+ * an exec, which has the same pid) is replaced. Files of processes that ended without exit
+ * (_exit, a signal: fork children often do) are swept by the next channel's thread when it
+ * starts: a PID.sock whose process no longer exists (kill(PID, 0): ESRCH) is removed. (A new
+ * process given that pid and binding its socket between the check and the removal would lose
+ * its file: pids are reused only after pid_max others, and the window is microseconds.) A fork child closes its copy of the parent's
  * listening socket (the same open file: it must not take the parent's connections) and opens
  * its own, for its own pid, with a thread of its own.
  *
@@ -37,6 +41,7 @@
 #define _GNU_SOURCE
 #include "ctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -225,10 +230,36 @@ static void serve(int fd)
 	gr_sys1(SYS_close, fd);
 }
 
+/* remove the socket files in the channel's directory of processes that no longer exist */
+static void sweep(void)
+{
+	char dir[sizeof ctl.path], *slash, *end;
+	struct dirent *e;
+	DIR *d;
+
+	memcpy(dir, ctl.path, sizeof dir);
+	if (!(slash = strrchr(dir, '/')))
+		return;
+	*slash = 0;
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		long pid = strtol(e->d_name, &end, 10);
+		char stale[sizeof ctl.path + 16];
+
+		if (pid <= 0 || strcmp(end, ".sock") != 0 || gr_sys2(SYS_kill, pid, 0) != -ESRCH)
+			continue;
+		if (snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name) < (int)sizeof stale)
+			gr_sys1(SYS_unlink, stale);
+	}
+	closedir(d);
+}
+
 static void *ctl_thread(void *arg)
 {
 	(void)arg;
 	gr_tcb_forget_runtime();
+	sweep();
 	for (;;) {
 		int lfd = atomic_load(&ctl.listen_fd);
 		long fd = gr_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);

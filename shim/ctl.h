@@ -37,7 +37,8 @@ void ctl_tasks(struct gr_out *o);
 /*
  * The program's part of the backtrace pcs[0..n): from *first (greenpoll's innermost frames
  * left out; with keep_entry, but for the one the program called: read, the mutex lock) to
- * the returned end (greenpoll's outermost frames, a task's start, left out).
+ * the returned end: the next frame in greenpoll (a task's start, main's caller) and the ones
+ * past it (libc's start of the process) left out.
  */
 int ctl_program_frames(const uintptr_t *pcs, int n, bool keep_entry, int *first);
 

@@ -166,8 +166,9 @@ int ctl_program_frames(const uintptr_t *pcs, int n, bool keep_entry, int *first)
 	while (*first < n && shim_pc_in_greenpoll(pcs[*first]) &&
 	       (!keep_entry || (*first < n - 1 && shim_pc_in_greenpoll(pcs[*first + 1]))))
 		(*first)++;
-	while (n > *first + 1 && shim_pc_in_greenpoll(pcs[n - 1]))
-		n--;
+	for (int end = *first + 1; end < n; end++)
+		if (shim_pc_in_greenpoll(pcs[end]))
+			return end;
 	return n;
 }
 
