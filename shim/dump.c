@@ -125,27 +125,39 @@ struct wait_desc {
 	int32_t join_tid; /* the joined thread, 0 if not a join */
 };
 
+/* the fd a parked task's wait is on (a read or write of a pd), or -1 */
+static int wait_fd(const struct gr_task_view *v)
+{
+	/* pds are type-stable: the fd may be stale (closed meanwhile), never unmapped */
+	if (v->what && (!strcmp(v->what, "read") || !strcmp(v->what, "write")) && v->on)
+		return ((const struct gr_pd *)v->on)->fd;
+	return -1;
+}
+
+/* what a parked task waits in, as the program called it: a read of a listener is an accept */
+static const char *wait_call(const struct gr_task_view *v)
+{
+	int fd = wait_fd(v);
+
+	if (fd >= 0 && !strcmp(v->what, "read") && fd_entry(fd) &&
+	    atomic_load(&fd_entry(fd)->listening) == FD_LISTENING_YES)
+		return "accept";
+	return v->what ? v->what : "?";
+}
+
 static void describe_wait(const struct gr_task_view *v, const struct gr_task_view *all, int n,
 			  struct wait_desc *d)
 {
-	*d = (struct wait_desc){.call = v->what ? v->what : "?", .fd = -1};
-	if (v->what && (!strcmp(v->what, "read") || !strcmp(v->what, "write")) && v->on) {
-		/* pds are type-stable: the fd may be stale (closed meanwhile), never unmapped */
-		const struct gr_pd *pd = v->on;
+	*d = (struct wait_desc){.call = wait_call(v), .fd = wait_fd(v)};
+	if (d->fd >= 0) {
 		struct sockaddr_storage a;
 		socklen_t len = sizeof a;
 
-		d->fd = pd->fd;
-		if (d->fd < 0)
-			return;
-		if (gr_sys3(SYS_getpeername, d->fd, &a, &len) == 0) {
-			format_addr(&a, len, d->peer, sizeof d->peer);
-		} else if (!strcmp(v->what, "read") && fd_entry(d->fd) &&
-			   atomic_load(&fd_entry(d->fd)->listening) == FD_LISTENING_YES) {
-			d->call = "accept";
-			len = sizeof a;
+		if (!strcmp(d->call, "accept")) {
 			if (gr_sys3(SYS_getsockname, d->fd, &a, &len) == 0)
 				format_addr(&a, len, d->peer, sizeof d->peer);
+		} else if (gr_sys3(SYS_getpeername, d->fd, &a, &len) == 0) {
+			format_addr(&a, len, d->peer, sizeof d->peer);
 		}
 	} else if (v->what && !strcmp(v->what, "join")) {
 		for (int i = 0; i < n; i++)
@@ -315,7 +327,7 @@ void ctl_tasks(struct gr_out *o)
 		const struct shim_task *s = (const struct shim_task *)v[i].local;
 		bool blocked = v[i].state == GR_TASK_RUNNING && s->blocking_depth;
 		const char *what = blocked ? s->blocking_call
-				   : v[i].state == GR_TASK_PARKED ? v[i].what
+				   : v[i].state == GR_TASK_PARKED ? wait_call(&v[i])
 								  : NULL;
 		int64_t wait = blocked ? now - s->blocking_since
 			       : v[i].state == GR_TASK_PARKED && v[i].stopped_at ? now - v[i].stopped_at

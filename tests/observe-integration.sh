@@ -208,9 +208,11 @@ waits_shim() {
 	if ! "$gp" tasks "$p" >"$tmp/tasks" 2>"$tmp/tasks.err"; then
 		fail "tasks" "status $?: $(head -c 200 "$tmp/tasks.err")"
 	elif [ "$(awk -F'\t' 'NF == 7 && $2 == "parked"' "$tmp/tasks" | wc -l)" -ne 7 ] ||
-		! awk -F'\t' -v t="$(info locker)" '$1 == t && $6 == "mutex" && $7 == "obs-locker" { f = 1 }
-			END { exit !f }' "$tmp/tasks"; then
-		fail "tasks" "want 7 parked lines of 7 fields, the locker's in mutex: $(head -c 300 "$tmp/tasks")"
+		! awk -F'\t' -v l="$(info locker)" -v a="$(info acceptor)" '
+			$1 == l && $6 == "mutex" && $7 == "obs-locker" { f++ }
+			$1 == a && $6 == "accept" && $7 == "obs-acceptor" { f++ }
+			END { exit f != 2 }' "$tmp/tasks"; then
+		fail "tasks" "want 7 parked lines of 7 fields, the locker's in mutex, the acceptor's in accept: $(head -c 300 "$tmp/tasks")"
 	else
 		pass "tasks"
 	fi
