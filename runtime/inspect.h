@@ -23,7 +23,15 @@
  * a task: a branch and a shared cache line on every switch, and a task held back from running
  * while a slow dump looks at it. The copy costs the scheduler nothing.
  *
- * A running task has no saved registers: its view has no backtrace.
+ * A running task has no saved registers: it is sampled on its carrier (gr_inspect_sampler: a
+ * signal the shim's handler passes to gr_sample_take, which copies the interrupted registers
+ * and the top of the stack the same way, on the task's own OS thread, so the copy is
+ * consistent by construction), then unwound like the others. Only a carrier the kernel reports
+ * running ('R') is signalled: one asleep in a system call could see it return EINTR (a sleep,
+ * a wait with a timeout are never restarted). A task in a call greenpoll passes to the kernel,
+ * or in one it does not see, therefore shows no backtrace; nor does one that left its carrier
+ * before the signal came (the handler checks it is still the one running), or one whose
+ * carrier did not answer within GR_SAMPLE_WAIT_NS.
  */
 #ifndef GR_INSPECT_H
 #define GR_INSPECT_H
@@ -34,9 +42,10 @@
 
 #include "task.h"
 
-#define GR_INSPECT_STACK (64 << 10)
+#define GR_INSPECT_STACK (16 << 10)
 #define GR_INSPECT_TRIES 3
 #define GR_INSPECT_FRAMES 32
+#define GR_SAMPLE_WAIT_NS 50000000
 
 struct gr_task_view {
 	struct gr_task *t; /* the record (only read through process_vm_readv after the copy) */
@@ -49,10 +58,11 @@ struct gr_task_view {
 	uint64_t token;
 	uint32_t run_seq;
 	void *sp;
-	int64_t run_ns;	    /* the time it ran (cputime.h) */
+	int64_t run_ns;	    /* the time it ran (cputime.h), to the view's moment */
 	int64_t stopped_at; /* CLOCK_MONOTONIC ns its last stretch ended (0: running) */
 	int64_t deadline;   /* of its wait, GR_NEVER if none */
 	bool adopted;
+	int32_t os_tid;	    /* its carrier's OS thread, while running */
 	unsigned char local[GR_TASK_LOCAL_BYTES]; /* the shim's state of it */
 };
 
@@ -60,11 +70,18 @@ struct gr_task_view {
 int gr_task_views(struct gr_task_view *out, int max);
 
 /*
- * The return addresses of the task of view v (not running when viewed), innermost first, into
- * pcs (at most max): how many; 0 if it is running, or has ended, or kept changing while being
- * unwound. The first entry is the address its last switch returns to.
+ * The backtrace of the task of view v, innermost first, into pcs (at most max): how many; 0 if
+ * none could be had (see above). *exact says whether pcs[0] is the address of an instruction
+ * being run (a sampled task) rather than one a call returns to (every other entry).
  */
-int gr_view_backtrace(const struct gr_task_view *v, uintptr_t *pcs, int max);
+int gr_view_backtrace(const struct gr_task_view *v, uintptr_t *pcs, int max, bool *exact);
+
+/* Running tasks are sampled with signal sig queued with value cookie (0: never sampled). */
+void gr_inspect_sampler(int sig, void *cookie);
+
+/* From that signal's handler, with its ucontext: take the sample asked for, if any.
+ * Async-signal-safe. */
+void gr_sample_take(const void *uctx);
 
 /* The return addresses of the caller's own frames, innermost first, into pcs (at most max):
  * how many (libunwind, local: the calling task's stack as it is). */

@@ -100,27 +100,6 @@ void gr_monitor_kick(void)
 		gr_futex_wake((uint32_t *)&mon.asleep, 1);
 }
 
-/* The kernel's state letter of OS thread tid ('R', 'S', 'D'...), or 0 if unknown. */
-static char thread_state(int32_t tid)
-{
-	char path[64], buf[512], *paren;
-	long fd, n;
-
-	if (tid <= 0)
-		return 0;
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-	fd = gr_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	n = gr_sys3(SYS_read, fd, buf, sizeof buf - 1);
-	gr_sys1(SYS_close, fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	paren = strrchr(buf, ')'); /* the name in parentheses may hold anything */
-	return paren && paren[1] == ' ' ? paren[2] : 0;
-}
-
 /* CPU time of OS thread tid of this process in ns (its kernel CPU clock), or -1 */
 static int64_t thread_cpu_ns(int32_t tid)
 {
@@ -204,7 +183,7 @@ static bool look(int64_t now, int64_t *next_look)
 					continue;
 				}
 				v->checked = now;
-				k = thread_state(s.owner_tid);
+				k = gr_thread_state(s.owner_tid);
 				if (k == 'S' || k == 'D') {
 					acted |= retake(i, s.status, GR_STAT_HANDOFFS_STUCK);
 					continue;

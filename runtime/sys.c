@@ -1,7 +1,7 @@
 /*
  * sys.c — the libc function the runtime reaches by pointer (sys.h): clock_gettime, which the
  * shim interposes for tasks' CPU-time clocks, so a call by name from this library would land
- * in the shim.
+ * in the shim; and the kernel's state of one of the process's OS threads (gr_thread_state).
  *
  * The pointer is set when this object is loaded, to the next definition after this object
  * (libc's, whether this code is the preloaded library or a unit test); every call goes straight
@@ -14,6 +14,9 @@
 #include "sys.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "throw.h"
 
@@ -39,4 +42,25 @@ __attribute__((constructor)) static void resolve_at_load(void)
 {
 	if (gr_libc_clock_gettime == first_clock_gettime)
 		resolve();
+}
+
+/* The kernel's state letter of OS thread tid ('R', 'S', 'D'...), or 0 if unknown. */
+char gr_thread_state(int32_t tid)
+{
+	char path[64], buf[512], *paren;
+	long fd, n;
+
+	if (tid <= 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	fd = gr_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	n = gr_sys3(SYS_read, fd, buf, sizeof buf - 1);
+	gr_sys1(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	paren = strrchr(buf, ')'); /* the name in parentheses may hold anything */
+	return paren && paren[1] == ' ' ? paren[2] : 0;
 }

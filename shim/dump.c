@@ -18,7 +18,8 @@
  *    built without -rdynamic is named too), or the file and offset where there is no symbol.
  *    No file:line: libunwind does not read DWARF line tables, and reading them here would mean
  *    a DWARF parser in the library. greenpoll's own innermost frames (the switch, the park) are
- *    left out. A running task has no saved registers: it shows no backtrace.
+ *    left out. A running task is sampled on its carrier (runtime/inspect.h says when it
+ *    cannot be: then it shows no backtrace, and why).
  * Symbol lookups read files: each address is looked up once per dump (names are cached by
  * address), so thousands of tasks parked at the same few places cost a few lookups.
  */
@@ -45,17 +46,18 @@
 #define SYMBOL_LEN 160
 
 struct symbol_cache {
-	uintptr_t pc[SYMBOL_CACHE];
+	uintptr_t key[SYMBOL_CACHE]; /* pc * 2 + exact (pc - 1 is looked up unless exact) */
 	char name[SYMBOL_CACHE][SYMBOL_LEN];
 };
 
 static const char *symbol(struct symbol_cache *c, uintptr_t pc, bool exact)
 {
-	size_t i = (size_t)((pc >> 2) * 0x9e3779b97f4a7c15ull >> 54) & (SYMBOL_CACHE - 1);
+	uintptr_t key = pc * 2 + exact;
+	size_t i = (size_t)((key >> 2) * 0x9e3779b97f4a7c15ull >> 54) & (SYMBOL_CACHE - 1);
 
-	if (c->pc[i] != pc) {
+	if (c->key[i] != key) {
 		gr_symbolise(pc, exact, c->name[i], sizeof c->name[i]);
-		c->pc[i] = pc;
+		c->key[i] = key;
 	}
 	return c->name[i];
 }
@@ -166,10 +168,15 @@ static void describe_wait(const struct gr_task_view *v, const struct gr_task_vie
 	}
 }
 
-/* The backtrace of the task of v into pcs[GR_INSPECT_FRAMES], the program's part (ctl.h). */
-static int backtrace_of(const struct gr_task_view *v, uintptr_t *pcs, int *first)
+/* The backtrace of the task of v into pcs[GR_INSPECT_FRAMES], the program's part (ctl.h);
+ * *exact: pcs[0] is an instruction being run (a sampled running task). */
+static int backtrace_of(const struct gr_task_view *v, uintptr_t *pcs, int *first, bool *exact)
 {
-	return ctl_program_frames(pcs, gr_view_backtrace(v, pcs, GR_INSPECT_FRAMES), true, first);
+	int n = gr_view_backtrace(v, pcs, GR_INSPECT_FRAMES, exact);
+
+	n = ctl_program_frames(pcs, n, !*exact, first);
+	*exact = *exact && *first == 0;
+	return n;
 }
 
 int ctl_program_frames(const uintptr_t *pcs, int n, bool keep_entry, int *first)
@@ -192,6 +199,7 @@ static void text_task(struct gr_out *o, const struct gr_task_view *v, const stru
 	const struct shim_task *s = (const struct shim_task *)v->local;
 	uintptr_t pcs[GR_INSPECT_FRAMES];
 	int frames, first;
+	bool exact;
 
 	gr_out_printf(o, "\nthread %d", (int)v->tid);
 	if (s->name[0]) {
@@ -204,8 +212,7 @@ static void text_task(struct gr_out *o, const struct gr_task_view *v, const stru
 			      "the kernel)\n", s->blocking_call ? s->blocking_call : "?",
 			      secs(now - s->blocking_since), v->carrier);
 	else if (v->state == GR_TASK_RUNNING)
-		gr_out_printf(o, " running on carrier %d (no backtrace: a running thread's registers "
-			      "are not saved)\n", v->carrier);
+		gr_out_printf(o, " running on carrier %d\n", v->carrier);
 	else if (v->state == GR_TASK_RUNNABLE)
 		gr_out_puts(o, " runnable\n");
 	else if (v->state == GR_TASK_PARKED) {
@@ -226,10 +233,13 @@ static void text_task(struct gr_out *o, const struct gr_task_view *v, const stru
 	} else {
 		gr_out_puts(o, " ending\n");
 	}
-	frames = backtrace_of(v, pcs, &first);
+	frames = backtrace_of(v, pcs, &first, &exact);
 	for (int i = first; i < frames; i++)
-		gr_out_printf(o, "    #%d %s\n", i - first, symbol(syms, pcs[i], false));
-	if (v->state != GR_TASK_RUNNING && !frames)
+		gr_out_printf(o, "    #%d %s\n", i - first, symbol(syms, pcs[i], exact && i == first));
+	if (!frames && v->state == GR_TASK_RUNNING)
+		gr_out_puts(o, "    (no backtrace: its carrier could not be sampled, being in a system "
+			    "call or gone on to another thread)\n");
+	else if (!frames)
 		gr_out_puts(o, "    (no backtrace: it ran while being looked at)\n");
 }
 
@@ -239,6 +249,7 @@ static void json_task(struct gr_out *o, const struct gr_task_view *v, const stru
 	const struct shim_task *s = (const struct shim_task *)v->local;
 	uintptr_t pcs[GR_INSPECT_FRAMES];
 	int frames, first;
+	bool exact;
 
 	gr_out_printf(o, "%s\n{\"tid\": %d, \"name\": \"", leading ? "" : ",", (int)v->tid);
 	gr_out_json_str(o, s->name);
@@ -270,10 +281,10 @@ static void json_task(struct gr_out *o, const struct gr_task_view *v, const stru
 		gr_out_puts(o, "}");
 	}
 	gr_out_puts(o, ", \"frames\": [");
-	frames = backtrace_of(v, pcs, &first);
+	frames = backtrace_of(v, pcs, &first, &exact);
 	for (int i = first; i < frames; i++) {
 		gr_out_puts(o, i > first ? ", \"" : "\"");
-		gr_out_json_str(o, symbol(syms, pcs[i], false));
+		gr_out_json_str(o, symbol(syms, pcs[i], exact && i == first));
 		gr_out_puts(o, "\"");
 	}
 	gr_out_puts(o, "]}");

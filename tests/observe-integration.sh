@@ -2,11 +2,12 @@
 # Integration tests of looking inside a running program (issue 12): the library's control
 # channel, asked by BUILD_DIR/greenpoll, and the blocking report.
 #  - obs_waits (threads parked in read, accept, a mutex, a condvar, a sleep, a read of stdin,
-#    main in a join): natively and under the shim, the same stdout; under the shim,
-#    `greenpoll dump PID` names each thread's wait (fd, direction, peer or listening address,
-#    the mutex's and condvar's addresses the fixture printed, the join's target) and shows the
-#    fixture's function of each wait in that thread's backtrace; `dump --json` is one balanced
-#    JSON object naming every thread; `tasks` has a line per thread; `stats` counts 7 live;
+#    main in a join, and one computing): natively and under the shim, the same stdout; under
+#    the shim, `greenpoll dump PID` names each thread's wait (fd, direction, peer or listening
+#    address, the mutex's and condvar's addresses the fixture printed, the join's target) and
+#    shows the fixture's function of each wait in that thread's backtrace, and the computing
+#    thread's function in its sampled backtrace; `dump --json` is one balanced JSON object
+#    naming every thread; `tasks` has a line per thread; `stats` counts 8 live;
 #  - obs_accepts 20: `stats` says net.accepts 20, tasks.created 40, tasks.exited 40, after the
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
 #    pid; both socket files are gone once they ended;
@@ -160,16 +161,19 @@ waits_shim() {
 		return
 	fi
 	p=$(info main)
-	# the threads wrote their tids just before their waits: a dump shows them all parked soon
+	# the threads wrote their tids just before their waits: a dump shows them all parked soon,
+	# and the spinner sampled in its loop (unless its carrier was caught in a system call)
 	for i in $(seq 50); do
 		"$gp" dump "$p" >"$tmp/dump" 2>"$tmp/dump.err" &&
-			[ "$(grep -c '^thread [0-9]* .* parked for ' "$tmp/dump")" -eq 7 ] && { ok=1; break; }
+			[ "$(grep -c '^thread [0-9]* .* parked for ' "$tmp/dump")" -eq 7 ] &&
+			block_of "$(info spinner)" "$tmp/dump" | grep -q '^    #[0-9]* spin_in_loop+0x' &&
+			{ ok=1; break; }
 		sleep 0.1
 	done
 	if [ "$ok" -ne 1 ]; then
-		fail "dump: 7 threads parked" "$(head -c 400 "$tmp/dump") $(head -c 200 "$tmp/dump.err")"
+		fail "dump: 7 threads parked, 1 sampled" "$(head -c 400 "$tmp/dump") $(head -c 200 "$tmp/dump.err")"
 	else
-		pass "dump: 7 threads parked"
+		pass "dump: 7 threads parked, 1 sampled"
 	fi
 	check_wait "the thread's name" "$(info reader)" "\"obs-reader\" parked for" wait_in_read
 	check_wait "read on a socket, its peer" "$(info reader)" \
@@ -184,13 +188,14 @@ waits_shim() {
 	check_wait "sleep and its deadline" "$(info sleeper)" " in sleep, until " wait_in_sleep
 	check_wait "read of stdin" "$(info releaser)" "in read on fd 0" wait_for_go
 	check_wait "join and its target" "$(info main)" "in join of thread $(info reader)" wait_in_join
+	check_wait "a running thread, sampled" "$(info spinner)" "\"obs-spinner\" " spin_in_loop
 
 	if ! "$gp" dump "$p" --json >"$tmp/dump.json" 2>"$tmp/dump.err"; then
 		fail "dump --json" "status $?: $(head -c 200 "$tmp/dump.err")"
 	else
 		local why missing=''
 		why=$(json_problem "$tmp/dump.json")
-		for i in reader acceptor locker waiter sleeper releaser main; do
+		for i in reader acceptor locker waiter sleeper releaser spinner main; do
 			grep -q "\"tid\": $(info "$i")," "$tmp/dump.json" || missing+=" $i"
 		done
 		if [ -n "$why" ]; then
@@ -208,18 +213,19 @@ waits_shim() {
 	if ! "$gp" tasks "$p" >"$tmp/tasks" 2>"$tmp/tasks.err"; then
 		fail "tasks" "status $?: $(head -c 200 "$tmp/tasks.err")"
 	elif [ "$(awk -F'\t' 'NF == 7 && $2 == "parked"' "$tmp/tasks" | wc -l)" -ne 7 ] ||
+		[ "$(wc -l <"$tmp/tasks")" -ne 8 ] ||
 		! awk -F'\t' -v l="$(info locker)" -v a="$(info acceptor)" '
 			$1 == l && $6 == "mutex" && $7 == "obs-locker" { f++ }
 			$1 == a && $6 == "accept" && $7 == "obs-acceptor" { f++ }
 			END { exit f != 2 }' "$tmp/tasks"; then
-		fail "tasks" "want 7 parked lines of 7 fields, the locker's in mutex, the acceptor's in accept: $(head -c 300 "$tmp/tasks")"
+		fail "tasks" "want 8 lines, 7 parked of 7 fields, the locker's in mutex, the acceptor's in accept: $(head -c 300 "$tmp/tasks")"
 	else
 		pass "tasks"
 	fi
 
 	"$gp" stats "$p" >"$tmp/stats" 2>&1
-	if ! grep -qx 'tasks.live 7' "$tmp/stats"; then
-		fail "stats: tasks.live" "want 'tasks.live 7': $(grep tasks "$tmp/stats" | tr '\n' ' ')"
+	if ! grep -qx 'tasks.live 8' "$tmp/stats"; then
+		fail "stats: tasks.live" "want 'tasks.live 8': $(grep tasks "$tmp/stats" | tr '\n' ' ')"
 	else
 		pass "stats: tasks.live"
 	fi
