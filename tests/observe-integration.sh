@@ -10,7 +10,8 @@
 #    naming every thread; `tasks` has a line per thread; `stats` counts 8 live;
 #  - obs_accepts 20: `stats` says net.accepts 20, tasks.created 40, tasks.exited 40, after the
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
-#    pid; both socket files are gone once they ended;
+#    pid; both socket files are gone once they ended; run by a shell's exec (same pid), it is
+#    dumped through the socket its image made in place of the shell's;
 #  - obs_slow_call with GREENPOLL_REPORT: the report's first line is the verdict, and it names
 #    flock and the fixture's wait_in_flock as a call site;
 #  - the channel's access: directory 0700 and socket 0600 owned by the user; as root, the
@@ -298,6 +299,26 @@ accepts() {
 	fi
 }
 
+# ---- an exec'd image: same pid, a socket of its own ----
+
+exec_image() {
+	local p
+	start_bg exec -- LD_PRELOAD="$lib" sh -c 'exec "$0" 1 "$1"' "$fixtures/obs_accepts" "$tmp/info5"
+	if ! wait_for "$tmp/info5" end; then
+		fail "dump of an exec'd image" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/exec.err")"
+		finish_bg
+		return
+	fi
+	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info5")
+	if "$gp" dump "$p" >"$tmp/dump" 2>"$tmp/dump.err" &&
+		head -n 1 "$tmp/dump" | grep -q "^greenpoll dump of $p (obs_accepts): 1 threads$"; then
+		pass "dump of an exec'd image (the shell's socket replaced by its own)"
+	else
+		fail "dump of an exec'd image" "$(head -c 300 "$tmp/dump") $(head -c 200 "$tmp/dump.err")"
+	fi
+	finish_bg
+}
+
 # ---- the blocking report ----
 
 slow_call() {
@@ -401,6 +422,7 @@ else
 	waits_native
 	waits_shim
 	accepts
+	exec_image
 	slow_call
 	access
 fi
