@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,6 +60,7 @@
 #include "tls.h"
 
 #define REQUEST_TIMEOUT_S 2 /* a client that sends no request line in this long is dropped */
+#define ANSWER_TIMEOUT_S 10 /* nor may one that stops reading the answer hold the channel */
 #define REMAKES_MAX 8	    /* channels made again after a loss, at most */
 
 static struct {
@@ -91,14 +93,17 @@ void ctl_command_name(char *buf, size_t n)
 	buf[strcspn(buf, "\n")] = 0;
 }
 
-static void say_once(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2))) static void say_once(const char *fmt, ...)
 {
 	char line[300];
+	va_list ap;
 
 	if (ctl.said)
 		return;
 	ctl.said = true;
-	snprintf(line, sizeof line, fmt, arg);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
 	gr_say("%s; no control channel (greenpoll dump, stats and top cannot see this process; "
 	       "GREENPOLL_CONTROL=off silences this)", line);
 }
@@ -108,10 +113,11 @@ static bool safe_dir(const char *dir)
 {
 	struct stat st;
 	uid_t uid = (uid_t)gr_sys0(SYS_getuid);
+	int err;
 
 	gr_sys2(SYS_mkdir, dir, 0700);
-	if (gr_sys4(SYS_newfstatat, AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		say_once("cannot make the directory %s", dir);
+	if ((err = (int)gr_sys4(SYS_newfstatat, AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW))) {
+		say_once("cannot make the directory %s (%s)", dir, strerror(-err));
 		return false;
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 077)) {
@@ -125,16 +131,16 @@ static bool safe_dir(const char *dir)
 static int make_socket(void)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	long fd = gr_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	long fd = gr_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
 
 	if (fd < 0)
 		return (int)fd;
 	memcpy(addr.sun_path, ctl.path, strlen(ctl.path) + 1);
 	gr_sys1(SYS_unlink, ctl.path); /* one left by a process that died, or before an exec */
-	if (gr_sys3(SYS_bind, fd, &addr, sizeof addr) != 0 || gr_sys2(SYS_chmod, ctl.path, 0600) != 0 ||
-	    gr_sys2(SYS_listen, fd, 64) != 0) {
+	if ((err = gr_sys3(SYS_bind, fd, &addr, sizeof addr)) ||
+	    (err = gr_sys2(SYS_chmod, ctl.path, 0600)) || (err = gr_sys2(SYS_listen, fd, 64))) {
 		gr_sys1(SYS_close, fd);
-		return -EACCES;
+		return (int)err;
 	}
 	return gr_hiddenfd_place_high((int)fd);
 }
@@ -148,13 +154,14 @@ static bool open_channel(void)
 
 	if (gp_ctl_dir(dir, sizeof dir, (uid_t)gr_sys0(SYS_getuid)) < 0 ||
 	    gp_ctl_socket_path(ctl.path, sizeof ctl.path, (uid_t)gr_sys0(SYS_getuid), pid) < 0) {
-		say_once("the control socket's path is too long (%s)", "XDG_RUNTIME_DIR");
+		say_once("the control socket's path (in XDG_RUNTIME_DIR) is too long for a Unix "
+			 "socket");
 		return false;
 	}
 	if (!safe_dir(dir))
 		return false;
 	if ((fd = make_socket()) < 0) {
-		say_once("cannot listen on %s", ctl.path);
+		say_once("cannot listen on %s (%s)", ctl.path, strerror(-fd));
 		return false;
 	}
 	ctl.pid = pid;
@@ -174,13 +181,15 @@ static bool peer_allowed(int fd)
 	       cred.uid == (uid_t)gr_sys0(SYS_geteuid);
 }
 
-/* the request line of connection fd into req (without its '\n'); false if none came */
+/* the request line of connection fd into req (without its '\n'); false if none came; the
+ * connection's timeouts set (a client that stops reading the answer fails its writes) */
 static bool read_request(int fd, char req[GP_CTL_REQUEST_MAX + 1])
 {
-	struct timeval tv = {.tv_sec = REQUEST_TIMEOUT_S};
+	struct timeval tv = {.tv_sec = REQUEST_TIMEOUT_S}, answer = {.tv_sec = ANSWER_TIMEOUT_S};
 	size_t len = 0;
 
 	gr_sys6(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, sizeof tv, 0);
+	gr_sys6(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&answer, sizeof answer, 0);
 	while (len < GP_CTL_REQUEST_MAX) {
 		long n = gr_sys3(SYS_read, fd, req + len, GP_CTL_REQUEST_MAX - len);
 		char *nl;
