@@ -21,10 +21,15 @@
  * Lifetime: the socket file is DIR/PID.sock, removed at exit by the process that made it (not
  * by a fork child that did not). A file left by a process that died (or by the image before
  * an exec, which has the same pid) is replaced. Files of processes that ended without exit
- * (_exit, a signal: fork children often do) are swept by the next channel's thread when it
- * starts: a PID.sock whose process no longer exists (kill(PID, 0): ESRCH) is removed. (A new
- * process given that pid and binding its socket between the check and the removal would lose
- * its file: pids are reused only after pid_max others, and the window is microseconds.) A fork child closes its copy of the parent's
+ * (_exit, a signal: fork children often do) are swept after a request is answered (by any
+ * process's channel): a PID.sock whose process no longer exists (kill(PID, 0): ESRCH) is
+ * removed. (A new process given that pid and binding its socket between the check and the
+ * removal would lose its file: pids are reused only after pid_max others, and the window is
+ * microseconds.) Not when the thread starts: reading the directory takes an fd, the lowest
+ * free number, and at start-up the program may be placing its own fds (a daemon's dup2 onto
+ * that very number fails with EBUSY while the kernel is allocating it). The fds the channel
+ * takes for a moment (a connection before it is moved high, the directory, /proc reads of a
+ * dump) are taken only when someone uses the channel. A fork child closes its copy of the parent's
  * listening socket (the same open file: it must not take the parent's connections) and opens
  * its own, for its own pid, with a thread of its own.
  *
@@ -32,7 +37,11 @@
  * (hiddenfd.h): placed high, close-on-exec, kept from the program's close, close_range, dup2.
  * Writes to the connection read its slot each time (gr_out_init_slot), so one moved by a dup2
  * meanwhile is followed. A listening socket lost anyway (a raw close system call) makes the
- * next accept fail with EBADF or ENOTSOCK: the channel is made again, once per loss.
+ * next poll say POLLNVAL, or the number now names something else (the program's): the channel
+ * is made again, once per loss. The thread waits in poll, never in accept, which would hold
+ * the lowest free fd number reserved while it waits (the program's next open would skip it,
+ * and a dup2 onto it fail with EBUSY); the listening socket is non-blocking, so an accept
+ * after a connection went away returns at once.
  *
  * All system calls here are raw (sys.h): close, accept and the rest are names the shim
  * interposes, and these are greenpoll's fds, not the program's. The thread is not a task, so
@@ -44,6 +53,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -131,7 +142,7 @@ static bool safe_dir(const char *dir)
 static int make_socket(void)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	long fd = gr_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+	long fd = gr_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err;
 
 	if (fd < 0)
 		return (int)fd;
@@ -222,23 +233,6 @@ static void answer(struct gr_out *o, const char *req)
 			      "tasks, report, report json)\n", req);
 }
 
-static void serve(int fd)
-{
-	char req[GP_CTL_REQUEST_MAX + 1];
-	struct gr_out *o;
-
-	atomic_store(&ctl.conn_fd, gr_hiddenfd_place_high(fd));
-	if (peer_allowed(atomic_load(&ctl.conn_fd)) && read_request(atomic_load(&ctl.conn_fd), req) &&
-	    (o = malloc(sizeof *o))) {
-		gr_out_init_slot(o, &ctl.conn_fd);
-		answer(o, req);
-		gr_out_flush(o);
-		free(o);
-	}
-	fd = atomic_exchange(&ctl.conn_fd, -1);
-	gr_sys1(SYS_close, fd);
-}
-
 /* remove the socket files in the channel's directory of processes that no longer exist */
 static void sweep(void)
 {
@@ -264,25 +258,59 @@ static void sweep(void)
 	closedir(d);
 }
 
+static void serve(int fd)
+{
+	char req[GP_CTL_REQUEST_MAX + 1];
+	struct gr_out *o;
+
+	atomic_store(&ctl.conn_fd, gr_hiddenfd_place_high(fd));
+	if (peer_allowed(atomic_load(&ctl.conn_fd)) && read_request(atomic_load(&ctl.conn_fd), req) &&
+	    (o = malloc(sizeof *o))) {
+		gr_out_init_slot(o, &ctl.conn_fd);
+		answer(o, req);
+		gr_out_flush(o);
+		free(o);
+	}
+	fd = atomic_exchange(&ctl.conn_fd, -1);
+	gr_sys1(SYS_close, fd);
+	sweep();
+}
+
+/* whether lfd is still our listening socket (bound to ctl.path), not a number the program
+ * reused after ours was closed behind our back */
+static bool still_ours(int lfd)
+{
+	struct sockaddr_un addr;
+	socklen_t len = sizeof addr;
+
+	return gr_sys3(SYS_getsockname, lfd, &addr, &len) == 0 && addr.sun_family == AF_UNIX &&
+	       len > offsetof(struct sockaddr_un, sun_path) &&
+	       strncmp(addr.sun_path, ctl.path, sizeof addr.sun_path) == 0;
+}
+
 static void *ctl_thread(void *arg)
 {
 	(void)arg;
 	gr_tcb_forget_runtime();
-	sweep();
 	for (;;) {
 		int lfd = atomic_load(&ctl.listen_fd);
-		long fd = gr_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
+		long fd;
 
-		if (fd >= 0) {
-			serve((int)fd);
-			continue;
-		}
-		if (fd != -EBADF && fd != -ENOTSOCK && fd != -EINVAL) {
-			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS)
+		/* wait in poll, not in accept: a blocked accept holds the lowest free fd number
+		 * reserved (the kernel takes it before waiting), which the program would miss */
+		if (gr_sys3(SYS_poll, &p, 1, -1) < 0)
+			continue; /* EINTR */
+		if (!(p.revents & POLLNVAL) && still_ours(lfd)) {
+			fd = gr_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				serve((int)fd);
+			else if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS)
 				gr_sys2(SYS_nanosleep, &(struct timespec){.tv_nsec = 10000000}, NULL);
-			continue; /* EINTR, ECONNABORTED, a full fd table: again */
+			continue; /* EAGAIN (the connection went away), ECONNABORTED: again */
 		}
-		/* lost behind our back (a raw close; the number may be the program's now) */
+		/* lost behind our back (a raw close; the number may be the program's now: never
+		 * closed by us) */
 		if (++ctl.remakes > REMAKES_MAX || !open_channel()) {
 			atomic_store(&ctl.listen_fd, -1);
 			return NULL;

@@ -8,7 +8,8 @@
 #    shows the fixture's function of each wait in that thread's backtrace, and the computing
 #    thread's function in its sampled backtrace; `dump --json` is one balanced JSON object
 #    naming every thread; `tasks` has a line per thread; `stats` counts 8 live;
-#  - obs_accepts 20: `stats` says net.accepts 20, tasks.created 40, tasks.exited 40, after the
+#  - obs_accepts 20: its first open gives fd 3 (greenpoll holds no low number, not even
+#    reserved by a waiting accept); `stats` says net.accepts 20, tasks.created 40, tasks.exited 40, after the
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
 #    pid; both socket files are gone once they ended; run by a shell's exec (same pid), it is
 #    dumped through the socket its image made in place of the shell's;
