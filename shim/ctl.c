@@ -38,7 +38,10 @@
  * Writes to the connection read its slot each time (gr_out_init_slot), so one moved by a dup2
  * meanwhile is followed. A listening socket lost anyway (a raw close system call) makes the
  * next poll say POLLNVAL, or the number now names something else (the program's): the channel
- * is made again, once per loss. The thread waits in poll, never in accept, which would hold
+ * is made again, once per loss. A poll already waiting holds its own reference to the file and
+ * goes on waiting on the closed socket: the loss is seen when the next client connects, whose
+ * connection goes with the lost socket (it is refused: the command says the connection was
+ * reset); the one after is answered. The thread waits in poll, never in accept, which would hold
  * the lowest free fd number reserved while it waits (the program's next open would skip it,
  * and a dup2 onto it fail with EBUSY); the listening socket is non-blocking, so an accept
  * after a connection went away returns at once.

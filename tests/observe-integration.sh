@@ -13,6 +13,9 @@
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
 #    pid; both socket files are gone once they ended; run by a shell's exec (same pid), it is
 #    dumped through the socket its image made in place of the shell's;
+#  - obs_lost_channel closes greenpoll's listening socket by a raw close system call: the next
+#    client is refused, the channel is made again with one line on stderr, the one after is
+#    answered;
 #  - obs_slow_call with GREENPOLL_REPORT: the report's first line is the verdict, and it names
 #    flock and the fixture's wait_in_flock as a call site;
 #  - the channel's access: directory 0700 and socket 0600 owned by the user; as root, the
@@ -320,6 +323,43 @@ exec_image() {
 	finish_bg
 }
 
+# ---- the channel's socket closed behind greenpoll's back ----
+
+lost_channel() {
+	local p label="the channel made again after a raw close of its socket"
+	start_bg lost -- LD_PRELOAD="$lib" "$fixtures/obs_lost_channel" "$tmp/info6"
+	if ! wait_for "$tmp/info6" end; then
+		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/lost.err")"
+		finish_bg
+		return
+	fi
+	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info6")
+	# the first client after the loss shows it (a poll holds the lost socket): refused once
+	"$gp" dump "$p" >/dev/null 2>&1
+	if ! "$gp" dump "$p" >"$tmp/dump" 2>"$tmp/dump.err" ||
+		! block_of "$p" "$tmp/dump" | grep -q '^    #[0-9]* wait_for_go+0x'; then
+		fail "$label" "second dump: $(head -c 300 "$tmp/dump") $(head -c 200 "$tmp/dump.err")"
+		finish_bg
+		return
+	fi
+	finish_bg
+	if [ "$status" -ne 0 ] || [ "$(cat "$tmp/lost.out")" != done ] ||
+		[ "$(awk '$1 == "closed" { print $2 }' "$tmp/info6")" != 1 ] ||
+		[ "$(grep -c '^greenpoll: ' "$tmp/lost.err")" -ne 1 ] ||
+		! grep -q '^greenpoll: the control socket (fd [0-9]*) was closed behind greenpoll.s back .*made a new one' "$tmp/lost.err"; then
+		fail "$label" "status $status, closed $(awk '$1 == "closed" { print $2 }' "$tmp/info6"), stderr: $(head -c 300 "$tmp/lost.err")"
+	else
+		pass "$label (one line on stderr)"
+	fi
+	run -- "$fixtures/obs_lost_channel" "$tmp/info7" <<<go
+	if [ "$status" -ne 0 ] || [ "$(cat "$tmp/out")" != done ] ||
+		[ "$(awk '$1 == "closed" { print $2 }' "$tmp/info7")" != 0 ]; then
+		fail "obs_lost_channel (native)" "$(reason), closed $(awk '$1 == "closed" { print $2 }' "$tmp/info7")"
+	else
+		pass "obs_lost_channel (native): no socket to close"
+	fi
+}
+
 # ---- the blocking report ----
 
 slow_call() {
@@ -424,6 +464,7 @@ else
 	waits_shim
 	accepts
 	exec_image
+	lost_channel
 	slow_call
 	access
 fi
