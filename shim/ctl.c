@@ -6,7 +6,7 @@
  * is most wanted when the program is stuck: the channel must answer whatever the program's
  * tasks and carriers are doing (all parked, one computing without end, a carrier blocked in a
  * call), so it depends on no carrier polling and on no thread of the program. That costs every
- * preloaded process one OS thread (a 256 KiB stack, reserved lazily, asleep in accept) and one
+ * preloaded process one OS thread (a 256 KiB stack, reserved lazily, asleep in poll) and one
  * fd; GREENPOLL_CONTROL=off saves both. Not the monitor's thread: the monitor sleeps
  * for microseconds between looks and must never wait on a slow client; a dump of thousands of
  * tasks takes milliseconds.
@@ -29,9 +29,14 @@
  * free number, and at start-up the program may be placing its own fds (a daemon's dup2 onto
  * that very number fails with EBUSY while the kernel is allocating it). The fds the channel
  * takes for a moment (a connection before it is moved high, the directory, /proc reads of a
- * dump) are taken only when someone uses the channel. A fork child closes its copy of the parent's
- * listening socket (the same open file: it must not take the parent's connections) and opens
- * its own, for its own pid, with a thread of its own.
+ * dump) are taken only when someone uses the channel.
+ *
+ * A fork child closes its copy of the parent's listening socket at once (the same open file:
+ * it must not take the parent's connections) and makes its own, for its own pid, with a thread
+ * of its own, when one of its tasks first parks (gr_park_first_hook): most children exec or
+ * exit first, and making a channel (a socket, a bind, a thread) would add about a millisecond
+ * to every fork here. A child is therefore not seen by `greenpoll` until it first waits; one
+ * that computes without waiting never is.
  *
  * The fds: the listening socket and the connection being answered are hidden fds
  * (hiddenfd.h): placed high, close-on-exec, kept from the program's close, close_range, dup2.
@@ -69,6 +74,7 @@
 
 #include "ctl_proto.h"
 #include "hiddenfd.h"
+#include "park.h"
 #include "sys.h"
 #include "throw.h"
 #include "tls.h"
@@ -353,6 +359,7 @@ void ctl_after_fork_child(void)
 {
 	int fd;
 
+	gr_park_first_hook(NULL); /* a child of a child that had not made its channel yet */
 	ctl.started_at = gr_nanotime();
 	ctl.pid = 0; /* the parent's file is the parent's to remove */
 	ctl.remakes = 0;
@@ -361,7 +368,7 @@ void ctl_after_fork_child(void)
 	if ((fd = atomic_exchange(&ctl.conn_fd, -1)) >= 0)
 		gr_sys1(SYS_close, fd);
 	if (ctl.on)
-		start();
+		gr_park_first_hook(start);
 }
 
 __attribute__((destructor)) static void ctl_remove(void)
