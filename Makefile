@@ -11,10 +11,12 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 STD     := -std=gnu11
 B       := build
-# make install: the command finds the library at ../lib/ from its bin/ (cli/run.c)
-PREFIX  ?= /usr/local
-INSTALLED := $(DESTDIR)$(PREFIX)/bin/greenpoll $(DESTDIR)$(PREFIX)/lib/libgreenpoll.so \
-             $(DESTDIR)$(PREFIX)/share/man/man1/greenpoll.1
+# make install's places, DESTDIR included: the command finds the library at ../lib/ from its
+# bin/ (cli/run.c)
+PREFIX   ?= /usr/local
+TO_BIN   = $(DESTDIR)$(PREFIX)/bin
+TO_LIB   = $(DESTDIR)$(PREFIX)/lib
+TO_MAN1  = $(DESTDIR)$(PREFIX)/share/man/man1
 
 LIB_SRC := $(wildcard runtime/*.c) $(wildcard shim/*.c)
 LIB_ASM := $(wildcard runtime/arch/x86_64/*.S)
@@ -49,13 +51,13 @@ $(B)/greenpoll: $(CLI_OBJ)
 	$(CC) -o $@ $^
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 0755 $(B)/greenpoll $(DESTDIR)$(PREFIX)/bin/greenpoll
-	install -m 0755 $(B)/libgreenpoll.so $(DESTDIR)$(PREFIX)/lib/libgreenpoll.so
-	install -m 0644 cli/greenpoll.1 $(DESTDIR)$(PREFIX)/share/man/man1/greenpoll.1
+	install -d $(TO_BIN) $(TO_LIB) $(TO_MAN1)
+	install -m 0755 $(B)/greenpoll $(TO_BIN)/greenpoll
+	install -m 0755 $(B)/libgreenpoll.so $(TO_LIB)/libgreenpoll.so
+	install -m 0644 cli/greenpoll.1 $(TO_MAN1)/greenpoll.1
 
 uninstall:
-	rm -f $(INSTALLED)
+	rm -f $(TO_BIN)/greenpoll $(TO_LIB)/libgreenpoll.so $(TO_MAN1)/greenpoll.1
 
 deps:
 	@scripts/deps.sh

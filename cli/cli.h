@@ -53,6 +53,12 @@ int gp_parse_seconds(const char *what, const char *s, double min, double max);
  */
 const char *gp_option_value(const char *name, int argc, char **argv, int *i);
 
+/*
+ * An argument no option of a subcommand taking one PID claimed: --help prints the help and
+ * exits; else it must be the PID (into *pid, 0 until given), given once.
+ */
+void gp_pid_argument(const char *cmd, const char *arg, pid_t *pid);
+
 /* The subcommands: each gets its own arguments (argv[0] is the subcommand's name). */
 noreturn void gp_cmd_run(int argc, char **argv);
 int gp_cmd_query(int argc, char **argv);

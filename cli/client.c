@@ -1,8 +1,8 @@
 /*
  * client.c — one question to a process's control channel (see client.h, shim/ctl_proto.h).
  *
- * Finding the channel: the process must exist (kill(pid, 0): ESRCH is "no process", EPERM
- * "another user's"); then its socket is looked for in this user's channel directory (the one
+ * Finding the channel: the process must exist (kill(pid, 0): ESRCH is "no process", and so is
+ * a zombie; EPERM is "another user's"); then its socket is looked for in this user's channel directory (the one
  * ctl_proto.h names for our environment), then in /tmp/greenpoll-UID of the process's real uid
  * (its environment may not have had our XDG_RUNTIME_DIR; for root, UID is the other user's). A
  * directory that is not a directory owned by that user with no access for group and others is
@@ -127,14 +127,40 @@ static int connect_bounded(const char *path, int timeout_ms)
 	return -err;
 }
 
+/* A directory a channel may be in, and the user who must own it. */
+struct place {
+	char dir[PATH_MAX];
+	uid_t owner;
+};
+
+/*
+ * Where pid's channel may be, in the order to look: our channel directory, then
+ * /tmp/greenpoll-UID of pid's user when that is another; returns how many.
+ */
+static int channel_places(pid_t pid, struct place places[2])
+{
+	uid_t theirs = process_uid(pid);
+	int n = 0;
+
+	if (gp_ctl_dir(places[0].dir, sizeof(places[0].dir), getuid()) >= 0)
+		places[n++].owner = getuid();
+	if (theirs != (uid_t)-1) {
+		snprintf(places[n].dir, sizeof(places[n].dir), "/tmp/greenpoll-%u", (unsigned)theirs);
+		places[n].owner = theirs;
+		if (n == 0 || strcmp(places[0].dir, places[1].dir) != 0)
+			n++;
+	}
+	return n;
+}
+
 /*
  * Opens pid's channel: the connected socket, or -status with the reason in why.
  */
 static int open_channel(pid_t pid, int timeout_ms, char *why, size_t n)
 {
-	char dirs[2][PATH_MAX], path[PATH_MAX];
-	uid_t owners[2] = {getuid(), process_uid(pid)};
-	int ndirs = 0, fd;
+	struct place places[2];
+	char path[PATH_MAX];
+	int nplaces, fd, len;
 
 	why[0] = '\0';
 	if (gp_process_gone(pid))
@@ -142,19 +168,13 @@ static int open_channel(pid_t pid, int timeout_ms, char *why, size_t n)
 	if (kill(pid, 0) != 0)
 		return -failure(GP_EXIT_OTHER_USER, why, n, "process %d belongs to another user",
 				(int)pid);
-	if (gp_ctl_dir(dirs[0], sizeof(dirs[0]), owners[0]) >= 0)
-		ndirs++;
-	if (owners[1] != (uid_t)-1) {
-		snprintf(dirs[ndirs], sizeof(dirs[ndirs]), "/tmp/greenpoll-%u", (unsigned)owners[1]);
-		owners[ndirs] = owners[1];
-		if (ndirs == 0 || strcmp(dirs[0], dirs[1]) != 0)
-			ndirs++;
-	}
-	for (int i = 0; i < ndirs; i++) {
-		if (!private_dir(dirs[i], owners[i], why, n))
+	nplaces = channel_places(pid, places);
+	for (int i = 0; i < nplaces; i++) {
+		if (!private_dir(places[i].dir, places[i].owner, why, n))
 			continue;
-		snprintf(path, sizeof(path), "%s/%d.sock", dirs[i], (int)pid);
-		fd = connect_bounded(path, timeout_ms);
+		len = snprintf(path, sizeof(path), "%s/%d.sock", places[i].dir, (int)pid);
+		fd = len > 0 && (size_t)len < sizeof(path) ? connect_bounded(path, timeout_ms)
+							   : -ENAMETOOLONG;
 		if (fd >= 0)
 			return fd;
 		if (fd == -EACCES || fd == -EPERM)

@@ -64,7 +64,9 @@ void gp_usage(void)
 	      "Others: 0 done; 1 writing the output failed; 2 bad usage; 3 no process PID;\n"
 	      "4 PID is not running under greenpoll (or its control channel is off:\n"
 	      "GREENPOLL_CONTROL); 5 PID belongs to another user; 6 PID refused the request;\n"
-	      "7 PID did not answer in time.\n",
+	      "7 PID did not answer in time.\n"
+	      "\n"
+	      "Every option and GREENPOLL_* setting: man greenpoll (greenpoll(1)).\n",
 	      stdout);
 }
 
@@ -130,6 +132,19 @@ const char *gp_option_value(const char *name, int argc, char **argv, int *i)
 	if (*i + 1 >= argc || strcmp(argv[*i + 1], "--") == 0)
 		gp_die_usage("%s needs a value", name);
 	return argv[++*i];
+}
+
+void gp_pid_argument(const char *cmd, const char *arg, pid_t *pid)
+{
+	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+		gp_usage();
+		exit(GP_EXIT_OK);
+	}
+	if (arg[0] == '-')
+		gp_die_usage("unknown option '%s' for %s", arg, cmd);
+	if (*pid)
+		gp_die_usage("%s takes one PID, got '%s' too", cmd, arg);
+	*pid = gp_parse_pid(arg);
 }
 
 int main(int argc, char **argv)

@@ -44,14 +44,8 @@ int gp_cmd_query(int argc, char **argv)
 			timeout_ms = gp_parse_seconds("--timeout", v, 0.001, 3600);
 		else if (strcmp(argv[i], "--json") == 0 && strcmp(name, "tasks") != 0)
 			json = true;
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return gp_usage(), GP_EXIT_OK;
-		else if (argv[i][0] == '-')
-			gp_die_usage("unknown option '%s' for %s", argv[i], name);
-		else if (pid)
-			gp_die_usage("%s takes one PID, got '%s' too", name, argv[i]);
 		else
-			pid = gp_parse_pid(argv[i]);
+			gp_pid_argument(name, argv[i], &pid);
 	}
 	if (!pid)
 		gp_die_usage("%s needs the PID of a process running under greenpoll", name);

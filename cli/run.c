@@ -140,20 +140,23 @@ noreturn void gp_cmd_run(int argc, char **argv)
 	int i;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if ((v = gp_option_value("--procs", argc, argv, &i)))
+		if ((v = gp_option_value("--procs", argc, argv, &i))) {
 			snprintf(procs, sizeof(procs), "%d", parse_procs(v));
-		else if ((v = gp_option_value("--stack", argc, argv, &i)))
+		} else if ((v = gp_option_value("--stack", argc, argv, &i))) {
 			parse_stack(v, stack, sizeof(stack));
-		else if ((v = gp_option_value("--report", argc, argv, &i)))
-			free(report), report = parse_report(v);
-		else if (strcmp(argv[i], "--debug") == 0)
+		} else if ((v = gp_option_value("--report", argc, argv, &i))) {
+			free(report);
+			report = parse_report(v);
+		} else if (strcmp(argv[i], "--debug") == 0) {
 			debug = true;
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			gp_usage(), exit(GP_EXIT_OK);
-		else if (argv[i][0] == '-')
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			gp_usage();
+			exit(GP_EXIT_OK);
+		} else if (argv[i][0] == '-') {
 			gp_die_usage("unknown option '%s'", argv[i]);
-		else
+		} else {
 			gp_die_usage("missing '--' before the command '%s'", argv[i]);
+		}
 	}
 	if (i == argc)
 		gp_die_usage("missing '--' and the command to run");
@@ -162,7 +165,9 @@ noreturn void gp_cmd_run(int argc, char **argv)
 
 	library_path(lib);
 	if (access(lib, F_OK) != 0)
-		gp_die(GP_EXIT_USAGE, "library %s not found (build it with make, or install it with make install)", lib);
+		gp_die(GP_EXIT_USAGE,
+		       "library %s not found (build it with make, or install it with make install)",
+		       lib);
 	check_command(argv[i]);
 
 	old = getenv("LD_PRELOAD");

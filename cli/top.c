@@ -4,9 +4,9 @@
  *
  * Each refresh is a sample: the answers to `stats`, `tasks` and `report` and the monotonic
  * time they were taken. A frame compares two samples: every counter with its value and its
- * change per second (the names the issue lists first: tasks, carriers, parks and wakes,
- * netpoll, steals, handoffs, preemptions, FS-base writes; then the others in the order the
- * process gives them), the ten busiest tasks by run time gained per second (100% is one CPU)
+ * change per second (first the groups an operator looks at first: tasks, carriers, parks,
+ * wakes, netpoll, scheduler, handoffs, preemption, FS-base writes; then the others, each in
+ * the order the process gives them), the ten busiest tasks by run time gained per second (100% is one CPU)
  * with their state and what they wait on, and the first lines of the blocking report. So the
  * first frame comes one interval after the start.
  *
@@ -14,7 +14,8 @@
  *   screen  stdout is a terminal and no count was given: each frame replaces the last (ANSI
  *           clear and home), cut to the terminal's size; the terminal is put in non-canonical
  *           mode without echo so `q` quits at once, and restored on every way out (q, the
- *           process ending, an error, SIGINT, SIGTERM, SIGHUP).
+ *           process ending, an error, SIGINT, SIGTERM, SIGHUP); after a stop (^Z) and a
+ *           continue the mode is set again.
  *   plain   --once, -n COUNT, or stdout not a terminal: frames one after the other as plain
  *           text, a blank line between them; COUNT frames, or until the process ends.
  * Either way, the process ending ends the command (status 0) with the line "process PID
@@ -80,7 +81,7 @@ struct layout {
 	int counters, tasks, report;
 };
 
-static struct termios saved_termios;
+static struct termios saved_termios, raw_termios;
 static bool termios_saved;
 
 static void restore_terminal(void)
@@ -96,11 +97,16 @@ static void on_fatal_signal(int sig)
 	raise(sig);
 }
 
+/* Back from a stop (^Z, fg): the shell gave the terminal its own modes meanwhile. */
+static void on_continue(int sig)
+{
+	(void)sig;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw_termios);
+}
+
 /* Puts the terminal on stdin in non-canonical mode without echo, restored at exit. */
 static void raw_terminal(void)
 {
-	struct termios t;
-
 	if (tcgetattr(STDIN_FILENO, &saved_termios) != 0)
 		return; /* stdin is no terminal: q cannot be read, signals still end top */
 	termios_saved = true;
@@ -108,11 +114,12 @@ static void raw_terminal(void)
 	signal(SIGINT, on_fatal_signal);
 	signal(SIGTERM, on_fatal_signal);
 	signal(SIGHUP, on_fatal_signal);
-	t = saved_termios;
-	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-	t.c_cc[VMIN] = 0;
-	t.c_cc[VTIME] = 0;
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	signal(SIGCONT, on_continue);
+	raw_termios = saved_termios;
+	raw_termios.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+	raw_termios.c_cc[VMIN] = 0;
+	raw_termios.c_cc[VTIME] = 0;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw_termios);
 }
 
 static double now(void)
@@ -121,6 +128,24 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* qsort orders: tasks by tid; pointers to tasks by CPU, the busiest first, then by tid. */
+static int by_tid(const void *a, const void *b)
+{
+	const struct task_row *x = a, *y = b;
+
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static int by_cpu(const void *a, const void *b)
+{
+	const struct task_row *x = *(const struct task_row *const *)a;
+	const struct task_row *y = *(const struct task_row *const *)b;
+
+	if (x->cpu != y->cpu)
+		return x->cpu < y->cpu ? 1 : -1;
+	return by_tid(x, y);
 }
 
 /* The "NAME VALUE" lines of a stats answer. */
@@ -174,6 +199,8 @@ static void parse_tasks(char *text, struct sample *s)
 		snprintf(t->name, sizeof(t->name), "%s", f[6]);
 		t->cpu = 0;
 	}
+	if (s->ntasks)
+		qsort(s->tasks, (size_t)s->ntasks, sizeof(*s->tasks), by_tid);
 }
 
 static void free_sample(struct sample *s)
@@ -221,7 +248,7 @@ static int counter_rank(const char *name)
 	return n;
 }
 
-/* The value of counter name in s, or -1 when s has none. */
+/* The value of counter name in s, or -1 when s has none (counters are never negative). */
 static long long counter_value(const struct sample *s, const char *name)
 {
 	for (int i = 0; i < s->ncounters; i++)
@@ -230,31 +257,23 @@ static long long counter_value(const struct sample *s, const char *name)
 	return -1;
 }
 
-static int by_cpu(const void *a, const void *b)
-{
-	const struct task_row *x = a, *y = b;
-
-	if (x->cpu != y->cpu)
-		return x->cpu < y->cpu ? 1 : -1;
-	return x->tid < y->tid ? -1 : x->tid > y->tid;
-}
-
-/* Fills each task's cpu from its run time gained since prev (a new task: all of it). */
+/*
+ * Fills each task's cpu from its run time gained since prev (a new task: all of it); both
+ * samples' tasks are sorted by tid, so a program with 10,000 threads costs no more than a sort.
+ */
 static void task_rates(const struct sample *prev, struct sample *cur)
 {
 	double dt = cur->at - prev->at;
 
 	for (int i = 0; i < cur->ntasks; i++) {
 		struct task_row *t = &cur->tasks[i];
-		long long before = 0;
-		for (int j = 0; j < prev->ntasks; j++)
-			if (prev->tasks[j].tid == t->tid) {
-				before = prev->tasks[j].run_ns;
-				break;
-			}
+		const struct task_row *was =
+			prev->ntasks ? bsearch(t, prev->tasks, (size_t)prev->ntasks,
+					       sizeof(*prev->tasks), by_tid)
+				     : NULL;
+		long long before = was ? was->run_ns : 0;
 		t->cpu = t->run_ns > before ? (double)(t->run_ns - before) / (dt * 1e7) : 0;
 	}
-	qsort(cur->tasks, (size_t)cur->ntasks, sizeof(*cur->tasks), by_cpu);
 }
 
 /* The command line of pid from /proc, arguments separated by spaces, cut to COMMAND_MAX. */
@@ -291,7 +310,7 @@ static void show_counters(FILE *out, const struct sample *prev, const struct sam
 	double dt = cur->at - prev->at;
 	int shown = 0;
 
-	fprintf(out, "%-32s %16s %14s\n", "COUNTER", "VALUE", "PER SECOND");
+	fprintf(out, "%-28s %14s %12s\n", "COUNTER", "VALUE", "PER SECOND");
 	for (int rank = 0; rank <= last; rank++)
 		for (int i = 0; i < cur->ncounters && (max < 0 || shown < max); i++) {
 			const struct counter *c = &cur->counters[i];
@@ -302,22 +321,29 @@ static void show_counters(FILE *out, const struct sample *prev, const struct sam
 			bool ns = len > 3 && strcmp(c->name + len - 3, "_ns") == 0;
 			double rate = (double)(c->value - before) / dt;
 			if (before < 0)
-				fprintf(out, "%-32s %16lld %14s\n", c->name, c->value, "-");
+				fprintf(out, "%-28s %14lld %12s\n", c->name, c->value, "-");
 			else if (ns)
-				fprintf(out, "%-32s %16lld %13.1f%%\n", c->name, c->value, rate / 1e7);
+				fprintf(out, "%-28s %14lld %11.1f%%\n", c->name, c->value, rate / 1e7);
 			else
-				fprintf(out, "%-32s %16lld %14.1f\n", c->name, c->value, rate);
+				fprintf(out, "%-28s %14lld %12.1f\n", c->name, c->value, rate);
 			shown++;
 		}
 }
 
-/* The busiest tasks' section, max rows (cur's tasks sorted by task_rates). */
+/* The busiest tasks' section, max rows (cur's cpu filled by task_rates). */
 static void show_tasks(FILE *out, const struct sample *cur, int max)
 {
+	const struct task_row **busiest = malloc((size_t)cur->ntasks * sizeof(*busiest) + 1);
+
+	if (!busiest)
+		gp_die(GP_EXIT_OUTPUT, "out of memory");
+	for (int i = 0; i < cur->ntasks; i++)
+		busiest[i] = &cur->tasks[i];
+	qsort(busiest, (size_t)cur->ntasks, sizeof(*busiest), by_cpu);
 	fprintf(out, "BUSIEST TASKS\n%8s %-16s %6s %-10s %7s  %s\n", "TID", "NAME", "%CPU", "STATE",
 		"CARRIER", "WAITS ON");
 	for (int i = 0; i < cur->ntasks && i < max; i++) {
-		const struct task_row *t = &cur->tasks[i];
+		const struct task_row *t = busiest[i];
 		char carrier[24] = "-", waits[128] = "-";
 		if (t->carrier >= 0)
 			snprintf(carrier, sizeof(carrier), "%lld", t->carrier);
@@ -326,6 +352,7 @@ static void show_tasks(FILE *out, const struct sample *cur, int max)
 		fprintf(out, "%8lld %-16s %6.1f %-10s %7s  %s\n", t->tid,
 			strcmp(t->name, "-") ? t->name : "", t->cpu, t->state, carrier, waits);
 	}
+	free(busiest);
 }
 
 /* The first max lines of the blocking report. */
@@ -468,24 +495,19 @@ int gp_cmd_top(int argc, char **argv)
 	const char *v;
 
 	for (int i = 1; i < argc; i++) {
-		if ((v = gp_option_value("--interval", argc, argv, &i)))
+		if ((v = gp_option_value("--interval", argc, argv, &i))) {
 			interval_ms = gp_parse_seconds("--interval", v, 0.1, 3600);
-		else if ((v = gp_option_value("-n", argc, argv, &i))) {
+		} else if ((v = gp_option_value("-n", argc, argv, &i))) {
 			char *end;
 			long n = strtol(v, &end, 10);
 			if (v[0] < '0' || v[0] > '9' || *end || n < 1 || n > 1000000)
 				gp_die_usage("-n wants a count of frames 1..1000000, got '%s'", v);
 			count = (int)n;
-		} else if (strcmp(argv[i], "--once") == 0)
+		} else if (strcmp(argv[i], "--once") == 0) {
 			count = 1;
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return gp_usage(), GP_EXIT_OK;
-		else if (argv[i][0] == '-')
-			gp_die_usage("unknown option '%s' for top", argv[i]);
-		else if (pid)
-			gp_die_usage("top takes one PID, got '%s' too", argv[i]);
-		else
-			pid = gp_parse_pid(argv[i]);
+		} else {
+			gp_pid_argument("top", argv[i], &pid);
+		}
 	}
 	if (!pid)
 		gp_die_usage("top needs the PID of a process running under greenpoll");

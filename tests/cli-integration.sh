@@ -96,7 +96,7 @@ start_fake() {
 	shift
 	env "$@" "$fake" "$mode" >"$tmp/fake.out" 2>"$tmp/fake.err" &
 	fake_pid=$!
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 200; i++)); do
 		grep -q "^ready $fake_pid\$" "$tmp/fake.out" && return
 		sleep 0.05
 	done
@@ -109,6 +109,18 @@ stop_fake() {
 	kill "$fake_pid" 2>/dev/null
 	wait "$fake_pid" 2>/dev/null
 	fake_pid=
+}
+
+# wait_for FILE PATTERN COUNT: waits until FILE has COUNT lines matching PATTERN, at most 15 s
+# (the runs it watches have their own limits); false if they never come.
+wait_for() {
+	local i n
+	for ((i = 0; i < 300; i++)); do
+		n=$(grep -a -c -- "$2" "$1" 2>/dev/null)
+		[ "${n:-0}" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # A pid no process has: beyond the kernel's pid_max.
@@ -320,33 +332,86 @@ if [ -x "$fake" ] && [ -x "$launcher" ]; then
 		pass "top --once"
 	fi
 
-	# q quits at once; the terminal is as it was
-	{ sleep 1.5; printf q; sleep 5; } |
-		run --limit 10 -- script -qfec "$launcher top $fake_pid --interval 0.2; echo status=\$?; stty -a" /dev/null
+	# q quits at once (pressed once 2 frames are on the screen); the terminal is as it was.
+	# (Each run in a terminal starts with no $tmp/out, so what waits for its output cannot
+	# see the last run's.)
+	rm -f "$tmp/out"
+	{ wait_for "$tmp/out" '^BUSIEST TASKS' 2; printf q; } |
+		run --limit 20 -- script -qfec "$launcher top $fake_pid --interval 0.2; echo status=\$?; stty -a" /dev/null
 	if [ "$status" -ne 0 ] || ! grep -q '^status=0' "$tmp/out"; then
 		fail "top in a terminal, q" "$(reason), $(grep -a -o 'status=[0-9]*' "$tmp/out")"
 	elif ! grep -q $'\033\[H\033\[2J' "$tmp/out"; then
 		fail "top in a terminal, q" "no clear-screen escape in its output"
 	elif [ "$(grep -c '^BUSIEST TASKS' "$tmp/out")" -lt 2 ]; then
-		fail "top in a terminal, q" "fewer than 2 frames in 1.5 s at 0.2 s each"
+		fail "top in a terminal, q" "fewer than 2 frames before q"
 	elif terminal_restored "top in a terminal, q" "$tmp/out"; then
 		tr -d '\r' <"$tmp/out" | sed 's/\x1b\[H\x1b\[2J//' >"$tmp/screen"
 		top_frames_ok "top in a terminal, q" "$tmp/screen" "$(grep -c '^BUSIEST TASKS' "$tmp/out")" &&
 			pass "top in a terminal, q"
 	fi
 
-	# SIGTERM: the terminal is restored, the status says the signal
-	run --limit 10 -- script -qfec "sh -c '$launcher top $fake_pid --interval 0.2 </dev/tty & gp=\$!; sleep 1; kill \$gp; wait \$gp; echo status=\$?; stty -a'" /dev/null
+	# a small terminal: every frame fits it (rows less one, columns), counters included
+	rm -f "$tmp/out"
+	{ wait_for "$tmp/out" 'BUSIEST TASKS' 3; printf q; } |
+		run --limit 20 -- script -qfec "stty rows 20 cols 50; $launcher top $fake_pid --interval 0.2" /dev/null
+	tr -d '\r' <"$tmp/out" | awk 'BEGIN { RS = "\033\\[H\033\\[2J" }
+		NR > 2 { n = split($0, lines, "\n"); if ($0 ~ /\n$/) n--
+			for (i = 1; i <= n; i++) if (length(lines[i]) > 50) wide++
+			if (n > 19) long++
+			if ($0 ~ /\ntasks\.live  *3/ && $0 ~ /\nBUSIEST TASKS/) good++ }
+		END { printf "%d %d %d\n", NR - 2, long + wide, good }' >"$tmp/small"
+	read -r frames bad good <"$tmp/small"
+	if [ "$status" -ne 0 ] || [ "$frames" -lt 2 ]; then
+		fail "top in a 20x50 terminal" "$(reason), $frames frames"
+	elif [ "$bad" -ne 0 ] || [ "$good" -ne "$frames" ]; then
+		fail "top in a 20x50 terminal" "$bad lines too wide or frames too long, $good of $frames frames with counters and tasks"
+	else
+		pass "top in a 20x50 terminal"
+	fi
+
+	# stopped and continued (the shell's modes meanwhile), top's mode is back; SIGTERM: the
+	# terminal is restored, the status says the signal. In the terminal, a script: top in the
+	# background (reading the terminal), stopped once it set its mode, the terminal made sane,
+	# top continued.
+	cat >"$tmp/stop_continue.sh" <<'EOF'
+"$1" top "$2" --interval 0.2 </dev/tty &
+top=$!
+in_top_mode() {
+	i=0
+	until stty -a | grep -q -- ' -icanon'; do
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || return 1
+		sleep 0.05
+	done
+}
+in_top_mode || echo "top never set its mode"
+kill -STOP "$top"
+stty sane
+kill -CONT "$top"
+in_top_mode && echo continued
+kill "$top"
+wait "$top"
+echo "status=$?"
+stty -a
+EOF
+	run --limit 30 -- script -qfec "sh $tmp/stop_continue.sh $launcher $fake_pid" /dev/null
+	tr -d '\r' <"$tmp/out" | sed -n '/^status=/,$p' >"$tmp/ended"
+	if ! grep -q '^continued' "$tmp/out"; then
+		fail "top in a terminal, stopped and continued" "not in its mode again within 10 s: $(tr -d '\r' <"$tmp/out" | grep -a 'never' ; reason)"
+	else
+		pass "top in a terminal, stopped and continued"
+	fi
 	if ! grep -q '^status=143' "$tmp/out"; then
 		fail "top in a terminal, SIGTERM" "want status 143, got: $(grep -a -o 'status=[0-9]*' "$tmp/out"; reason)"
-	elif terminal_restored "top in a terminal, SIGTERM" "$tmp/out"; then
+	elif terminal_restored "top in a terminal, SIGTERM" "$tmp/ended"; then
 		pass "top in a terminal, SIGTERM"
 	fi
 
-	# the process ending ends top, with a last line saying so
-	(sleep 1; kill "$fake_pid") &
+	# the process ending (after top's first frame) ends top, with a last line saying so
+	rm -f "$tmp/out"
+	(wait_for "$tmp/out" '^BUSIEST TASKS' 1; kill "$fake_pid") &
 	killer=$!
-	run --limit 10 -- script -qfec "$launcher top $fake_pid --interval 0.2; echo status=\$?; stty -a" /dev/null
+	run --limit 20 -- script -qfec "$launcher top $fake_pid --interval 0.2; echo status=\$?; stty -a" /dev/null
 	wait "$killer"
 	if [ "$(tr -d '\r' <"$tmp/out" | sed '/^status=/,$d' | tail -n 1)" != "process $fake_pid exited" ] ||
 		! grep -q '^status=0' "$tmp/out"; then
@@ -358,9 +423,10 @@ if [ -x "$fake" ] && [ -x "$launcher" ]; then
 
 	# plain frames until the process ends
 	start_fake serve
-	(sleep 0.7; kill "$fake_pid") &
+	rm -f "$tmp/out"
+	(wait_for "$tmp/out" '^BUSIEST TASKS' 2; kill "$fake_pid") &
 	killer=$!
-	run --limit 10 -- "$launcher" top "$fake_pid" --interval 0.2
+	run --limit 20 -- "$launcher" top "$fake_pid" --interval 0.2
 	wait "$killer"
 	if [ "$status" -ne 0 ] || [ "$(tail -n 1 "$tmp/out")" != "process $fake_pid exited" ]; then
 		fail "top (plain) until the process ends" "status $status, last line '$(tail -n 1 "$tmp/out")'"
@@ -424,6 +490,7 @@ elif warnings=$(groff -man -Tutf8 -ww -z "$man_page" 2>&1) && [ -z "$warnings" ]
 else
 	fail "man page renders without warnings" "$(head -n 3 <<<"$warnings" | tr '\n' ' ')"
 fi
+# shellcheck disable=SC2016 # README's backquotes, not an expansion
 settings=$( (grep -o 'setting("GREENPOLL_[A-Z_]*")' "$root/shim/config.c" | grep -o 'GREENPOLL_[A-Z_]*'
 	grep -o '^| `GREENPOLL_[A-Z_]*`' "$root/README.md" | grep -o 'GREENPOLL_[A-Z_]*') | sort -u)
 run -- "$launcher" --help
@@ -433,7 +500,7 @@ for name in $settings; do
 	grep -q "^\.B $name\$" "$man_page" || missing+=" $name"
 done
 for opt in $options; do
-	grep -q -- "$(sed 's/-/\\\\-/g' <<<"$opt")" "$man_page" || missing+=" $opt"
+	grep -qF -- "${opt//-/\\-}" "$man_page" || missing+=" $opt"
 done
 if [ -z "$settings" ] || [ -z "$options" ]; then
 	fail "man page names every setting and option" "found no settings or no options to look for"
