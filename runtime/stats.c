@@ -80,25 +80,82 @@ struct gr_stat_slot *gr_stat_slot_new(void)
 	return s;
 }
 
-void gr_stat_park(struct gr_stat_slot *s, const char *what)
+static void bump(_Atomic uint64_t *c)
 {
-	if (!s)
-		return;
-	for (int i = 0; i < GR_STAT_PARK_WHATS; i++) {
-		const char *w = atomic_load_explicit(&s->parks[i].what, memory_order_relaxed);
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
 
-		if (!w) /* the writer claims it: the count is 0, so a reader may see it either way */
-			atomic_store_explicit(&s->parks[i].what, w = what, memory_order_release);
-		if (w == what) {
-			atomic_store_explicit(&s->parks[i].n,
-					      atomic_load_explicit(&s->parks[i].n, memory_order_relaxed) + 1,
-					      memory_order_relaxed);
+static void named_add(struct gr_stat_named *t, const char *name, bool slow)
+{
+	for (int i = 0; i < GR_STAT_NAMES; i++) {
+		const char *w = atomic_load_explicit(&t->e[i].name, memory_order_relaxed);
+
+		if (!w) /* the writer claims it: the counts are 0, so a reader may see it either way */
+			atomic_store_explicit(&t->e[i].name, w = name, memory_order_release);
+		if (w == name) {
+			bump(&t->e[i].n);
+			if (slow)
+				bump(&t->e[i].slow);
 			return;
 		}
 	}
-	atomic_store_explicit(&s->parks_unlisted,
-			      atomic_load_explicit(&s->parks_unlisted, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	bump(&t->unlisted);
+	if (slow)
+		bump(&t->unlisted_slow);
+}
+
+void gr_stat_park(struct gr_stat_slot *s, const char *what)
+{
+	if (s)
+		named_add(&s->parks, what, false);
+}
+
+void gr_stat_call(struct gr_stat_slot *s, const char *name, bool slow)
+{
+	if (s)
+		named_add(&s->calls, name, slow);
+}
+
+/* n, slow of a call `name` added to out[0..*k) (max entries; the last keeps "other") */
+static void merge_call(struct gr_stat_call_sum *out, int *k, int max, const char *name,
+		       uint64_t n, uint64_t slow)
+{
+	int i;
+
+	for (i = 0; i < *k && strcmp(out[i].name, name) != 0; i++)
+		;
+	if (i == *k && *k >= max - 1) { /* the last entry is kept for "other" */
+		name = "other";
+		for (i = 0; i < *k && strcmp(out[i].name, name) != 0; i++)
+			;
+	}
+	if (i == *k)
+		out[(*k)++] = (struct gr_stat_call_sum){.name = name};
+	out[i].n += n;
+	out[i].slow += slow;
+}
+
+int gr_stat_calls(struct gr_stat_call_sum *out, int max)
+{
+	int k = 0;
+
+	if (max < 1)
+		return 0;
+	for (struct gr_stat_slot *s = atomic_load(&slots); s; s = s->next) {
+		for (int i = 0; i < GR_STAT_NAMES; i++) {
+			const char *w = atomic_load_explicit(&s->calls.e[i].name, memory_order_acquire);
+
+			if (w)
+				merge_call(out, &k, max, w,
+					   atomic_load_explicit(&s->calls.e[i].n, memory_order_relaxed),
+					   atomic_load_explicit(&s->calls.e[i].slow, memory_order_relaxed));
+		}
+		if (atomic_load_explicit(&s->calls.unlisted, memory_order_relaxed))
+			merge_call(out, &k, max, "other",
+				   atomic_load_explicit(&s->calls.unlisted, memory_order_relaxed),
+				   atomic_load_explicit(&s->calls.unlisted_slow, memory_order_relaxed));
+	}
+	return k;
 }
 
 void gr_stat_add_shared(enum gr_stat k, uint64_t n)
@@ -112,14 +169,14 @@ void gr_stat_sum(struct gr_stat_sum *out)
 	for (struct gr_stat_slot *s = atomic_load(&slots); s; s = s->next) {
 		for (int k = 0; k < GR_STAT_PER_CARRIER; k++)
 			out->v[k] += atomic_load_explicit(&s->v[k], memory_order_relaxed);
-		for (int i = 0; i < GR_STAT_PARK_WHATS; i++) {
-			const char *w = atomic_load_explicit(&s->parks[i].what, memory_order_acquire);
+		for (int i = 0; i < GR_STAT_NAMES; i++) {
+			const char *w = atomic_load_explicit(&s->parks.e[i].name, memory_order_acquire);
 
 			if (w)
 				out->parks[gr_stat_park_class(w)] +=
-					atomic_load_explicit(&s->parks[i].n, memory_order_relaxed);
+					atomic_load_explicit(&s->parks.e[i].n, memory_order_relaxed);
 		}
-		out->parks[GR_PARK_OTHER] += atomic_load_explicit(&s->parks_unlisted, memory_order_relaxed);
+		out->parks[GR_PARK_OTHER] += atomic_load_explicit(&s->parks.unlisted, memory_order_relaxed);
 	}
 	for (int k = GR_STAT_PER_CARRIER; k < GR_STAT_COUNT; k++)
 		out->v[k] = atomic_load_explicit(&shared[k - GR_STAT_PER_CARRIER], memory_order_relaxed);

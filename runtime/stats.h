@@ -9,10 +9,11 @@
  * on counting in it): nothing is lost when a spare ends. Rare events (handoffs, preemption
  * signals) are counted with atomic additions in one shared record.
  *
- * Parks are counted by what the task waited for: each slot keeps a small table of the `what`
- * strings gr_park was given (a string's address is its key: they are literals), claimed by
- * the slot's writer; a reader merges them by name and puts them in classes (gr_stat_park_class).
- * A park whose string finds no room in the table counts as "other".
+ * Parks are counted by what the task waited for, and calls passed to the kernel (the blocking
+ * report's) by name: each slot keeps a small table of each (struct gr_stat_named) keyed by the
+ * name's address (they are literals), claimed by the slot's writer; a reader merges them by
+ * name: parks into classes (gr_stat_park_class), calls one by one (gr_stat_calls). A name that
+ * finds no room in a slot's table is counted as unlisted ("other").
  *
  * In a fork child every count starts again from 0 (the child's own).
  */
@@ -20,6 +21,7 @@
 #define GR_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum gr_stat {
@@ -67,15 +69,20 @@ enum gr_park_class {
 	GR_PARK_CLASSES
 };
 
-#define GR_STAT_PARK_WHATS 24
+#define GR_STAT_NAMES 24 /* names a slot's table keeps */
+
+/* counts by name (see above); n of them slow (for calls) */
+struct gr_stat_named {
+	struct {
+		const char *_Atomic name;
+		_Atomic uint64_t n, slow;
+	} e[GR_STAT_NAMES];
+	_Atomic uint64_t unlisted, unlisted_slow;
+};
 
 struct gr_stat_slot {
 	_Alignas(64) _Atomic uint64_t v[GR_STAT_PER_CARRIER];
-	struct {
-		const char *_Atomic what;
-		_Atomic uint64_t n;
-	} parks[GR_STAT_PARK_WHATS];
-	_Atomic uint64_t parks_unlisted;
+	struct gr_stat_named parks, calls;
 	struct gr_stat_slot *next; /* every slot; const once listed */
 };
 
@@ -93,6 +100,18 @@ static inline void gr_stat_add(struct gr_stat_slot *s, enum gr_stat k, uint64_t 
 
 /* One park on `what` counted in slot s (s's writer only). */
 void gr_stat_park(struct gr_stat_slot *s, const char *what);
+
+/* One call `name` passed to the kernel (slow: it lasted the report's threshold or more)
+ * counted in slot s (s's writer only). */
+void gr_stat_call(struct gr_stat_slot *s, const char *name, bool slow);
+
+/* The calls counted, merged by name over every slot, into out (at most max; names that do not
+ * fit, and those no slot had room for, are added up under the name "other"): how many. */
+struct gr_stat_call_sum {
+	const char *name;
+	uint64_t n, slow;
+};
+int gr_stat_calls(struct gr_stat_call_sum *out, int max);
 
 /* Add n to a shared counter (k >= GR_STAT_PER_CARRIER). */
 void gr_stat_add_shared(enum gr_stat k, uint64_t n);

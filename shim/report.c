@@ -4,9 +4,8 @@
  * the way?".
  *
  * Every bracketed call (SHIM_BLOCKING, shim.h) ends in shim_report_call with its name and
- * start time. Each is counted by name (a table keyed by the name's address, claimed once per
- * name; relaxed atomic counts: two carriers in the same call at once share a line, as they
- * share the kernel's work). A call that lasted GREENPOLL_REPORT_MIN or more is also added to
+ * start time. Each is counted by name in its carrier's counters (runtime/stats.h: no line
+ * shared between carriers). A call that lasted GREENPOLL_REPORT_MIN or more is also added to
  * its call site (runtime/sites.h): the caller's frames, from libunwind on the task's own
  * stack, greenpoll's frames left out. Only then: a fast call costs two clock reads and a count.
  *
@@ -31,21 +30,17 @@
 #include "ctl.h"
 #include "inspect.h"
 #include "sites.h"
+#include "stats.h"
 #include "sys.h"
 #include "throw.h"
 
-#define CALL_NAMES 64 /* a power of two, more than the bracketed calls there are */
+#define CALL_NAMES 64 /* more than the bracketed calls there are */
 #define HERE_FRAMES 24
 
 static struct {
 	int64_t min_ns;
 	const char *file;
 	pid_t pid; /* the process that writes the file at exit, 0: none */
-	struct {
-		const char *_Atomic name;
-		_Atomic uint64_t count, slow;
-	} calls[CALL_NAMES];
-	_Atomic uint64_t unnamed; /* calls that found no room in the table */
 	struct gr_sites sites;
 } rep = {.min_ns = 1000000, .sites = {.lock = GR_LOCK_INIT}};
 
@@ -58,37 +53,15 @@ void report_init(const struct shim_config *cfg)
 
 void report_after_fork_child(void)
 {
-	rep.pid = 0;
-	for (int i = 0; i < CALL_NAMES; i++) {
-		atomic_store(&rep.calls[i].name, NULL);
-		atomic_store(&rep.calls[i].count, 0);
-		atomic_store(&rep.calls[i].slow, 0);
-	}
-	atomic_store(&rep.unnamed, 0);
+	rep.pid = 0; /* the counts by name start again with the runtime's (gr_stat_after_fork_child) */
 	gr_sites_reset(&rep.sites);
 }
 
 void shim_report_call(const char *name, int64_t since)
 {
 	int64_t ns = gr_nanotime() - since;
-	size_t start = (size_t)(((uintptr_t)name >> 3) * 0x9e3779b97f4a7c15ull >> 58) & (CALL_NAMES - 1);
-	int i;
 
-	for (i = 0; i < CALL_NAMES; i++) {
-		size_t k = (start + (size_t)i) & (CALL_NAMES - 1);
-		const char *expect = NULL;
-
-		if (atomic_load_explicit(&rep.calls[k].name, memory_order_acquire) == name ||
-		    atomic_compare_exchange_strong(&rep.calls[k].name, &expect, name) ||
-		    expect == name) {
-			atomic_fetch_add_explicit(&rep.calls[k].count, 1, memory_order_relaxed);
-			if (ns >= rep.min_ns)
-				atomic_fetch_add_explicit(&rep.calls[k].slow, 1, memory_order_relaxed);
-			break;
-		}
-	}
-	if (i == CALL_NAMES)
-		atomic_fetch_add_explicit(&rep.unnamed, 1, memory_order_relaxed);
+	gr_stat_call(gr_stat_here(), name, ns >= rep.min_ns);
 	if (ns >= rep.min_ns) {
 		uintptr_t pcs[HERE_FRAMES];
 		int first, n = ctl_program_frames(pcs, gr_backtrace_here(pcs, HERE_FRAMES), false,
@@ -103,6 +76,8 @@ static double secs(int64_t ns) { return (double)ns / 1e9; }
 void ctl_report(struct gr_out *o, bool json)
 {
 	struct gr_site *sites = malloc(GR_SITES_MAX * sizeof *sites);
+	struct gr_stat_call_sum calls[CALL_NAMES];
+	int ncalls = gr_stat_calls(calls, CALL_NAMES);
 	int64_t run = gr_nanotime() - ctl_started_at(), carrier = run * gr_sched_nprocs(), blocked = 0;
 	int64_t dropped_ns;
 	uint64_t dropped;
@@ -166,23 +141,16 @@ void ctl_report(struct gr_out *o, bool json)
 			gr_out_puts(o, "]}");
 	}
 	gr_out_puts(o, json ? "], \"calls\": {" : "\ncalls passed to the kernel (count, of which slow):\n");
-	for (int k = 0, listed = 0; k < CALL_NAMES; k++) {
-		const char *name = atomic_load(&rep.calls[k].name);
-
-		if (!name)
-			continue;
+	for (int k = 0; k < ncalls; k++) {
 		if (json) {
-			gr_out_printf(o, "%s\"", listed ? ", " : "");
-			gr_out_json_str(o, name);
+			gr_out_printf(o, "%s\"", k ? ", " : "");
+			gr_out_json_str(o, calls[k].name);
 			gr_out_printf(o, "\": {\"count\": %llu, \"slow\": %llu}",
-				      (unsigned long long)atomic_load(&rep.calls[k].count),
-				      (unsigned long long)atomic_load(&rep.calls[k].slow));
+				      (unsigned long long)calls[k].n, (unsigned long long)calls[k].slow);
 		} else {
-			gr_out_printf(o, "  %s %llu (%llu slow)\n", name,
-				      (unsigned long long)atomic_load(&rep.calls[k].count),
-				      (unsigned long long)atomic_load(&rep.calls[k].slow));
+			gr_out_printf(o, "  %s %llu (%llu slow)\n", calls[k].name,
+				      (unsigned long long)calls[k].n, (unsigned long long)calls[k].slow);
 		}
-		listed++;
 	}
 	gr_out_puts(o, json ? "}}\n" : "");
 	free(sites);

@@ -1,7 +1,8 @@
 /*
  * test_out.c — gr_out (runtime/out.h): JSON string escaping, output longer than the buffer
- * arriving whole and in order, a failed write dropping the rest; and the park classes of
- * runtime/stats.h (each `what` name the runtime and shim give gr_park in its class).
+ * arriving whole and in order, a failed write dropping the rest; and runtime/stats.h: the park
+ * classes (each `what` name the runtime and shim give gr_park in its class), slots summed,
+ * calls merged by name across slots.
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -141,19 +142,63 @@ START_TEST(test_stat_slots_summed_and_parks_by_class)
 	gr_stat_park(a, mutex_here);
 	gr_stat_park(a, mutex_there);
 	gr_stat_park(b, mutex_here);
-	for (int i = 0; i < GR_STAT_PARK_WHATS + 5; i++) /* more names than a slot keeps */
+	for (int i = 0; i < GR_STAT_NAMES + 5; i++) /* more names than a slot keeps */
 		gr_stat_park(a, strdup("read"));
 	gr_stat_sum(&sum);
 	ck_assert_uint_eq(sum.v[GR_STAT_ACCEPTS], 7);
 	ck_assert_uint_eq(sum.v[GR_STAT_HANDOFFS_STUCK], 2);
 	ck_assert_uint_eq(sum.parks[GR_PARK_MUTEX], 3);
-	/* slot a had room for GR_STAT_PARK_WHATS - 2 more names: the rest count as other */
-	ck_assert_uint_eq(sum.parks[GR_PARK_NET_READ], GR_STAT_PARK_WHATS - 2);
+	/* slot a had room for GR_STAT_NAMES - 2 more names: the rest count as other */
+	ck_assert_uint_eq(sum.parks[GR_PARK_NET_READ], GR_STAT_NAMES - 2);
 	ck_assert_uint_eq(sum.parks[GR_PARK_OTHER], 7);
 	gr_stat_after_fork_child();
 	gr_stat_sum(&sum);
 	ck_assert_uint_eq(sum.v[GR_STAT_ACCEPTS], 0);
 	ck_assert_uint_eq(sum.parks[GR_PARK_MUTEX], 0);
+}
+END_TEST
+
+START_TEST(test_stat_calls_merged_by_name)
+{
+	struct gr_stat_slot *a = gr_stat_slot_new(), *b = gr_stat_slot_new();
+	static const char flock_a[] = "flock", flock_b[] = "flock", fsync_name[] = "fsync";
+	struct gr_stat_call_sum out[4];
+	char names[GR_STAT_NAMES + 3][16];
+	uint64_t flock_n = 0, flock_slow = 0, fsync_n = 0, other_n = 0;
+	int n;
+
+	gr_stat_after_fork_child(); /* from 0 */
+	gr_stat_call(a, flock_a, true);
+	gr_stat_call(a, flock_a, false);
+	gr_stat_call(b, flock_b, true); /* another address, the same name */
+	gr_stat_call(b, fsync_name, false);
+	for (int i = 0; i < GR_STAT_NAMES + 3; i++) { /* more names than slot a keeps */
+		snprintf(names[i], sizeof names[i], "call%d", i);
+		gr_stat_call(a, names[i], i == 0);
+	}
+	n = gr_stat_calls(out, 4); /* room for 3 names and "other" */
+	ck_assert_int_eq(n, 4);
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(out[i].name, "flock"))
+			flock_n = out[i].n, flock_slow = out[i].slow;
+		else if (!strcmp(out[i].name, "fsync"))
+			fsync_n = out[i].n;
+		else if (!strcmp(out[i].name, "other"))
+			other_n = out[i].n;
+	}
+	ck_assert_uint_eq(flock_n, 3);
+	ck_assert_uint_eq(flock_slow, 2);
+	ck_assert_uint_eq(fsync_n, 1);
+	/* slot a held flock and 23 names of its own (call0 listed by name, the others in other),
+	 * and counted 4 unlisted: every call is counted once somewhere */
+	{
+		uint64_t total = 0;
+
+		for (int i = 0; i < n; i++)
+			total += out[i].n;
+		ck_assert_uint_eq(total, 4 + GR_STAT_NAMES + 3);
+		ck_assert_uint_ge(other_n, GR_STAT_NAMES + 3 - 1);
+	}
 }
 END_TEST
 
@@ -169,6 +214,7 @@ static Suite *out_suite(void)
 	tcase_add_test(tc, test_out_failed_write_drops_the_rest);
 	tcase_add_test(tc, test_park_classes);
 	tcase_add_test(tc, test_stat_slots_summed_and_parks_by_class);
+	tcase_add_test(tc, test_stat_calls_merged_by_name);
 	suite_add_tcase(s, tc);
 	return s;
 }
