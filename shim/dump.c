@@ -172,7 +172,16 @@ static void describe_wait(const struct gr_task_view *v, const struct gr_task_vie
  * *exact: pcs[0] is an instruction being run (a sampled running task). */
 static int backtrace_of(const struct gr_task_view *v, uintptr_t *pcs, int *first, bool *exact)
 {
-	int n = gr_view_backtrace(v, pcs, GR_INSPECT_FRAMES, exact);
+	const struct shim_task *s = (const struct shim_task *)v->local;
+	int n;
+
+	/* no sample of a task in a bracketed call: the signal could end it with EINTR (a
+	 * sigtimedwait, a semop with a timeout), which no SA_RESTART undoes */
+	*first = 0;
+	*exact = false;
+	if (v->state == GR_TASK_RUNNING && s->blocking_depth)
+		return 0;
+	n = gr_view_backtrace(v, pcs, GR_INSPECT_FRAMES, exact);
 
 	n = ctl_program_frames(pcs, n, !*exact, first);
 	*exact = *exact && *first == 0;
@@ -222,7 +231,11 @@ static void text_task(struct gr_out *o, const struct gr_task_view *v, const stru
 		gr_out_printf(o, " parked for %.3f s in %s", v->stopped_at ? secs(now - v->stopped_at) : 0.0,
 			      d.call);
 		if (d.fd >= 0)
-			gr_out_printf(o, " on fd %d%s%s", d.fd, d.peer[0] ? (strcmp(d.call, "accept") ? ", peer " : ", listening on ") : "", d.peer);
+			gr_out_printf(o, " on fd %d%s%s", d.fd,
+				      !d.peer[0]		  ? ""
+				      : strcmp(d.call, "accept") ? ", peer "
+								  : ", listening on ",
+				      d.peer);
 		else if (d.join_tid)
 			gr_out_printf(o, " of thread %d", (int)d.join_tid);
 		else if (v->on)
@@ -236,7 +249,9 @@ static void text_task(struct gr_out *o, const struct gr_task_view *v, const stru
 	frames = backtrace_of(v, pcs, &first, &exact);
 	for (int i = first; i < frames; i++)
 		gr_out_printf(o, "    #%d %s\n", i - first, symbol(syms, pcs[i], exact && i == first));
-	if (!frames && v->state == GR_TASK_RUNNING)
+	if (!frames && v->state == GR_TASK_RUNNING && s->blocking_depth)
+		gr_out_puts(o, "    (no backtrace: see the blocking report for its call sites)\n");
+	else if (!frames && v->state == GR_TASK_RUNNING)
 		gr_out_puts(o, "    (no backtrace: its carrier could not be sampled, being in a system "
 			    "call or gone on to another thread)\n");
 	else if (!frames)
