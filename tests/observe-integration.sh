@@ -17,7 +17,8 @@
 #    client is refused, the channel is made again with one line on stderr, the one after is
 #    answered;
 #  - obs_slow_call with GREENPOLL_REPORT: the report's first line is the verdict, and it names
-#    flock and the fixture's wait_in_flock as a call site;
+#    flock and the fixture's wait_in_flock as a call site; while its thread waits in flock (the
+#    holder keeps the lock 5 s), the dump says "blocked in flock" and tasks "blocked ... flock";
 #  - the channel's access: directory 0700 and socket 0600 owned by the user; as root, the
 #    command run as another user (setpriv, uid 65534) gets no dump, and a client of that uid
 #    given CAP_DAC_OVERRIDE to reach the socket is closed unanswered (SO_PEERCRED); when not
@@ -383,6 +384,28 @@ slow_call() {
 	fi
 }
 
+# a thread blocked in a call greenpoll passes to the kernel: named, with the call, while it lasts
+blocked_call() {
+	local p i ok=0 label="dump: a thread blocked in flock"
+	timeout -k 5 60 env LD_PRELOAD="$lib" "$fixtures/obs_slow_call" "$tmp/lock.blocked" 5000 \
+		>"$tmp/blocked.out" 2>"$tmp/blocked.err" &
+	bg_pid=$!
+	for i in $(seq 100); do
+		p=$(pgrep -n -x obs_slow_call -P "$bg_pid")
+		[ -n "$p" ] && "$gp" dump "$p" >"$tmp/dump" 2>/dev/null &&
+			grep -q '^thread [0-9]* "obs_slow_call" blocked in flock for [0-9.]* s on carrier [0-9]* ' "$tmp/dump" &&
+			{ ok=1; break; }
+		sleep 0.1
+	done
+	if [ "$ok" -eq 1 ] && "$gp" tasks "$p" | awk -F'\t' '$2 == "blocked" && $6 == "flock" { f = 1 } END { exit !f }'; then
+		pass "$label (dump and tasks)"
+	else
+		fail "$label" "pid '$p': $(head -c 400 "$tmp/dump")"
+	fi
+	wait "$bg_pid"
+	bg_pid=''
+}
+
 # ---- who may use the channel ----
 
 access() {
@@ -466,6 +489,7 @@ else
 	exec_image
 	lost_channel
 	slow_call
+	blocked_call
 	access
 fi
 report observe-integration
