@@ -42,8 +42,9 @@
  * (hiddenfd.h): placed high, close-on-exec, kept from the program's close, close_range, dup2.
  * Writes to the connection read its slot each time (gr_out_init_slot), so one moved by a dup2
  * meanwhile is followed. A listening socket lost anyway (a raw close system call) makes the
- * next poll say POLLNVAL, or the number now names something else (the program's): the channel
- * is made again, once per loss. A poll already waiting holds its own reference to the file and
+ * next poll say POLLNVAL, or the number now names something else (the program's), while the
+ * slot still holds that number (a socket moved out of the way of the program's dup2 has a new
+ * number in the slot: the thread polls that one): the channel is made again, once per loss. A poll already waiting holds its own reference to the file and
  * goes on waiting on the closed socket: the loss is seen when the next client connects, whose
  * connection goes with the lost socket (it is refused: the command says the connection was
  * reset); the one after is answered. The thread waits in poll, never in accept, which would hold
@@ -318,6 +319,8 @@ static void *ctl_thread(void *arg)
 				gr_sys2(SYS_nanosleep, &(struct timespec){.tv_nsec = 10000000}, NULL);
 			continue; /* EAGAIN (the connection went away), ECONNABORTED: again */
 		}
+		if (atomic_load(&ctl.listen_fd) != lfd)
+			continue; /* moved out of the way of a dup2 (gr_hiddenfd_move): not lost */
 		/* lost behind our back (a raw close; the number may be the program's now: never
 		 * closed by us) */
 		if (++ctl.remakes > REMAKES_MAX || !open_channel()) {
