@@ -35,6 +35,8 @@ LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(patsubst %.S,$(B)/obj/%.o,$
 RT_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard runtime/*.c)) $(patsubst %.S,$(B)/obj/%.o,$(LIB_ASM))
 CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard cli/*.c))
 
+# libunwind's generic API (unw_create_addr_space: inspect.c unwinds copies of task stacks)
+UNWIND_LIBS := $(shell pkg-config --libs libunwind-generic 2>/dev/null || echo -lunwind-generic -lunwind)
 LIB_CFLAGS := $(STD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread -iquote runtime -iquote shim \
               -fno-omit-frame-pointer -MMD -MP $(SAN_FLAGS)
 
@@ -50,7 +52,7 @@ $(B)/obj/%.o: %.S
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
 $(B)/libgreenpoll.so: $(LIB_OBJ)
-	$(CC) -shared $(SAN_FLAGS) -o $@ $^ -pthread -ldl -Wl,-z,now -Wl,--no-undefined
+	$(CC) -shared $(SAN_FLAGS) -o $@ $^ -pthread -ldl $(UNWIND_LIBS) -Wl,-z,now -Wl,--no-undefined
 
 # the command: an ordinary program (no -fPIC, no hidden visibility); ctl_proto.h is in shim/
 CLI_CFLAGS := $(STD) $(WARN) $(CFLAGS) -iquote cli -iquote shim -MMD -MP

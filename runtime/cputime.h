@@ -49,14 +49,17 @@ static inline void gr_cputime_start(struct gr_task *t, int64_t now)
 		gr_cputime_set(t, atomic_load_explicit(&t->run_ns, memory_order_relaxed), now);
 }
 
-/* t's current stretch, if any, ends at now */
-static inline void gr_cputime_stop(struct gr_task *t, int64_t now)
+/* t's current stretch, if any, ends at now; its length (0 if none) */
+static inline int64_t gr_cputime_stop(struct gr_task *t, int64_t now)
 {
 	int64_t since = atomic_load_explicit(&t->run_since, memory_order_relaxed);
 	int64_t ran = atomic_load_explicit(&t->run_ns, memory_order_relaxed);
 
-	if (since)
-		gr_cputime_set(t, ran + (now - since), 0);
+	if (!since)
+		return 0;
+	gr_cputime_set(t, ran + (now - since), 0);
+	atomic_store_explicit(&t->stopped_at, now, memory_order_relaxed);
+	return now - since;
 }
 
 /* the ns t has run so far; from any thread (t's record must stay mapped meanwhile) */

@@ -36,7 +36,8 @@
  * call is under way and every task is parked on something only another task can release
  * (a mutex, condvar, rwlock, barrier, once, semaphore, private futex or join: the `what` names
  * that runtime/ and shim/ pass to gr_park for those waits), twice DEADLOCK_CONFIRM_NS apart,
- * the monitor prints the report once (again only after the program made progress), then the
+ * the monitor prints the report once (its line, then the task dump with backtraces: the
+ * shim's, gr_monitor_config.dump) (again only after the program made progress), then the
  * process waits on, as it would natively, or aborts (GREENPOLL_DEADLOCK=abort).
  *
  * The monitor is a plain OS thread: it runs no task, touches no task's TLS, and every libc
@@ -99,27 +100,6 @@ void gr_monitor_kick(void)
 		gr_futex_wake((uint32_t *)&mon.asleep, 1);
 }
 
-/* The kernel's state letter of OS thread tid ('R', 'S', 'D'...), or 0 if unknown. */
-static char thread_state(int32_t tid)
-{
-	char path[64], buf[512], *paren;
-	long fd, n;
-
-	if (tid <= 0)
-		return 0;
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-	fd = gr_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	n = gr_sys3(SYS_read, fd, buf, sizeof buf - 1);
-	gr_sys1(SYS_close, fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	paren = strrchr(buf, ')'); /* the name in parentheses may hold anything */
-	return paren && paren[1] == ' ' ? paren[2] : 0;
-}
-
 /* CPU time of OS thread tid of this process in ns (its kernel CPU clock), or -1 */
 static int64_t thread_cpu_ns(int32_t tid)
 {
@@ -132,10 +112,13 @@ static int64_t thread_cpu_ns(int32_t tid)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static bool retake(int i, uint32_t seen)
+/* hand processor i off (gr_sched_retake), counting it under cause (a GR_STAT_HANDOFFS_*) */
+static bool retake(int i, uint32_t seen, enum gr_stat cause)
 {
 	int r = gr_sched_retake(i, seen);
 
+	if (r > 0)
+		gr_stat_add_shared(cause, 1);
 	if (r < 0 && !mon.cap_said) {
 		mon.cap_said = true;
 		if (mon.cfg.debug)
@@ -159,7 +142,8 @@ static void preempt(int i, uint32_t seen)
 	info.si_pid = (pid_t)gr_sys0(SYS_getpid);
 	info.si_uid = (uid_t)gr_sys0(SYS_getuid);
 	info.si_value.sival_ptr = mon.cfg.preempt_cookie;
-	gr_sys4(SYS_rt_tgsigqueueinfo, info.si_pid, tid, mon.cfg.preempt_signal, &info);
+	if (gr_sys4(SYS_rt_tgsigqueueinfo, info.si_pid, tid, mon.cfg.preempt_signal, &info) == 0)
+		gr_stat_add_shared(GR_STAT_PREEMPT_SIGNALS, 1);
 }
 
 /* One look at every processor; true if one was handed off. *next_look: when to look again
@@ -185,7 +169,7 @@ static bool look(int64_t now, int64_t *next_look)
 		if (GR_PSTATUS_STATE(s.status) == GR_P_BLOCKING) {
 			grace = BLOCKING_GRACE_NS;
 			if (age >= grace && (want || age >= IDLE_GRACE_NS)) {
-				acted |= retake(i, s.status);
+				acted |= retake(i, s.status, GR_STAT_HANDOFFS_BRACKET);
 				continue;
 			}
 		} else {
@@ -199,9 +183,9 @@ static bool look(int64_t now, int64_t *next_look)
 					continue;
 				}
 				v->checked = now;
-				k = thread_state(s.owner_tid);
+				k = gr_thread_state(s.owner_tid);
 				if (k == 'S' || k == 'D') {
-					acted |= retake(i, s.status);
+					acted |= retake(i, s.status, GR_STAT_HANDOFFS_STUCK);
 					continue;
 				}
 				if (!slice || (cpu = thread_cpu_ns(s.owner_tid)) < 0)
@@ -212,7 +196,7 @@ static bool look(int64_t now, int64_t *next_look)
 					v->cpu0 = cpu - age; /* as if it ran since first seen */
 				ran = cpu - v->cpu0;
 				if (ran >= 2 * slice) {
-					acted |= retake(i, s.status);
+					acted |= retake(i, s.status, GR_STAT_HANDOFFS_PREEMPT);
 					continue;
 				}
 				/* again every PREEMPT_RETRY_NS: the handler does nothing where the
@@ -301,10 +285,12 @@ static uint64_t deadlock_sign(const struct deadlock_scan *d)
 static void report(const struct deadlock_scan *d)
 {
 	gr_say("all threads are asleep waiting on each other (deadlock)");
-	for (int i = 0; i < d->n; i++)
+	if (mon.cfg.dump)
+		mon.cfg.dump(2);
+	for (int i = 0; !mon.cfg.dump && i < d->n; i++)
 		gr_say("  thread %d waits in %s on %p", (int)d->tasks[i].tid,
 		       d->tasks[i].what ? d->tasks[i].what : "?", d->tasks[i].on);
-	if (d->total > d->n)
+	if (!mon.cfg.dump && d->total > d->n)
 		gr_say("  ... and %d more threads", d->total - d->n);
 	if (mon.cfg.deadlock_abort) {
 		gr_say("aborting (GREENPOLL_DEADLOCK=abort)");

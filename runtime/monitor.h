@@ -20,6 +20,7 @@ struct gr_monitor_config {
 			      * whether the interrupted code may switch: gr_yield), 0: none */
 	void *preempt_cookie; /* the signal's si_value (SI_QUEUE): how the handler tells it from
 			       * the same signal sent by the program */
+	void (*dump)(int fd); /* write the task dump (with backtraces) to fd; NULL: a line per task */
 };
 
 void gr_monitor_configure(const struct gr_monitor_config *cfg);

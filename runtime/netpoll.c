@@ -26,6 +26,7 @@ struct chunk {
 
 static gr_lock_t cache_lock = GR_LOCK_INIT;
 static struct gr_pd *free_pds;	/* protected by cache_lock */
+static size_t pds_in_use;	/* protected by cache_lock */
 static struct chunk *chunks;	/* protected by cache_lock; never freed */
 static _Atomic uint32_t next_seq = 1;
 static atomic_bool active;
@@ -74,6 +75,7 @@ struct gr_pd *gr_pd_open(int fd)
 	}
 	pd = free_pds;
 	free_pds = pd->free_next;
+	pds_in_use++;
 	gr_unlock(&cache_lock);
 
 	gr_lock(&pd->lock);
@@ -119,8 +121,19 @@ void gr_pd_release(struct gr_pd *pd)
 		gr_lock(&cache_lock);
 		pd->free_next = free_pds;
 		free_pds = pd;
+		pds_in_use--;
 		gr_unlock(&cache_lock);
 	}
+}
+
+size_t gr_pd_in_use(void)
+{
+	size_t n;
+
+	gr_lock(&cache_lock);
+	n = pds_in_use;
+	gr_unlock(&cache_lock);
+	return n;
 }
 
 /*
@@ -216,24 +229,6 @@ void gr_pd_unlock(struct gr_pd *pd, int mode)
 
 	if (atomic_exchange(l, 0) == 2)
 		gr_waitq_wake(l, 1);
-}
-
-int gr_pd_count_in_use(void)
-{
-	struct chunk *first;
-	int n = 0;
-
-	gr_lock(&cache_lock);
-	first = chunks;
-	gr_unlock(&cache_lock);
-	for (struct chunk *c = first; c; c = c->next) {
-		for (int i = 0; i < CHUNK; i++) {
-			gr_lock(&c->pd[i].lock);
-			n += c->pd[i].refs > 0;
-			gr_unlock(&c->pd[i].lock);
-		}
-	}
-	return n;
 }
 
 /* ---- a poller lost and made anew ---- */

@@ -199,16 +199,10 @@ int gr_netpoll_backend_close(int fd);
 int gr_netpoll_backend_poll(int64_t delay_ns, int max, struct gr_netpoll_events *room);
 void gr_netpoll_backend_break(void);
 
-/*
- * The poller's own fds (epoll, eventfd) are not the program's: gr_netpoll_owns_fd tells whether
- * fd is one of them; gr_netpoll_move_fd moves it to another number (so the program can dup2
- * onto this one); 0 or -errno.
- */
-bool gr_netpoll_owns_fd(int fd);
-int gr_netpoll_fds(int fds[2]); /* the poller's fds now open, into fds; how many */
-int gr_netpoll_move_fd(int fd);
+/* pds in use now: an open fd's, or one an operation still holds (stats, the exit figures) */
+size_t gr_pd_in_use(void);
 
-/* pds in use (an open fd's, or one an operation still holds): for the exit figures */
-int gr_pd_count_in_use(void);
+/* The poller's fds now open (epoll, eventfd: hidden fds, hiddenfd.h), into fds; how many. */
+int gr_netpoll_fds(int fds[2]);
 
 #endif

@@ -8,15 +8,9 @@
  *
  * The runtime's own fds (the epoll fd and the eventfd) are made at start-up, not the first time
  * a task waits: a blocking read must never fail with EMFILE because the fd table filled up
- * before the first wait (a program that never waits pays two fds). They are close-on-exec and
- * moved to the top of the numbers the program is likely to use, just below min(soft
- * RLIMIT_NOFILE, HIGH_TOP): the program's numbers, allocated lowest first, stay dense and as
- * natively (a daemon that reopens 0..2 or a test that expects its first socket at 3 sees no
- * gap), and a close loop or close_range over the program's own range misses them. Not at the
- * soft limit itself when that is large: the kernel's fd array grows to the highest number in
- * use, and a soft limit of 1,048,576 would cost 8 MiB of kernel memory in every preloaded
- * process. The shim keeps the program from closing them or dup2-ing over them, through libc's
- * syscall() too (gr_netpoll_owns_fd, gr_netpoll_move_fd).
+ * before the first wait (a program that never waits pays two fds). They are hidden fds
+ * (hiddenfd.h): close-on-exec, placed high, and kept from the program's close, close_range,
+ * dup2 and dup3, through libc's syscall() too.
  *
  * A raw close system call (which no preload sees) can still close one: the next epoll_wait or
  * epoll_ctl that fails asks gr_netpoll_backend_renew, which checks the set still watches the
@@ -38,6 +32,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
+#include "hiddenfd.h"
 #include "sys.h"
 #include "throw.h"
 
@@ -48,7 +43,6 @@ _Static_assert(sizeof(((struct gr_netpoll_events *)0)->raw) >=
 _Static_assert(_Alignof(struct gr_netpoll_events) >= _Alignof(struct epoll_event),
 	       "gr_netpoll_events is aligned for epoll events");
 #define TAG_SHIFT 48
-#define HIGH_TOP 1024 /* the runtime's fds go just below min(this, soft RLIMIT_NOFILE) */
 
 static _Atomic int epfd = -1, breakfd = -1;
 static _Atomic unsigned generation; /* fds made or moved since start-up; written after epfd */
@@ -57,23 +51,6 @@ static atomic_bool break_pending;
 static uint64_t tag(struct gr_pd *pd, uint32_t seq)
 {
 	return (uint64_t)(uintptr_t)pd | ((uint64_t)(seq & 0xffff) << TAG_SHIFT);
-}
-
-/* fd (just made, close-on-exec) moved just below the top (see above); where it now is */
-static int move_high(int fd)
-{
-	struct rlimit rl;
-	long top = HIGH_TOP, moved;
-
-	if (gr_sys2(SYS_getrlimit, RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
-		top = (long)rl.rlim_cur;
-	if (fd >= top - 2)
-		return fd;
-	moved = gr_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, top - 2);
-	if (moved < 0) /* every number up there taken: it stays where it is */
-		return fd;
-	gr_sys1(SYS_close, fd);
-	return (int)moved;
 }
 
 static long watch_break(int ep, int b)
@@ -104,14 +81,14 @@ static int make_fds(bool keep_break)
 
 	if (ep < 0)
 		return (int)ep;
-	ep = move_high((int)ep);
+	ep = gr_hiddenfd_place_high((int)ep);
 	if (!keep_break || !is_eventfd((int)b) || watch_break((int)ep, (int)b) < 0) {
 		b = gr_sys2(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (b < 0) {
 			gr_sys1(SYS_close, ep);
 			return (int)b;
 		}
-		b = move_high((int)b);
+		b = gr_hiddenfd_place_high((int)b);
 		if ((r = watch_break((int)ep, (int)b)) < 0) {
 			gr_sys1(SYS_close, ep);
 			gr_sys1(SYS_close, b);
@@ -126,6 +103,8 @@ static int make_fds(bool keep_break)
 
 int gr_netpoll_backend_init(void)
 {
+	gr_hiddenfd_register(&epfd);
+	gr_hiddenfd_register(&breakfd);
 	if (epfd >= 0) /* a fork child: the parent's epoll set is shared; make our own */
 		gr_sys1(SYS_close, epfd);
 	if (breakfd >= 0)
@@ -137,7 +116,13 @@ int gr_netpoll_backend_init(void)
 	return make_fds(false);
 }
 
-unsigned gr_netpoll_backend_generation(void) { return atomic_load(&generation); }
+/* A move of either fd (hiddenfd.h) counts too: a call that read the old number and fails on it
+ * (it may be the program's by then) sees a new generation, so it tries again with the new
+ * number instead of taking the poller for lost (netpoll.c, renewed_since). */
+unsigned gr_netpoll_backend_generation(void)
+{
+	return atomic_load(&generation) + gr_hiddenfd_moves();
+}
 
 int gr_netpoll_backend_renew(void)
 {
@@ -172,11 +157,6 @@ int gr_netpoll_backend_close(int fd)
 	return (int)gr_sys4(SYS_epoll_ctl, epfd, EPOLL_CTL_DEL, fd, &ev);
 }
 
-bool gr_netpoll_owns_fd(int fd)
-{
-	return fd >= 0 && (fd == atomic_load(&epfd) || fd == atomic_load(&breakfd));
-}
-
 int gr_netpoll_fds(int fds[2])
 {
 	int n = 0, e = atomic_load(&epfd), b = atomic_load(&breakfd);
@@ -186,28 +166,6 @@ int gr_netpoll_fds(int fds[2])
 	if (b >= 0)
 		fds[n++] = b;
 	return n;
-}
-
-int gr_netpoll_move_fd(int fd)
-{
-	_Atomic int *which = fd == atomic_load(&epfd) ? &epfd : fd == atomic_load(&breakfd) ? &breakfd : NULL;
-	long moved;
-
-	if (!which)
-		return 0;
-	moved = gr_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, fd + 1);
-	if (moved < 0) /* at the top already: any free number will do */
-		moved = gr_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
-	if (moved < 0)
-		return (int)moved;
-	/* a poll in progress keeps its own reference to the epoll set: closing the number is safe.
-	 * A call that read the old number and fails on it (it may be the program's by then) sees
-	 * a new generation, so it tries again with the new number instead of taking the poller
-	 * for lost (netpoll.c, renewed_since): the count goes up before the old number goes. */
-	atomic_store(which, (int)moved);
-	atomic_fetch_add(&generation, 1);
-	gr_sys1(SYS_close, fd);
-	return 0;
 }
 
 /*
@@ -224,7 +182,7 @@ static void renew_break(int lost)
 
 	if (b < 0)
 		return; /* the poll wakes at the next event, and its failure renews */
-	b = move_high((int)b);
+	b = gr_hiddenfd_place_high((int)b);
 	if (watch_break(atomic_load(&epfd), (int)b) < 0) {
 		gr_sys1(SYS_close, b); /* the epoll fd is lost too: the next poll fails */
 		return;

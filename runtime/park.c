@@ -45,10 +45,19 @@ uint32_t gr_wait_prepare(bool interruptible)
 	return seq;
 }
 
+static void (*_Atomic first_park_hook)(void);
+
+void gr_park_first_hook(void (*fn)(void)) { atomic_store(&first_park_hook, fn); }
+
 enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on)
 {
 	struct gr_task *t = gr_current_task();
+	void (*hook)(void);
 	uint64_t tok;
+
+	if (__builtin_expect(atomic_load_explicit(&first_park_hook, memory_order_relaxed) != NULL, 0) &&
+	    (hook = atomic_exchange(&first_park_hook, NULL)))
+		hook();
 
 	t->wait_what = what;
 	t->wait_on = on;
@@ -60,9 +69,13 @@ enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on)
 	}
 	tok = atomic_load(&t->wait_token);
 	if (TOKEN_PHASE(tok) == PHASE_ARMED) {
+		gr_stat_park(t->carrier->stats, what);
 		gr_sched_switch_park(t);
 		tok = atomic_load(&t->wait_token);
 	}
+	if (TOKEN_WHY(tok))
+		gr_stat_add(t->carrier->stats,
+			    GR_STAT_WAKES_NORMAL + (TOKEN_WHY(tok) - GR_WAKE_NORMAL), 1);
 	if (deadline != GR_NEVER && TOKEN_WHY(tok) != GR_WAKE_TIMEOUT)
 		gr_timer_del(&t->wait_timer);
 	t->wait_what = NULL;

@@ -44,6 +44,14 @@ enum gr_wake_reason gr_park(int64_t deadline, const char *what, const void *on);
  */
 bool gr_wake(struct gr_task *t, uint32_t seq, enum gr_wake_reason why);
 
+/*
+ * fn runs once, on the first task that parks after this call, at the start of its gr_park
+ * (no runtime lock held; fn must not park): work a process may never need, such as a fork
+ * child's control channel, which a child that execs or exits at once never waits for. Costs
+ * every park one relaxed load.
+ */
+void gr_park_first_hook(void (*fn)(void));
+
 /* Interrupt t: its current interruptible wait, if any, ends with GR_WAKE_INTERRUPT. */
 void gr_interrupt(struct gr_task *t);
 

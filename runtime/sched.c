@@ -51,6 +51,7 @@ static struct {
 	int nprocs, max_carriers;
 	struct gr_proc *procs;
 	struct gr_carrier **carriers; /* [max_carriers]; made on first use, never freed */
+	struct gr_stat_slot **stat_slots; /* [max_carriers]: each slot's counters, made with it */
 	bool *alive;		      /* [max_carriers]: an OS thread runs it; under spare_lock */
 	bool *may_end;		      /* [max_carriers]: its OS thread is ours to end */
 	int nslots;		      /* slot ids handed out so far; under spare_lock */
@@ -265,6 +266,9 @@ static int netpoll_into(struct gr_carrier *c, int64_t delay_ns)
 	c->readying_polled = true;
 	n = gr_netpoll(delay_ns, room, &c->events);
 	c->readying_polled = false;
+	gr_stat_add(c->stats, GR_STAT_POLLS, 1);
+	if (n > 0)
+		gr_stat_add(c->stats, GR_STAT_POLL_EVENTS, (uint64_t)n);
 	/* one task this carrier is about to run needs no help (after Go's findrunnable, which
 	 * runs one polled goroutine itself and starts Ps for the rest) */
 	if (n > 0 && sched.nprocs > 1 && gr_runq_len(&c->p->runq) > 1)
@@ -344,8 +348,10 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 		run_timers(v); /* its carrier may be busy: fire its due timers here */
 		if ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq)))
 			return t;
-		if (gr_runq_steal(&p->runq, &v->runq) && (t = gr_runq_get(&p->runq)))
+		if (gr_runq_steal(&p->runq, &v->runq) && (t = gr_runq_get(&p->runq))) {
+			gr_stat_add(c->stats, GR_STAT_STEALS, 1);
 			return t;
+		}
 	}
 	return NULL;
 }
@@ -605,7 +611,9 @@ static struct gr_carrier *carrier_new(struct gr_proc *p)
 		return NULL;
 	if (!sched.carriers[id]) {
 		c = aligned_alloc(64, (sizeof *c + 63) & ~(size_t)63);
-		if (!c) {
+		sched.stat_slots[id] = c ? gr_stat_slot_new() : NULL;
+		if (!sched.stat_slots[id]) {
+			free(c);
 			slot_release(id);
 			return NULL;
 		}
@@ -619,6 +627,7 @@ static struct gr_carrier *carrier_new(struct gr_proc *p)
 	c = sched.carriers[id];
 	memset(c, 0, sizeof *c);
 	c->id = id;
+	c->stats = sched.stat_slots[id];
 	c->p = p;
 	c->rand = 0x9e3779b97f4a7c15ull * (uint64_t)(id + 1);
 	set_state(c, p ? GR_C_LOOKING : GR_C_SPARE);
@@ -711,8 +720,9 @@ static void switch_to(struct gr_carrier *c, struct gr_task *prev, struct gr_task
 	int64_t now = gr_nanotime();
 
 	if (prev)
-		gr_cputime_stop(prev, now);
+		gr_stat_add(c->stats, GR_STAT_BUSY_NS, (uint64_t)gr_cputime_stop(prev, now));
 	gr_cputime_start(next, now);
+	gr_stat_add(c->stats, GR_STAT_SWITCHES, 1);
 
 	/* the task after this one: its record's hot line (cold when there are thousands of
 	 * tasks) is on its way while this one runs */
@@ -791,7 +801,7 @@ static void switch_away(struct gr_task *t, struct gr_carrier *c)
 	if (next) {
 		switch_to(c, t, next);
 	} else {
-		gr_cputime_stop(t, gr_nanotime());
+		gr_stat_add(c->stats, GR_STAT_BUSY_NS, (uint64_t)gr_cputime_stop(t, gr_nanotime()));
 		c->current = NULL;
 		gr_ctx_switch(&t->ctx, &c->ctx);
 	}
@@ -830,7 +840,11 @@ static void yield(bool preempted)
 }
 
 void gr_yield(void) { yield(false); }
-void gr_yield_preempted(void) { yield(true); }
+void gr_yield_preempted(void)
+{
+	gr_stat_add(gr_stat_here(), GR_STAT_PREEMPT_YIELDS, 1);
+	yield(true);
+}
 
 void gr_sched_switch_park(struct gr_task *t)
 {
@@ -922,7 +936,10 @@ static struct gr_carrier *blocking_begin(void)
 	struct gr_task *t = gr_current_task();
 	struct gr_carrier *c;
 
-	if (!t || !(c = t->carrier)->p)
+	if (!t)
+		return NULL;
+	gr_stat_add(t->carrier->stats, GR_STAT_BLOCKING_CALLS, 1);
+	if (!(c = t->carrier)->p)
 		return NULL;
 	tick(c->p);
 	return proc_take_back(c, GR_P_TASK, GR_P_BLOCKING) ? c : NULL;
@@ -935,7 +952,9 @@ void gr_blocking_enter_long(void)
 	struct gr_carrier *c = blocking_begin();
 	struct gr_proc *p;
 
-	gr_cputime_stop(gr_current_task(), gr_nanotime()); /* waiting is not running (cputime.h) */
+	/* waiting is not running (cputime.h) */
+	gr_stat_add(gr_stat_here(), GR_STAT_BUSY_NS,
+		    (uint64_t)gr_cputime_stop(gr_current_task(), gr_nanotime()));
 	if (!c)
 		return;
 	p = c->p;
@@ -943,8 +962,10 @@ void gr_blocking_enter_long(void)
 	if (!gr_runq_len(&p->runq) && gr_timers_next(&p->timers) == GR_NEVER &&
 	    !gr_netpoll_active())
 		return;
-	if (gr_sched_retake(p->id, GR_PSTATUS(c->id, GR_P_BLOCKING)) > 0)
+	if (gr_sched_retake(p->id, GR_PSTATUS(c->id, GR_P_BLOCKING)) > 0) {
+		gr_stat_add_shared(GR_STAT_HANDOFFS_LONG, 1);
 		c->p = NULL;
+	}
 }
 
 void gr_blocking_exit(void)
@@ -1139,7 +1160,8 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 	sched.carriers = calloc((size_t)sched.max_carriers, sizeof *sched.carriers);
 	sched.alive = calloc((size_t)sched.max_carriers, sizeof *sched.alive);
 	sched.may_end = calloc((size_t)sched.max_carriers, sizeof *sched.may_end);
-	if (!sched.procs || !sched.carriers || !sched.alive || !sched.may_end)
+	sched.stat_slots = calloc((size_t)sched.max_carriers, sizeof *sched.stat_slots);
+	if (!sched.procs || !sched.carriers || !sched.alive || !sched.may_end || !sched.stat_slots)
 		gr_throw("runtime: out of memory at start-up");
 	for (int i = 0; i < nprocs; i++) {
 		sched.procs[i].id = i;
@@ -1161,4 +1183,26 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 	c0->current = initial;
 	initial->carrier = c0;
 	atomic_store(&initial->state, GR_TASK_RUNNING);
+}
+
+void gr_sched_census(struct gr_carrier_census *out)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire);
+
+	*out = (struct gr_carrier_census){.alive = atomic_load(&sched.nalive)};
+	for (int i = 0; i < n; i++) {
+		struct gr_carrier *c = sched.carriers[i];
+
+		if (!c || !sched.alive[i]) /* a moment's view: alive is read without its lock */
+			continue;
+		switch ((enum gr_carrier_state)state_of(c)) {
+		case GR_C_RUNNING: out->running++; break;
+		case GR_C_LOOKING: case GR_C_SPINNING: case GR_C_WOKEN: out->looking++; break;
+		case GR_C_SLEEPING: case GR_C_POLLING: out->resting++; break;
+		case GR_C_SPARE: out->spare++; break;
+		}
+	}
+	for (int i = 0; i < sched.nprocs; i++)
+		if (GR_PSTATUS_STATE(atomic_load(&sched.procs[i].status)) == GR_P_BLOCKING)
+			out->blocked++;
 }

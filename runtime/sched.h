@@ -82,6 +82,7 @@
 #include "park.h"
 #include "runq.h"
 #include "sigstate.h"
+#include "stats.h"
 #include "task.h"
 #include "timer.h"
 
@@ -140,6 +141,8 @@ struct gr_carrier {
 	bool kmask_known, kalt_known;
 	struct gr_altstack kalt;
 	struct gr_task *_Atomic sig_for[GR_NSIG]; /* signals sent here for a task (sigstate.h) */
+
+	struct gr_stat_slot *stats; /* its slot's counters (stats.h); const while it runs */
 };
 
 struct gr_sched_hooks {
@@ -167,6 +170,14 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 
 /* The carrier the caller runs on, or NULL outside the runtime's threads. */
 struct gr_carrier *gr_here(void);
+
+/* The counters of the carrier the caller runs on (stats.h), or NULL. */
+static inline struct gr_stat_slot *gr_stat_here(void)
+{
+	struct gr_carrier *c = gr_here();
+
+	return c ? c->stats : NULL;
+}
 
 /* Make t runnable (from any context). */
 void gr_sched_ready(struct gr_task *t);
@@ -252,5 +263,14 @@ int32_t gr_sched_preempt_target(int i, uint32_t seen);
 
 /* All quiet: no carrier runs a task, nothing runnable, no timer armed. */
 bool gr_sched_quiescent(void);
+
+/* ---- for stats and dumps ---- */
+
+/* Carriers alive by what they do now. */
+struct gr_carrier_census {
+	int alive, running, looking, resting, spare; /* resting: asleep on its futex or in the poller */
+	int blocked; /* processors whose task is in a bracketed call (gr_blocking_enter) */
+};
+void gr_sched_census(struct gr_carrier_census *out);
 
 #endif

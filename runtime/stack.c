@@ -38,6 +38,7 @@ struct stack_class {
 static struct stack_class classes[GR_STACK_CLASSES];
 static gr_lock_t pool_lock = GR_LOCK_INIT;
 static size_t cache_regions = GR_STACK_CACHE_DEFAULT; /* set once at start-up */
+static _Atomic size_t mapped; /* regions mapped now */
 
 void gr_stack_set_cache(size_t regions) { cache_regions = regions; }
 
@@ -149,6 +150,7 @@ void *gr_stack_get(size_t size, size_t guard, bool *reused, int *err)
 		gr_os_munmap(lo, size + guard);
 		return NULL;
 	}
+	atomic_fetch_add_explicit(&mapped, 1, memory_order_relaxed);
 	*reused = false;
 	REGION_HANDED_OUT(lo + guard, size);
 	return lo + guard + size;
@@ -208,6 +210,7 @@ bool gr_stack_put(void *top, size_t size, size_t guard, size_t keep)
 
 void gr_stack_unmap(void *top, size_t size, size_t guard)
 {
+	atomic_fetch_sub_explicit(&mapped, 1, memory_order_relaxed);
 	gr_os_munmap((char *)top - size - guard, size + guard);
 }
 
@@ -271,17 +274,6 @@ void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resi
 	gr_unlock(&pool_lock);
 }
 
-size_t gr_stack_pooled_total(void)
-{
-	size_t n = 0;
-
-	gr_lock(&pool_lock);
-	for (int i = 0; i < GR_STACK_CLASSES; i++)
-		n += classes[i].pooled;
-	gr_unlock(&pool_lock);
-	return n;
-}
-
 /* fork.h: the pool lock may have been held by a thread that is gone */
 static void stack_after_fork_child(struct gr_task *self)
 {
@@ -289,3 +281,13 @@ static void stack_after_fork_child(struct gr_task *self)
 	pool_lock = (gr_lock_t)GR_LOCK_INIT;
 }
 GR_AFTER_FORK(GR_FORK_STACK, stack_after_fork_child);
+
+void gr_stack_counts(size_t *mapped_now, size_t *pooled)
+{
+	*pooled = 0;
+	gr_lock(&pool_lock);
+	for (int i = 0; i < GR_STACK_CLASSES; i++)
+		*pooled += classes[i].pooled;
+	gr_unlock(&pool_lock);
+	*mapped_now = atomic_load_explicit(&mapped, memory_order_relaxed);
+}

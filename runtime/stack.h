@@ -76,8 +76,8 @@ size_t gr_stack_trim(void (*forget)(void *top));
 /* Pool contents, for tests and stats: regions pooled in a class, and how many are resident. */
 void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident);
 
-/* Regions pooled in all classes together. */
-size_t gr_stack_pooled_total(void);
+/* Regions mapped now (tasks', carriers', pooled) and pooled, all classes (stats). */
+void gr_stack_counts(size_t *mapped, size_t *pooled);
 
 size_t gr_page_size(void);
 

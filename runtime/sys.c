@@ -1,7 +1,8 @@
 /*
  * sys.c — the libc functions the runtime reaches by pointer (sys.h), because the shim exports
  * their names and a call by name from this library would land in the shim's: clock_gettime
- * (tasks' CPU-time clocks), abort (per task), pthread_getattr_np (answered from the task).
+ * (tasks' CPU-time clocks), abort (per task), pthread_getattr_np (answered from the task); and
+ * the kernel's state of one of the process's OS threads (gr_thread_state).
  *
  * The pointer is set when this object is loaded, to the next definition after this object
  * (libc's, whether this code is the preloaded library or a unit test); every call goes straight
@@ -14,6 +15,9 @@
 #include "sys.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "throw.h"
 
@@ -65,4 +69,25 @@ int gr_libc_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
 	if (!libc_pthread_getattr_np)
 		gr_throw("runtime: libc's pthread_getattr_np not found");
 	return libc_pthread_getattr_np(thread, attr);
+}
+
+/* The kernel's state letter of OS thread tid ('R', 'S', 'D'...), or 0 if unknown. */
+char gr_thread_state(int32_t tid)
+{
+	char path[64], buf[512], *paren;
+	long fd, n;
+
+	if (tid <= 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	fd = gr_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	n = gr_sys3(SYS_read, fd, buf, sizeof buf - 1);
+	gr_sys1(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	paren = strrchr(buf, ')'); /* the name in parentheses may hold anything */
+	return paren && paren[1] == ' ' ? paren[2] : 0;
 }

@@ -89,6 +89,10 @@ static inline long gr_os_mprotect(void *addr, size_t len, int prot)
 	return gr_sys3(SYS_mprotect, addr, len, prot);
 }
 
+/* The kernel's state letter of OS thread tid of this process ('R', 'S', 'D'...: the third
+ * field of /proc/self/task/TID/stat), or 0 if unknown (sys.c). */
+char gr_thread_state(int32_t tid);
+
 /* libc's clock_gettime (shim/cpuclock.c interposes the name; sys.c) */
 extern int (*gr_libc_clock_gettime)(clockid_t clock, struct timespec *ts);
 

@@ -213,6 +213,7 @@ int gr_task_create(const struct gr_task_attr *attr, void *(*start)(void *), void
 	t->guard = guard;
 	t->user_stack = attr->stack_addr != NULL;
 	gr_ctx_make(&t->ctx, (char *)t - gr_tls_reserve(), tcb, task_entry, t);
+	gr_stat_add(gr_stat_here(), GR_STAT_TASKS_CREATED, 1);
 	*out = t;
 	return 0;
 }
@@ -257,6 +258,7 @@ _Noreturn void gr_task_exit(void *result)
 		hooks.at_exit(t);
 	gr_tcb_exiting();
 	gr_sig_task_gone(t);
+	gr_stat_add(t->carrier->stats, GR_STAT_TASKS_EXITED, 1);
 	if (atomic_fetch_sub(&live_tasks, 1) == 1 && hooks.last_exited)
 		hooks.last_exited();
 	gr_sched_exit_switch(t);

@@ -100,6 +100,7 @@ struct gr_task {
 	_Atomic uint32_t run_seq;   /* odd while the two below are being written */
 	_Atomic int64_t run_ns;	    /* ns it ran before the current stretch */
 	_Atomic int64_t run_since;  /* CLOCK_MONOTONIC ns the current stretch began; 0: none */
+	_Atomic int64_t stopped_at; /* CLOCK_MONOTONIC ns the last stretch ended (dumps) */
 
 	_Alignas(16) unsigned char local[GR_TASK_LOCAL_BYTES];
 };

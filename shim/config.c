@@ -26,6 +26,9 @@
 #define MIN_FAULT_DELAY_NS 1000LL
 #define MAX_FAULT_DELAY_NS 10000000000LL
 #define DEFAULT_FAULT_SEED 1
+#define MIN_REPORT_MIN_NS 10000LL
+#define MAX_REPORT_MIN_NS 60000000000LL
+#define DEFAULT_REPORT_MIN_NS 1000000LL
 
 static const char *setting(const char *name)
 {
@@ -205,6 +208,9 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 	cfg->monitor = true;
 	cfg->fs_switch_syscall = false;
 	cfg->faults = (struct shim_faults){.seed = DEFAULT_FAULT_SEED};
+	cfg->control = true;
+	cfg->report = NULL;
+	cfg->report_min_ns = DEFAULT_REPORT_MIN_NS;
 
 	if ((v = setting("GREENPOLL_PROCS"))) {
 		if (!parse_count(v, MAX_PROCS, &n) || n < 1) {
@@ -310,6 +316,37 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 			 "0..100, TIME 1us..10s with us, ms or s) and seed:N, or unset it",
 			 v);
 		return false;
+	}
+	if ((v = setting("GREENPOLL_CONTROL"))) {
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+			snprintf(why, whylen,
+				 "GREENPOLL_CONTROL='%.40s' is not valid: give on or off, or unset it", v);
+			return false;
+		}
+		cfg->control = strcmp(v, "on") == 0;
+	}
+	if ((v = setting("GREENPOLL_REPORT"))) {
+		if (strlen(v) >= 4096) {
+			snprintf(why, whylen,
+				 "GREENPOLL_REPORT='%.40s...' is not valid: give a file name shorter "
+				 "than 4096 bytes, or unset it",
+				 v);
+			return false;
+		}
+		cfg->report = v;
+	}
+	if ((v = setting("GREENPOLL_REPORT_MIN"))) {
+		int64_t ns;
+
+		if (!parse_duration(v, &ns) || ns < MIN_REPORT_MIN_NS || ns > MAX_REPORT_MIN_NS) {
+			snprintf(why, whylen,
+				 "GREENPOLL_REPORT_MIN='%.40s' is not valid: give the shortest blocking "
+				 "call the report lists, from 10us to 60s with a unit (us, ms or s, e.g. "
+				 "1ms), or unset it",
+				 v);
+			return false;
+		}
+		cfg->report_min_ns = ns;
 	}
 	return true;
 }

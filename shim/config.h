@@ -23,6 +23,12 @@
  *                    separated list of short_read:P, short_write:P, eintr:P, delay_wake:TIME@P
  *                    (P a percentage 0..100, TIME 1us..10s with us, ms or s) and seed:N
  *                    (0..2^64-1, default 1); default none
+ *   GREENPOLL_CONTROL  on or off: the control channel (a Unix socket the `greenpoll` command
+ *                    asks for dumps, stats and the report: ctl_proto.h); default on
+ *   GREENPOLL_REPORT  a file the blocking report is written to when the process exits; default
+ *                    none
+ *   GREENPOLL_REPORT_MIN  the shortest bracketed call the report lists by call site: a duration
+ *                    with us, ms or s, 10us..60s; default 1ms
  *
  * An empty value counts as unset. A bad value is an error: one line on stderr naming the
  * variable and what it must be, and the process exits with status 2 before main.
@@ -53,6 +59,9 @@ struct shim_config {
 	bool monitor;
 	bool fs_switch_syscall;
 	struct shim_faults faults;
+	bool control;
+	const char *report; /* the environment's string, or NULL */
+	int64_t report_min_ns;
 };
 
 /* Fill cfg; false with a one-line message in why if a setting is bad. */

@@ -2,7 +2,8 @@
  * fd.c — fds coming and going: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3,
  * fclose, pclose; and the file status flags the program sees: fcntl, ioctl(FIONBIO).
  *
- * greenpoll's own fds (the poller's epoll fd and eventfd) are not the program's: closing one
+ * greenpoll's own fds (the poller's epoll fd and eventfd, the control channel's: hiddenfd.h)
+ * are not the program's: closing one
  * gives EBADF as for an fd that is not open, close_range and closefrom skip them, dup2/dup3 onto
  * one first moves greenpoll's out of the way, and dup of one is refused with EBADF (a daemon
  * closing every fd, or redirecting onto low numbers, keeps a working greenpoll). libc's
@@ -36,7 +37,7 @@
 #include <unistd.h>
 
 #include "fdtable.h"
-#include "netpoll.h"
+#include "hiddenfd.h"
 
 static void fd_made(int fd, enum fd_kind kind)
 {
@@ -96,7 +97,7 @@ GR_EXPORT int pipe(int fds[2])
 
 GR_EXPORT int close(int fd)
 {
-	if (gr_netpoll_owns_fd(fd)) {
+	if (gr_hiddenfd_owns(fd)) {
 		errno = EBADF; /* not the program's: to it, no such fd is open */
 		return -1;
 	}
@@ -116,14 +117,8 @@ static int close_span(unsigned int first, unsigned int last, int flags)
 
 GR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	int own[2], n = gr_netpoll_fds(own);
+	int own[GR_HIDDENFD_MAX], n = gr_hiddenfd_list(own);
 
-	if (n == 2 && own[0] > own[1]) {
-		int t = own[0];
-
-		own[0] = own[1];
-		own[1] = t;
-	}
 	for (int i = 0; i < n; i++) {
 		unsigned int fd = (unsigned int)own[i];
 
@@ -166,7 +161,7 @@ bool shim_fd_syscall(long number, const long a[6], long *result)
 /* newfd is about to be replaced by the program: if greenpoll uses that number, move out */
 static int make_room(int newfd)
 {
-	int err = gr_netpoll_owns_fd(newfd) ? gr_netpoll_move_fd(newfd) : 0;
+	int err = gr_hiddenfd_owns(newfd) ? gr_hiddenfd_move(newfd) : 0;
 
 	if (err) {
 		errno = -err;
@@ -178,7 +173,7 @@ static int make_room(int newfd)
 
 GR_EXPORT int dup(int oldfd)
 {
-	int fd = REAL(dup)(gr_netpoll_owns_fd(oldfd) ? -1 : oldfd);
+	int fd = REAL(dup)(gr_hiddenfd_owns(oldfd) ? -1 : oldfd);
 
 	if (fd >= 0) {
 		fd_forget(fd);
@@ -191,8 +186,8 @@ GR_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	int r;
 
-	if (oldfd == newfd || gr_netpoll_owns_fd(oldfd))
-		return REAL(dup3)(gr_netpoll_owns_fd(oldfd) ? -1 : oldfd, newfd, flags);
+	if (oldfd == newfd || gr_hiddenfd_owns(oldfd))
+		return REAL(dup3)(gr_hiddenfd_owns(oldfd) ? -1 : oldfd, newfd, flags);
 	if (make_room(newfd))
 		return -1;
 	r = REAL(dup3)(oldfd, newfd, flags);
@@ -205,8 +200,8 @@ GR_EXPORT int dup2(int oldfd, int newfd)
 {
 	int r;
 
-	if (oldfd == newfd || gr_netpoll_owns_fd(oldfd))
-		return REAL(dup2)(gr_netpoll_owns_fd(oldfd) ? -1 : oldfd, newfd);
+	if (oldfd == newfd || gr_hiddenfd_owns(oldfd))
+		return REAL(dup2)(gr_hiddenfd_owns(oldfd) ? -1 : oldfd, newfd);
 	if (make_room(newfd))
 		return -1;
 	r = REAL(dup2)(oldfd, newfd);
@@ -255,7 +250,7 @@ static int fcntl_arg(int fd, int cmd, void *arg)
 	case F_SETLKW: /* also F_SETLKW64 */
 	case F_OFD_SETLKW:
 		/* waits for another holder of the lock: only the kernel can */
-		return SHIM_BLOCKING(REAL(fcntl)(fd, cmd, arg));
+		return SHIM_BLOCKING_AS("fcntl", REAL(fcntl)(fd, cmd, arg));
 	default:
 		return REAL(fcntl)(fd, cmd, arg);
 	}

@@ -8,9 +8,10 @@
  *  - the running glibc does not match what the runtime relies on: one line on stderr, and the
  *    program runs without greenpoll (every interposed call goes straight to libc);
  *  - otherwise the initial thread's code is task 1 from here on, running on carrier 0.
- * Nothing here makes an OS thread: the other carriers start with the program's first
- * pthread_create, so a process that never makes a thread (a shell, a helper) pays only this
- * and the poller's two fds (made now, so that no wait ever needs an fd: runtime/netpoll.h).
+ * The only OS thread made here is the control channel's (ctl.c says why; GREENPOLL_CONTROL=off
+ * makes none): the carriers start with the program's first pthread_create, so a process that
+ * never makes a thread (a shell, a helper) pays only this, that thread and greenpoll's three
+ * fds (made now, so that no wait ever needs an fd: runtime/netpoll.h).
  */
 #include "shim.h"
 
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "fault.h"
 #include "fdtable.h"
 #include "fork.h"
@@ -65,8 +67,11 @@ static void after_fork_child(void)
 /* GREENPOLL_DEBUG's exit line: what is still in use (the soak compares it with rest) */
 static void say_at_exit(void)
 {
-	gr_say("at exit: %d tasks, %d poll descriptors in use, %zu stack regions pooled",
-	       gr_task_count(), gr_pd_count_in_use(), gr_stack_pooled_total());
+	size_t stacks_mapped, stacks_pooled;
+
+	gr_stack_counts(&stacks_mapped, &stacks_pooled);
+	gr_say("at exit: %d tasks, %zu poll descriptors in use, %zu stack regions pooled",
+	       gr_task_count(), gr_pd_in_use(), stacks_pooled);
 }
 
 static void last_task_exited(void)
@@ -112,11 +117,14 @@ __attribute__((constructor(101))) static void shim_start(void)
 		.debug = cfg.debug,
 		.off = !cfg.monitor,
 		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0,
-		.preempt_cookie = shim_preempt_cookie()});
+		.preempt_cookie = shim_preempt_cookie(),
+		.dump = ctl_dump_to});
 	if (cfg.fs_switch_syscall)
 		gr_sched_use_syscall_switch();
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	gr_netpoll_init();
+	report_init(&cfg);
+	ctl_init(&cfg, start_os_thread);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	if (cfg.debug && cfg.faults.on)
 		gr_say("GREENPOLL_FAULTS: short_read:%d,short_write:%d,eintr:%d,"

@@ -72,7 +72,7 @@ long shim_offload(long (*fn)(void *arg), void *arg, const char *what)
 	err = REAL(pthread_create)(&th, &attr, offload_thread, &o);
 	pthread_attr_destroy(&attr);
 	if (err)
-		return SHIM_BLOCKING(fn(arg));
+		return SHIM_BLOCKING_AS(what, fn(arg));
 	gr_monitor_external_begin(); /* no deadlock while it runs: it may wake this task */
 	while (!atomic_load(&o.done))
 		gr_waitq_park(&o.done, not_done, NULL, GR_NEVER, false, what);

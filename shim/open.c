@@ -48,7 +48,7 @@ static int open_green(int dirfd, const char *path, int flags, mode_t mode)
 	int fd;
 
 	if (!may_wait(dirfd, path, flags))
-		return SHIM_BLOCKING(REAL(openat)(dirfd, path, flags, mode));
+		return SHIM_BLOCKING_AS("open", REAL(openat)(dirfd, path, flags, mode));
 	fd = (int)shim_offload(open_fifo, &a, "open FIFO");
 	if (fd >= 0) {
 		fd_forget(fd);

@@ -26,6 +26,10 @@
  * restarts (SA_RESTART), except the ones the kernel never restarts (a sleep, a wait with a
  * timeout): those return EINTR, as they would for any signal; the monitor sends the signal only
  * to a carrier the kernel reports running, not waiting in a call.
+ *
+ * The same signal, queued with sample_cookie's address, asks the carrier for a sample of the
+ * task it runs (a dump of a running task: runtime/inspect.h), which the handler takes wherever
+ * the task is (it only copies registers and stack) and which never makes it yield.
  */
 #include "shim.h"
 
@@ -36,6 +40,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "inspect.h"
 #include "sched.h"
 
 #define PREEMPT_SIGNAL SIGURG
@@ -50,6 +55,7 @@ static struct {
 } own[8]; /* greenpoll's own code, among the unsafe ranges */
 static int nown;
 static const char preempt_cookie; /* its address is the monitor's signals' value */
+static const char sample_cookie;  /* its address is a dump's signals' value */
 
 static bool unsafe_object(const char *name, uintptr_t base, uintptr_t own_base)
 {
@@ -106,8 +112,11 @@ static void on_preempt_signal(int sig, siginfo_t *info, void *uctx)
 	int saved = errno;
 	ucontext_t *uc = uctx;
 
-	if (info->si_code != SI_QUEUE || info->si_pid != getpid() ||
-	    info->si_value.sival_ptr != &preempt_cookie) {
+	bool ours = info->si_code == SI_QUEUE && info->si_pid == getpid();
+
+	if (ours && info->si_value.sival_ptr == &sample_cookie) {
+		gr_sample_take(uctx);
+	} else if (!ours || info->si_value.sival_ptr != &preempt_cookie) {
 		shim_signal_forward(sig, info, uctx);
 	} else if (gr_current_task() && may_switch(uc)) {
 		gr_yield_preempted();
@@ -144,5 +153,6 @@ int shim_preempt_init(void)
 	sigemptyset(&act.sa_mask);
 	if (!shim_signal_reserve(PREEMPT_SIGNAL) || REAL(sigaction)(PREEMPT_SIGNAL, &act, NULL))
 		return 0;
+	gr_inspect_sampler(PREEMPT_SIGNAL, (void *)&sample_cookie);
 	return PREEMPT_SIGNAL;
 }

@@ -51,15 +51,19 @@
  * yield the task: never an interposed function that may take a green path, only REAL(...) or
  * a function that calls nothing but REAL(...).
  */
-#define SHIM_BLOCKING(call) SHIM_BRACKET(gr_blocking_enter, call)
+#define SHIM_BLOCKING(call) SHIM_BRACKET(gr_blocking_enter, __func__, call)
+
+/* The same, named for dumps and the report by `name` rather than the calling function's. */
+#define SHIM_BLOCKING_AS(name, call) SHIM_BRACKET(gr_blocking_enter, name, call)
 
 /* The same for a call that waits by design (a signal, a lock, a sleep): its carrier's
  * processor goes to a spare at once (gr_blocking_enter_long). */
-#define SHIM_BLOCKING_LONG(call) SHIM_BRACKET(gr_blocking_enter_long, call)
+#define SHIM_BLOCKING_LONG(call) SHIM_BRACKET(gr_blocking_enter_long, __func__, call)
+#define SHIM_BLOCKING_LONG_AS(name, call) SHIM_BRACKET(gr_blocking_enter_long, name, call)
 
-#define SHIM_BRACKET(enter, call)                                                               \
+#define SHIM_BRACKET(enter, name, call)                                                         \
 	({                                                                                      \
-		shim_blocking_begin(enter);                                                     \
+		shim_blocking_begin(enter, name);                                               \
 		__typeof__(call) shim_blocking_result_ = (call);                                \
 		int shim_blocking_errno_ = errno;                                               \
 		shim_blocking_end();                                                            \
@@ -89,6 +93,8 @@ struct shim_task {
 	struct shim_sched sched; /* pthread_setschedparam, sched_setscheduler, creation */
 	volatile unsigned char blocking_depth; /* brackets open (shim_blocking_begin) */
 	uint64_t fault_rng; /* GREENPOLL_FAULTS' PRNG state, 0 until the first draw (fault.c) */
+	const char *blocking_call; /* the outermost open bracket's call (dumps, the report) */
+	int64_t blocking_since;	   /* CLOCK_MONOTONIC ns it began */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
 
@@ -101,14 +107,20 @@ static inline struct shim_task *shim_of(struct gr_task *t)
  * block; true if all of them have SA_RESTART */
 bool shim_deliver_signals(struct gr_task *t);
 
+/* A bracketed call `name` that began at `since` ended (report.c): counted, and listed by call
+ * site if it lasted GREENPOLL_REPORT_MIN or more. */
+void shim_report_call(const char *name, int64_t since);
+
 /*
- * SHIM_BLOCKING's two halves. A bracket opened inside another (a signal handler's blocking
+ * SHIM_BLOCKING's two halves. The outermost bracket records the call's name and start (a clock
+ * read at each end, ~25 ns each by the vDSO: these calls are system calls anyway), which
+ * dumps show and the blocking report (report.c) counts. A bracket opened inside another (a signal handler's blocking
  * call while its task is in a bracketed one) is part of the outer one: only the outermost
  * enters and leaves the runtime's blocking state (entering it twice would lose the
  * processor). The depth goes up before the enter and down after the exit, so a handler that
  * comes in between sees the bracket open.
  */
-static inline void shim_blocking_begin(void (*enter)(void))
+static inline void shim_blocking_begin(void (*enter)(void), const char *name)
 {
 	struct gr_task *t = gr_current_task();
 
@@ -120,8 +132,11 @@ static inline void shim_blocking_begin(void (*enter)(void))
 	if (!shim_of(t)->blocking_depth &&
 	    (atomic_load_explicit(&shim_of(t)->pending_signals, memory_order_relaxed) & ~t->sigmask))
 		shim_deliver_signals(t);
-	if (shim_of(t)->blocking_depth++ == 0)
+	if (shim_of(t)->blocking_depth++ == 0) {
+		shim_of(t)->blocking_call = name;
+		shim_of(t)->blocking_since = gr_nanotime();
 		enter();
+	}
 }
 
 static inline void shim_blocking_end(void)
@@ -130,8 +145,10 @@ static inline void shim_blocking_end(void)
 
 	if (!t)
 		return;
-	if (shim_of(t)->blocking_depth == 1)
+	if (shim_of(t)->blocking_depth == 1) {
 		gr_blocking_exit();
+		shim_report_call(shim_of(t)->blocking_call, shim_of(t)->blocking_since);
+	}
 	shim_of(t)->blocking_depth--;
 }
 

@@ -69,7 +69,7 @@ static int wait_signal(const sigset_t *set, siginfo_t *info, int64_t deadline, b
 			rel = (struct timespec){left / 1000000000, left % 1000000000};
 			timeout = &rel;
 		}
-		return SHIM_BLOCKING_LONG(REAL(sigtimedwait)(set, info, timeout));
+		return SHIM_BLOCKING_LONG_AS("sigtimedwait", REAL(sigtimedwait)(set, info, timeout));
 	}
 	atomic_store(&shim_of(self)->sigwait_set, w.set);
 	do {

@@ -117,7 +117,7 @@ static bool ready_now(int fd, short events)
  * blocking and the queue is empty, hence the bracket */
 static ssize_t accept_now(int fd, struct accept_args *a)
 {
-	return SHIM_BLOCKING(gr_sys4(SYS_accept4, fd, a->addr, a->len, a->flags));
+	return SHIM_BLOCKING_AS("accept", gr_sys4(SYS_accept4, fd, a->addr, a->len, a->flags));
 }
 
 /*
@@ -215,6 +215,7 @@ GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	else
 		r = accept_wait(fd, &a);
 	if (r >= 0) {
+		gr_stat_add(gr_stat_here(), GR_STAT_ACCEPTS, 1);
 		fd_forget((int)r);
 		fd_set_kind((int)r, FD_STREAM);
 		/* same protocol as the listener: asked once for all its connections */

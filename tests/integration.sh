@@ -16,8 +16,8 @@ set -u
 use_build "${1:-}"
 
 # Under the shim the process may have GREENPOLL_PROCS carriers plus this many other OS
-# threads (the main thread's own, the monitor, spare carriers handed a P).
-EXTRA_OS_THREADS=4
+# threads (the main thread's own, the monitor, the control channel's, spare carriers handed a P).
+EXTRA_OS_THREADS=5
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -95,12 +95,14 @@ run_case mon_blocked_server native
 run_case mon_blocked_server 2
 
 # mon_deadlock really deadlocks: natively it hangs until the limit; under the shim the
-# monitor reports it once (this line, then a line per thread) and the process keeps waiting,
+# monitor reports it once (this line, then the task dump: a block per thread) and the process
+# keeps waiting,
 # or with GREENPOLL_DEADLOCK=abort dies by SIGABRT.
 deadlock_line='greenpoll: all threads are asleep waiting on each other (deadlock)'
 
 # deadlock_report_problem: why $tmp/err is not one deadlock report (nothing if it is): the
-# line exactly once, followed by at least a line for each of the 3 threads (main, A, B).
+# line exactly once, followed by the dump: a "thread N parked for ..." line for each of the 3
+# threads (main, A, B), each in mutex or join, with a backtrace under it.
 deadlock_report_problem() {
 	local count after
 	count=$(grep -cxF -- "$deadlock_line" "$tmp/err")
@@ -109,10 +111,11 @@ deadlock_report_problem() {
 	elif [ "$count" -ne 1 ]; then
 		echo "the deadlock line is on stderr $count times, want once"
 	else
-		after=$(awk -v l="$deadlock_line" 'seen && NF { n++ } $0 == l { seen = 1 }
-			END { print n + 0 }' "$tmp/err")
-		if [ "$after" -lt 3 ]; then
-			echo "$after lines after the deadlock line, want one per thread (3)"
+		after=$(awk -v l="$deadlock_line" 'seen && /^thread [0-9]+ .*parked for .* in (mutex|join) / { n++ }
+			seen && /^    #0 / { frames++ } $0 == l { seen = 1 }
+			END { print n + 0, frames + 0 }' "$tmp/err")
+		if [ "$after" != "3 3" ]; then
+			echo "threads parked in mutex or join, and backtraces, after the deadlock line: $after, want 3 3"
 		fi
 	fi
 }

@@ -11,7 +11,7 @@
 #  - Self-contained fixtures (BUILD_DIR/fixtures/net_*): plain blocking programs that run
 #    their own servers and clients in one process and check themselves. Each runs natively,
 #    then under the shim (LD_PRELOAD=BUILD_DIR/libgreenpoll.so GREENPOLL_PROCS=2, with
-#    --max-os-threads GREENPOLL_PROCS+4), each run under `timeout` with a per-case limit.
+#    --max-os-threads GREENPOLL_PROCS+5), each run under `timeout` with a per-case limit.
 #  - Separate servers (echo_server, http_server): the server is started natively or under
 #    the shim, with its soft fd limit at the hard limit; once its --port-file appears, a
 #    native client fixture runs against it (net_echo_client_many: 10,000 connections open at
@@ -20,7 +20,7 @@
 #    connections are open; then the server gets SIGTERM and must exit with status 0, having
 #    printed "listening on PORT" (PORT as in its port file). The thread count must be at
 #    least the number of connections natively (thread per connection), at most
-#    GREENPOLL_PROCS+4 under the shim.
+#    GREENPOLL_PROCS+5 under the shim.
 #  - Fault injection (fault_*): a fixture that handles short counts and EINTR correctly runs
 #    natively and under GREENPOLL_FAULTS with the same output; one that assumes whole reads and
 #    writes must fail under them; GREENPOLL_DEBUG's exit line must count the faults injected.
@@ -39,8 +39,8 @@ use_build "${1:-}"
 
 PROCS=${NET_PROCS:-2}
 # Under the shim the process may have GREENPOLL_PROCS carriers plus this many other OS
-# threads (the main thread's own, the monitor, spare carriers handed a P).
-EXTRA_OS_THREADS=4
+# threads (the main thread's own, the monitor, the control channel's, spare carriers handed a P).
+EXTRA_OS_THREADS=5
 MAX_OS_THREADS=$((PROCS + EXTRA_OS_THREADS))
 ECHO_CONNS=10000
 HTTP_CONNS=8 # concurrent connections net_http_client holds while sampling

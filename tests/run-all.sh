@@ -3,9 +3,9 @@
 # runs: the runtime core (tests/integration.sh), sockets (tests/net-integration.sh),
 # synchronization and multiplexing (tests/sync-integration.sh), the monitor
 # (tests/monitor-integration.sh), signals (tests/signal-integration.sh), the greenpoll command
-# (tests/cli-integration.sh); where the task switch
-# uses wrfsbase, the core, socket and signal runners once more with the system-call switch
-# forced. Ends with one line "N passed, N failed" (unit checks plus integration runs) and exits
+# (tests/cli-integration.sh), looking inside running programs (tests/observe-integration.sh);
+# where the task switch uses wrfsbase, the core, socket and signal runners once more with the
+# system-call switch forced. Ends with one line "N passed, N failed" (unit checks plus integration runs) and exits
 # non-zero if anything failed or a test binary crashed. Tests that need many fds raise the soft
 # limit themselves.
 # With ASAN_DIR, the unit tests built with AddressSanitizer there (make asan-build) run too,
@@ -44,7 +44,7 @@ run_runner() {
 }
 
 for runner in integration net-integration sync-integration monitor-integration \
-	signal-integration cli-integration; do
+	signal-integration cli-integration observe-integration; do
 	run_runner "$runner"
 done
 

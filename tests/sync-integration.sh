@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Integration tests of green synchronization and the program's own multiplexing (issue 4):
 # runs each sync_* and mux_* fixture in BUILD_DIR/fixtures natively and under the shim
-# (LD_PRELOAD=BUILD_DIR/libgreenpoll.so GREENPOLL_PROCS=2, with --max-os-threads 6), each run
+# (LD_PRELOAD=BUILD_DIR/libgreenpoll.so GREENPOLL_PROCS=2, with --max-os-threads 7), each run
 # under `timeout 60` (the fixtures' own watchdog ends them after 30 s), plus shim runs with
 # GREENPOLL_PROCS=1 of the fixtures that need waits to park tasks; then the acceptor +
 # worker-pool server (pool_server, 64 workers, started here, port via --port-file) against
 # pool_client with 5,000 concurrent clients, natively and shimmed; the shimmed server's OS
 # thread count (Threads: in /proc/PID/status, sampled every 50 ms during the load) must stay
-# at most GREENPOLL_PROCS+4; and (a line of its own) the server must exit 0 on SIGTERM.
+# at most GREENPOLL_PROCS+5; and (a line of its own) the server must exit 0 on SIGTERM.
 #
 #   usage: tests/sync-integration.sh [BUILD_DIR [CASE...]]
 #          (from the repo root, after `make fixtures`; CASEs, if given, limit the runs to those
@@ -26,8 +26,8 @@ use_build "${1:-}"
 only=" $* "
 
 # Under the shim the process may have GREENPOLL_PROCS carriers plus this many other OS
-# threads (the main thread's own, the monitor, spare carriers handed a P).
-EXTRA_OS_THREADS=4
+# threads (the main thread's own, the monitor, the control channel's, spare carriers handed a P).
+EXTRA_OS_THREADS=5
 POOL_CLIENTS=5000
 POOL_WORKERS=64
 

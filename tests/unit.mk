@@ -33,6 +33,6 @@ $(UNIT_LIB): $(RT_OBJ)
 $(UNIT_OUT)/%: $(UNIT_DIR)/%.c $(UNIT_LIB)
 	@mkdir -p $(dir $@) $(UNIT_DEP)
 	$(CC) $(UNIT_CFLAGS) $(UNIT_CHECK_CFLAGS) -pthread -MMD -MP -MF $(UNIT_DEP)/$*.d -MT $@ $< -o $@ \
-		$(UNIT_LDFLAGS_$*) $(UNIT_LIB) $(UNIT_CHECK_LIBS) -pthread -ldl
+		$(UNIT_LDFLAGS_$*) $(UNIT_LIB) $(UNIT_CHECK_LIBS) -pthread -ldl $(UNWIND_LIBS)
 
 -include $(patsubst $(UNIT_OUT)/%,$(UNIT_DEP)/%.d,$(UNIT_BIN))
