@@ -27,7 +27,8 @@
  *   tasks         one line per live task, tab-separated:
  *                 TID STATE CARRIER RUN_NS WAIT_NS WHAT NAME
  *                 (CARRIER -1 when on none; WAIT_NS 0 when not waiting; WHAT "-" when not
- *                 waiting; NAME "-" when it has none) — what `greenpoll top` refreshes
+ *                 waiting; NAME "-" when it has none, its tabs and newlines made spaces) —
+ *                 what `greenpoll top` refreshes
  *   report        the blocking report as it stands now: text
  *   report json   the same as one JSON object
  */
