@@ -132,6 +132,7 @@ START_TEST(test_stat_slots_summed_and_parks_by_class)
 {
 	struct gr_stat_slot *a = gr_stat_slot_new(), *b = gr_stat_slot_new();
 	static const char mutex_here[] = "mutex", mutex_there[] = "mutex"; /* two addresses */
+	static char reads[GR_STAT_NAMES + 5][sizeof "read"]; /* as many more */
 	struct gr_stat_sum sum;
 
 	ck_assert_ptr_nonnull(a);
@@ -142,8 +143,10 @@ START_TEST(test_stat_slots_summed_and_parks_by_class)
 	gr_stat_park(a, mutex_here);
 	gr_stat_park(a, mutex_there);
 	gr_stat_park(b, mutex_here);
-	for (int i = 0; i < GR_STAT_NAMES + 5; i++) /* more names than a slot keeps */
-		gr_stat_park(a, strdup("read"));
+	for (int i = 0; i < GR_STAT_NAMES + 5; i++) { /* more names than a slot keeps */
+		memcpy(reads[i], "read", sizeof "read");
+		gr_stat_park(a, reads[i]);
+	}
 	gr_stat_sum(&sum);
 	ck_assert_uint_eq(sum.v[GR_STAT_ACCEPTS], 7);
 	ck_assert_uint_eq(sum.v[GR_STAT_HANDOFFS_STUCK], 2);
