@@ -8,9 +8,43 @@
  * across the first carriers' thread creation (lock.h's rule, issue 13).
  *
  * Which stack: gr_yield, gr_sched_switch_park and gr_sched_exit_switch run on the calling
- * task's stack up to the context switch; carrier_loop runs on the carrier's own stack with the
- * carrier's TCB. Neither may touch errno (see sys.h). The retake and spare functions also run
- * on the monitor's OS thread.
+ * task's stack up to the context switch; carrier_loop runs on the carrier's own stack. Neither
+ * may touch errno (see sys.h). The retake and spare functions also run on the monitor's OS
+ * thread.
+ *
+ * Which TCB (the FS base): writing it is a system call where user space has no FSGSBASE
+ * (~4 us in some hypervisor guests), so it is written only when it must change. A task runs on
+ * its own TCB; a carrier's own context (c->ctx.fs is NULL) runs on whatever TCB the task that
+ * switched to it left: a task that parks and is the next one to run again costs no write, nor
+ * does the carrier's trip through the poller or its sleep; task A, carrier, task B costs one.
+ *
+ * Invariant (the borrowed TCB): once A is committed PARKED (finish_switch, gr_park_commit) or
+ * requeued, another carrier may run A, on A's TCB, while this carrier still runs its own
+ * context on that TCB. So from A's switch away to the next switch to a task, a carrier's own
+ * context touches no TLS at all, and what it calls was checked for that:
+ *  - no errno: only raw system calls (sys.h: futex, epoll_pwait2/epoll_pwait, eventfd reads
+ *    and writes, rt_sigprocmask and sigaltstack in gr_sig_idle, sched_yield in gr_lock,
+ *    rt_tgsigqueueinfo/tgkill when signals are routed); clock_gettime is libc's but the vDSO's,
+ *    and never fails for CLOCK_MONOTONIC;
+ *  - no malloc or free (per-thread tcache), no stdio, no pthread_* and no libc lock (they use
+ *    THREAD_SELF): the run queues, timer heaps, poller, idle and spare lists use gr_lock and
+ *    atomics only; a failing poller throws (gr_say formats on the stack, then abort);
+ *  - the stack protector: greenpoll is built without it; glibc's own functions reached here
+ *    (clock_gettime, memcpy/memset) read the canary at %fs:0x28 of the borrowed TCB, which
+ *    holds the same value as every TCB (tls.c copies it), and compare it on the same TCB;
+ *  - who is current: not gr_current_task() (the borrowed TCB names A) but c and c->current
+ *    (NULL); gr_here(), which readying a task uses, tells the carrier by the stack pointer
+ *    (carrier_at: a carrier's own stack is its own context's, whatever TCB it runs on);
+ *  - signals: every handler greenpoll installs begins with gr_sched_signal_enter, which sees
+ *    by the interrupted stack pointer that the carrier's own context was interrupted and gives
+ *    it its own TCB until gr_sched_signal_leave (two writes, only for such a signal); the
+ *    handlers then see no current task, keep the signal pending and have it routed;
+ *  - the carrier takes its own TCB back (carrier_own_tls, one write, never per request) before
+ *    what needs TLS: reaping an exited task (its TCB may be unmapped or renewed) and its OS
+ *    thread ending (glibc's thread exit). A carrier's own stack bounds are cleared when its
+ *    thread ends (glibc may hand the stack to a new thread).
+ * Left as it was: the kernel's alternate signal stack is A's until the carrier idles or runs
+ * another task (gr_sig_idle, gr_sig_resume), as before this rule.
  */
 #define _GNU_SOURCE
 #include "sched.h"
@@ -45,6 +79,7 @@
 #define NO_OWNER 0x3fffffff	   /* a processor no carrier has yet (start-up, fork child) */
 
 gr_ctx_switch_fn *gr_ctx_switch;
+gr_fs_write_fn *gr_fs_write;
 
 static struct {
 	int nprocs, max_carriers;
@@ -70,13 +105,86 @@ static struct {
 	bool syscall_switch; /* gr_sched_use_syscall_switch was called */
 	gr_lock_t start_lock;
 	struct gr_sched_hooks hooks;
+	_Atomic uint64_t fs_writes_gone; /* by carrier records since reused or threads since ended */
 } sched;
 
-struct gr_carrier *gr_here(void)
+static bool on_own_stack(const struct gr_carrier *c, uintptr_t sp)
+{
+	return sp - c->own_lo < c->own_hi - c->own_lo;
+}
+
+/* the carrier whose own context has sp in its stack, or NULL */
+static struct gr_carrier *carrier_owning(uintptr_t sp)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire);
+
+	for (int i = 0; i < n; i++) {
+		struct gr_carrier *c = sched.carriers[i];
+
+		if (c && on_own_stack(c, sp))
+			return c;
+	}
+	return NULL;
+}
+
+/* the carrier of the calling OS thread, whose code runs at stack address sp (see the header:
+ * the task slot of the FS base names a task that may run elsewhere) */
+static struct gr_carrier *carrier_at(uintptr_t sp)
 {
 	struct gr_task *t = gr_current_task();
+	struct gr_carrier *c;
 
-	return t ? t->carrier : gr_tcb_current_carrier();
+	if (!t)
+		return gr_tcb_current_carrier();
+	if (gr_task_on_stack(t, sp))
+		return t->carrier; /* t's own code, or scheduling code on its stack */
+	c = t->carrier;
+	if (c && on_own_stack(c, sp))
+		return c; /* c's own context on t's TCB */
+	c = carrier_owning(sp); /* the same, t having moved on to another carrier meanwhile */
+	return c ? c : t->carrier; /* t's code on an alternate signal stack; the initial task */
+}
+
+struct gr_carrier *gr_here(void) { return carrier_at((uintptr_t)__builtin_frame_address(0)); }
+
+/* the carrier's own context takes its own TCB back: before anything that uses TLS (see the
+ * header) */
+static void carrier_own_tls(struct gr_carrier *c)
+{
+	if (gr_tcb_self() != c->own_fs)
+		gr_fs_write(c->own_fs, &c->fs_writes);
+}
+
+uint64_t gr_sched_fs_writes(void)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire);
+	uint64_t sum = atomic_load(&sched.fs_writes_gone);
+
+	for (int i = 0; i < n; i++)
+		if (sched.carriers[i])
+			sum += __atomic_load_n(&sched.carriers[i]->fs_writes, __ATOMIC_RELAXED);
+	return sum;
+}
+
+void *gr_sched_signal_enter(uintptr_t interrupted_sp)
+{
+	struct gr_carrier *c;
+	void *fs;
+
+	if (!gr_current_task() || !(c = carrier_at(interrupted_sp)) ||
+	    !on_own_stack(c, interrupted_sp))
+		return NULL;
+	fs = gr_tcb_self();
+	gr_fs_write(c->own_fs, &c->fs_writes);
+	return fs;
+}
+
+void gr_sched_signal_leave(void *fs)
+{
+	struct gr_carrier *c;
+
+	if (fs && (c = gr_tcb_current_carrier()))
+		gr_fs_write(fs, &c->fs_writes);
 }
 
 int gr_sched_nprocs(void) { return sched.nprocs; }
@@ -491,9 +599,11 @@ static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 
 /* ---- spare carriers ---- */
 
-/* c leaves the carrier slot it has (under spare_lock): its OS thread ends next */
+/* c, on its own TCB, leaves the carrier slot it has (under spare_lock): its OS thread ends
+ * next, and its record may be reused at once */
 static void carrier_end(struct gr_carrier *c)
 {
+	c->own_lo = c->own_hi = 0; /* glibc may give its stack to another thread */
 	sched.alive[c->id] = false;
 	atomic_fetch_sub(&sched.nalive, 1);
 }
@@ -534,6 +644,7 @@ static bool spare_wait(struct gr_carrier *c)
 			wakep();
 			continue;
 		}
+		carrier_own_tls(c);
 		gr_lock(&sched.spare_lock);
 		for (struct gr_carrier **pp = &sched.spare_head; *pp; pp = &(*pp)->idle_next) {
 			if (*pp == c) {
@@ -552,12 +663,17 @@ static void carrier_loop(void *arg);
 static void *carrier_thread(void *arg)
 {
 	struct gr_carrier *c = arg;
+	void *lo;
+	size_t size, guard;
 
 	gr_tcb_forget_runtime();
 	gr_tcb_set_carrier(gr_tcb_self(), c);
-	c->ctx.fs = gr_tcb_self();
+	gr_tcb_stack(gr_tcb_self(), &lo, &size, &guard);
+	c->own_fs = gr_tcb_self();
+	c->own_lo = (uintptr_t)lo;
+	c->own_hi = (uintptr_t)lo + size;
 	atomic_store(&c->os_tid, (int32_t)gr_os_tid());
-	carrier_loop(c);
+	carrier_loop(c); /* returns on the carrier's own TCB (carrier_end) */
 	return NULL;
 }
 
@@ -608,6 +724,7 @@ static struct gr_carrier *carrier_new(struct gr_proc *p)
 			slot_release(id);
 			return NULL;
 		}
+		memset(c, 0, sizeof *c);
 		sched.carriers[id] = c;
 		/* the monitor reads records below this bound (it only indexes ids it found in a
 		 * status word, which are set up before they get there) */
@@ -616,6 +733,7 @@ static struct gr_carrier *carrier_new(struct gr_proc *p)
 			;
 	}
 	c = sched.carriers[id];
+	atomic_fetch_add(&sched.fs_writes_gone, c->fs_writes);
 	memset(c, 0, sizeof *c);
 	c->id = id;
 	c->p = p;
@@ -669,6 +787,7 @@ static bool swap_out(struct gr_carrier *c)
 
 	if (!w || !sched.may_end[c->id] || !atomic_compare_exchange_strong(&sched.swap_to, &w, NULL))
 		return false;
+	carrier_own_tls(c);
 	gr_lock(&sched.spare_lock);
 	for (pp = &sched.spare_head; *pp && *pp != w; pp = &(*pp)->idle_next)
 		;
@@ -720,7 +839,7 @@ static void switch_to(struct gr_carrier *c, struct gr_task *prev, struct gr_task
 	next->carrier = c;
 	c->current = next;
 	atomic_store_explicit(&next->state, GR_TASK_RUNNING, memory_order_relaxed);
-	gr_ctx_switch(prev ? &prev->ctx : &c->ctx, &next->ctx);
+	gr_ctx_switch(prev ? &prev->ctx : &c->ctx, &next->ctx, &c->fs_writes);
 }
 
 static void finish_switch(struct gr_carrier *c)
@@ -744,6 +863,9 @@ static void finish_switch(struct gr_carrier *c)
 			gr_sched_ready(prev); /* woken before it was off its stack */
 		break;
 	case GR_SWITCH_EXIT:
+		/* its TCB may be unmapped or given to a new task: not this carrier's FS base */
+		if (!c->current)
+			carrier_own_tls(c);
 		gr_task_reap(prev);
 		break;
 	case GR_SWITCH_NONE:
@@ -792,7 +914,7 @@ static void switch_away(struct gr_task *t, struct gr_carrier *c)
 	} else {
 		gr_cputime_stop(t, gr_nanotime());
 		c->current = NULL;
-		gr_ctx_switch(&t->ctx, &c->ctx);
+		gr_ctx_switch(&t->ctx, &c->ctx, &c->fs_writes);
 	}
 	task_resumed(t);
 }
@@ -1035,7 +1157,10 @@ static void make_own_context(struct gr_carrier *c)
 	if (!tcb)
 		gr_throw("runtime: cannot make a carrier's TCB");
 	gr_tcb_set_carrier(tcb, c);
-	gr_ctx_make(&c->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), tcb,
+	c->own_fs = tcb;
+	c->own_lo = (uintptr_t)top - CARRIER_STACK;
+	c->own_hi = (uintptr_t)top;
+	gr_ctx_make(&c->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), NULL,
 		    carrier_loop, c);
 }
 
@@ -1118,9 +1243,13 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 {
 	struct gr_carrier *c0;
 
-	gr_ctx_switch = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) && !sched.syscall_switch
-				? gr_ctx_switch_wrfs
-				: gr_ctx_switch_prctl;
+	if ((getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) && !sched.syscall_switch) {
+		gr_ctx_switch = gr_ctx_switch_wrfs;
+		gr_fs_write = gr_fs_write_wrfs;
+	} else {
+		gr_ctx_switch = gr_ctx_switch_prctl;
+		gr_fs_write = gr_fs_write_prctl;
+	}
 	sched.hooks = *hooks;
 	sched.nprocs = nprocs;
 	sched.max_carriers = max_carriers < nprocs ? nprocs : max_carriers;

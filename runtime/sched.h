@@ -111,9 +111,12 @@ enum gr_carrier_state {
 };
 
 struct gr_carrier {
-	struct gr_ctx ctx;	  /* the carrier's own context: its idle loop */
+	struct gr_ctx ctx;	  /* the carrier's own context (its idle loop); ctx.fs is NULL */
 	struct gr_proc *p;	  /* its processor, NULL if none; owner only */
 	struct gr_task *current; /* running task or NULL; owner only */
+	uint64_t fs_writes;	  /* FS-base writes on its OS thread; owner (and its handlers) */
+	void *own_fs;		  /* the TCB of its own context (carrier_own_tls) */
+	uintptr_t own_lo, own_hi; /* its own context's stack: code there is scheduling code */
 	int id;
 	_Atomic int32_t os_tid;
 	_Atomic uint8_t state; /* enum gr_carrier_state */
@@ -167,6 +170,21 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 
 /* The carrier the caller runs on, or NULL outside the runtime's threads. */
 struct gr_carrier *gr_here(void);
+
+/* FS-base writes made so far by every carrier (the context switch, a carrier taking back its
+ * own TCB, signal handlers that must run on it). */
+uint64_t gr_sched_fs_writes(void);
+
+/*
+ * First and last thing of every signal handler greenpoll installs (async-signal-safe): a
+ * handler that interrupted a carrier's scheduling code while it runs on a task's TCB (see
+ * sched.c) must not touch that TCB (the task may be running on another carrier): enter gives
+ * the carrier its own TCB for the handler's duration and returns the one to restore (NULL:
+ * nothing to do), leave restores it. interrupted_sp is the stack pointer the signal
+ * interrupted (the ucontext's). Between the two, gr_current_task() and gr_here() are right.
+ */
+void *gr_sched_signal_enter(uintptr_t interrupted_sp);
+void gr_sched_signal_leave(void *fs);
 
 /* Make t runnable (from any context). */
 void gr_sched_ready(struct gr_task *t);

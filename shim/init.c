@@ -34,6 +34,7 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
 
 static struct gr_task *initial_task;
 static int (*program_main)(int, char **, char **);
+static bool debug; /* GREENPOLL_DEBUG */
 
 static int start_os_thread(void *(*fn)(void *), void *arg)
 {
@@ -111,6 +112,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	gr_netpoll_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
+	debug = cfg.debug;
 	if (cfg.debug)
 		gr_say("started: GREENPOLL_PROCS=%d GREENPOLL_STACK=%zu GREENPOLL_STACK_CACHE=%zu "
 		       "GREENPOLL_MAX_CARRIERS=%d GREENPOLL_PREEMPT=%lldus GREENPOLL_MONITOR=%s, FS "
@@ -121,6 +123,15 @@ __attribute__((constructor(101))) static void shim_start(void)
 		       gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl",
 		       gr_stack_guards_packed() ? "in the stack's own mapping"
 						: "mapped apart (vm.max_map_count bounds tasks)");
+}
+
+/* GREENPOLL_DEBUG's last line, at exit: how many times the FS base was written (a system call
+ * each where the switch is by arch_prctl: what decides the speed there) */
+__attribute__((destructor)) static void shim_stop(void)
+{
+	if (debug)
+		gr_say("%llu FS-base writes by %s", (unsigned long long)gr_sched_fs_writes(),
+		       gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl");
 }
 
 /*
