@@ -379,10 +379,16 @@ static int netpoll_into(struct gr_carrier *c, int64_t delay_ns)
 	return n;
 }
 
-/* tasks whose fds became ready, without waiting; true if any were readied */
+/* tasks whose fds became ready, without waiting; true if any were readied. A look that found
+ * none is not made again before c runs a task or waits in the poller (c->poller_seen_empty):
+ * a task that parks with nothing runnable looks, then its carrier's own context would look
+ * again at once, a system call per request for nothing */
 static bool poll_ready(struct gr_carrier *c)
 {
-	return netpoll_into(c, 0) > 0;
+	if (c->poller_seen_empty)
+		return false;
+	c->poller_seen_empty = netpoll_into(c, 0) == 0;
+	return !c->poller_seen_empty;
 }
 
 static bool run_timers(struct gr_proc *p)
@@ -521,6 +527,7 @@ static void carrier_sleep(struct gr_carrier *c)
 	now = gr_nanotime();
 	if (!work_visible() && next > now && !atomic_load(&c->wake_word)) {
 		gr_sig_idle(c);
+		c->poller_seen_empty = false;
 		if (poller) {
 			atomic_store(&sched.poll_until, next);
 			netpoll_into(c, next == GR_NEVER ? -1 : next - now);
@@ -838,6 +845,7 @@ static void switch_to(struct gr_carrier *c, struct gr_task *prev, struct gr_task
 		__builtin_prefetch(after, 1);
 	next->carrier = c;
 	c->current = next;
+	c->poller_seen_empty = false;
 	atomic_store_explicit(&next->state, GR_TASK_RUNNING, memory_order_relaxed);
 	gr_ctx_switch(prev ? &prev->ctx : &c->ctx, &next->ctx, &c->fs_writes);
 }

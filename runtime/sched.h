@@ -122,6 +122,7 @@ struct gr_carrier {
 	_Atomic uint8_t state; /* enum gr_carrier_state */
 	bool in_sched;	       /* in scheduling code, holding its processor in SCHED; owner only */
 	bool readying_polled;  /* in netpoll_into: readied tasks go to the ring's tail; owner only */
+	bool poller_seen_empty; /* since it last ran a task or slept (poll_ready); owner only */
 	uint64_t rand;
 
 	/* what the task that switched away last asked for; owner only */
