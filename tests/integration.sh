@@ -69,6 +69,15 @@ check_output() {
 			return 0
 		fi
 		return 1 ;;
+	tls_park_wake | fs_park_resume | fs_pingpong)
+		case $case in
+		tls_park_wake) lines="pairs=24 rounds=1500 ok" ;;
+		fs_park_resume) lines="sleeps=1000 reads=1000 ok" ;;
+		fs_pingpong) lines="round_trips=1000 ok" ;;
+		esac
+		[ "$(cat "$tmp/out")" = "$lines" ] && return 0
+		echo "stdout is '$(head -c 200 "$tmp/out")', want '$lines'"
+		return 1 ;;
 	main_pthread_exit)
 		lines=$(grep -c '^thread [0-9]* done$' "$tmp/out")
 		if [ "$(head -n 1 "$tmp/out")" != "main: pthread_exit" ]; then
@@ -170,14 +179,14 @@ for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
 	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
-	    mem_returns; do
+	    mem_returns tls_park_wake fs_park_resume fs_pingpong; do
 	run_case "$case" native
 	run_case "$case" 2
 done
 
 # Other carrier counts. cpu_parallel cannot be parallel on one carrier.
 for case in tls_identity create_join_10k fifo_open_alone idle_light_load vfork_threads \
-	    waitpid_parks fork_offload fork_from_many thread_identity; do
+	    waitpid_parks fork_offload fork_from_many thread_identity tls_park_wake; do
 	run_case "$case" 1
 done
 for case in tls_identity create_join_10k cpu_parallel; do
@@ -213,6 +222,28 @@ else
 		pass "fs_switch_syscall (shim)"
 	fi
 fi
+
+# FS-base writes (a system call each without FSGSBASE), as GREENPOLL_DEBUG=1's exit line counts
+# them, on one carrier: none for a task that parks and is resumed by the same carrier (2,000
+# waits; each cost two before), one per message for a ping-pong between two tasks (2,000
+# messages). Counts of a run whose switches do not depend on timing; the slack of 10 covers a
+# preemption signal the monitor may send a carrier of a loaded machine.
+fs_writes_at_most() { # case, most writes allowed
+	local case=$1 most=$2 label="fs_writes $1 (shim GREENPOLL_PROCS=1)" n
+	run LD_PRELOAD="$lib" GREENPOLL_PROCS=1 GREENPOLL_DEBUG=1 -- "$fixtures/$case"
+	n=$(sed -n 's/^greenpoll: \([0-9]*\) FS-base writes by .*/\1/p' "$tmp/err")
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif [ -z "$n" ]; then
+		fail "$label" "no 'greenpoll: N FS-base writes' line on stderr"
+	elif [ "$n" -gt "$most" ]; then
+		fail "$label" "$n FS-base writes, want at most $most"
+	else
+		pass "$label ($n writes)"
+	fi
+}
+fs_writes_at_most fs_park_resume 10
+fs_writes_at_most fs_pingpong 2010
 
 # The launcher: runs the command shimmed with its options; bad usage is one line and status 2.
 launcher=$build/greenpoll
