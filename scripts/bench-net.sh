@@ -27,7 +27,10 @@
 # program is missing, else 0.
 #   scripts/bench-net.sh [BUILD]     (default build; make bench-net builds what it needs)
 # Environment (for quick runs): BENCH_NET_CONNS (default "100 1000 10000"), BENCH_NET_WARMUP
-# (2 s), BENCH_NET_DURATION (3 s: echo and wrk), BENCH_NET_IDLE_CONNS (10000), BENCH_NET_REPS (3).
+# (2 s), BENCH_NET_DURATION (3 s: echo and wrk), BENCH_NET_IDLE_CONNS (10000), BENCH_NET_REPS (3);
+# BENCH_NET_BASELINE=PATH adds to the echo runs the shimmed server under another build of
+# libgreenpoll.so (say main's, to compare a change side by side: "baseline" rows, × baseline in
+# the notes).
 set -euo pipefail
 
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
@@ -101,6 +104,8 @@ server_cmd() {
 	case $1 in
 	shim) cmd=("${pin[@]}" "${shim[@]}" GREENPOLL_DEBUG=1 "$echo_server") ;;
 	shim64k) cmd=("${pin[@]}" "${shim[@]}" GREENPOLL_STACK=64K "$echo_server") ;;
+	baseline) cmd=("${pin[@]}" env LD_PRELOAD="$baseline" GREENPOLL_PROCS=1 GREENPOLL_DEBUG=1 \
+		"$echo_server") ;;
 	native) cmd=("${pin[@]}" "$echo_server") ;;
 	epoll) cmd=("${pin[@]}" "$epoll_echo") ;;
 	go) cmd=("${pin[@]}" env GOMAXPROCS=1 "$echo_go") ;;
@@ -287,6 +292,12 @@ fs_switch=$(env LD_PRELOAD="$lib" GREENPOLL_DEBUG=1 /bin/true 2>&1 |
 fs_switch=${fs_switch:-unknown}
 say "FS switch: $fs_switch; servers on CPU $srv_cpu, load generator on CPU $gen_cpu; shim: ${shim_state:-$lib}"
 servers=(shim native epoll go)
+baseline=${BENCH_NET_BASELINE:+$(readlink -f -- "$BENCH_NET_BASELINE")}
+if [[ -n $baseline ]]; then
+	servers=(shim baseline native epoll go)
+	label[baseline]="echo_server + baseline greenpoll ($baseline)"
+	say "baseline: $baseline"
+fi
 idle_servers=(shim shim64k native epoll go)
 mkdir -p "$tmp/www"
 # 1 KiB of text: 16 lines of 63 characters and a newline
@@ -465,6 +476,13 @@ for key in "${idle_servers[@]}"; do
 	v+=" ${label[$key]} $(all_runs "idle.$key" per_conn_kib);"
 done
 notes+=("${v%;}." "HTTP req/s of each run: ${label[http-native]} $(all_runs http-native rps); ${label[http-shim]} $(all_runs http-shim rps).")
+if [[ -n $baseline ]]; then
+	v='Echo req/s, greenpoll ÷ baseline (medians):'
+	for n in "${conns_list[@]}"; do
+		v+=" at $n connections $(ratio "$(median "$n.shim" rps)" "$(median "$n.baseline" rps)");"
+	done
+	notes+=("${v%;}.")
+fi
 # failed runs first, each with the latest reason
 fail_notes=()
 for k in "${failed_keys[@]}"; do
