@@ -42,7 +42,13 @@
  *  - the carrier takes its own TCB back (carrier_own_tls, one write, never per request) before
  *    what needs TLS: reaping an exited task (its TCB may be unmapped or renewed) and its OS
  *    thread ending (glibc's thread exit). A carrier's own stack bounds are cleared when its
- *    thread ends (glibc may hand the stack to a new thread).
+ *    thread ends (glibc may hand the stack to a new thread);
+ *  - the borrowed TCB stays mapped: A may end on another carrier and its region be unmapped
+ *    (the idle trim, task.c) while this carrier sleeps on A's TCB, and the next %fs read would
+ *    fault. So the carrier publishes it (c->borrowed, before A can run elsewhere; cleared by
+ *    the next task resumed there, or carrier_own_tls) and nothing unmaps a borrowed TCB
+ *    (gr_sched_tcb_borrowed); a task whose stack is the program's own memory (which the
+ *    program may free after the join) is never borrowed: its carrier takes its own TCB.
  * Left as it was: the kernel's alternate signal stack is A's until the carrier idles or runs
  * another task (gr_sig_idle, gr_sig_resume), as before this rule.
  */
@@ -153,6 +159,17 @@ static void carrier_own_tls(struct gr_carrier *c)
 {
 	if (gr_tcb_self() != c->own_fs)
 		gr_fs_write(c->own_fs, &c->fs_writes);
+	atomic_store_explicit(&c->borrowed, NULL, memory_order_release);
+}
+
+bool gr_sched_tcb_borrowed(const void *tcb)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire);
+
+	for (int i = 0; i < n; i++)
+		if (sched.carriers[i] && atomic_load(&sched.carriers[i]->borrowed) == tcb)
+			return true;
+	return false;
 }
 
 uint64_t gr_sched_fs_writes(void)
@@ -903,6 +920,8 @@ static void task_resumed(struct gr_task *t)
 {
 	struct gr_carrier *c = t->carrier;
 
+	if (atomic_load_explicit(&c->borrowed, memory_order_relaxed))
+		atomic_store_explicit(&c->borrowed, NULL, memory_order_release);
 	finish_switch(c);
 	gr_sig_resume(c, t);
 	proc_leave(c);
@@ -922,6 +941,12 @@ static void switch_away(struct gr_task *t, struct gr_carrier *c)
 	} else {
 		gr_cputime_stop(t, gr_nanotime());
 		c->current = NULL;
+		/* t's TCB stays the FS base (see the header), published before t can be requeued
+		 * or marked parked; not a TCB in the program's own memory, which it may free */
+		if (t->user_stack)
+			gr_fs_write(c->own_fs, &c->fs_writes);
+		else
+			atomic_store(&c->borrowed, t->tcb);
 		gr_ctx_switch(&t->ctx, &c->ctx, &c->fs_writes);
 	}
 	task_resumed(t);
@@ -1218,8 +1243,12 @@ void gr_sched_after_fork_child(void)
 		atomic_store(&p->status, p == here->p ? GR_PSTATUS(here->id, GR_P_TASK)
 						     : GR_PSTATUS(NO_OWNER, GR_P_SCHED));
 	}
-	for (int id = 0; id < sched.nslots; id++)
+	for (int id = 0; id < sched.nslots; id++) {
 		sched.alive[id] = id == here->id;
+		/* the other carriers' threads are gone: glibc may give their stacks to new ones */
+		if (id != here->id && sched.carriers[id])
+			sched.carriers[id]->own_lo = sched.carriers[id]->own_hi = 0;
+	}
 	sched.may_end[here->id] = false;
 	atomic_store(&sched.nalive, 1);
 	atomic_store(&here->os_tid, (int32_t)gr_os_tid());

@@ -116,6 +116,8 @@ struct gr_carrier {
 	struct gr_task *current; /* running task or NULL; owner only */
 	uint64_t fs_writes;	  /* FS-base writes on its OS thread; owner (and its handlers) */
 	void *own_fs;		  /* the TCB of its own context (carrier_own_tls) */
+	void *_Atomic borrowed;	  /* the task TCB its own context runs on, NULL if its own or a
+				   * task runs; written by the owner, read by whoever unmaps one */
 	uintptr_t own_lo, own_hi; /* its own context's stack: code there is scheduling code */
 	int id;
 	_Atomic int32_t os_tid;
@@ -186,6 +188,10 @@ uint64_t gr_sched_fs_writes(void);
  */
 void *gr_sched_signal_enter(uintptr_t interrupted_sp);
 void gr_sched_signal_leave(void *fs);
+
+/* Whether a carrier's own context runs on tcb, the TCB of a task that ended: the memory it is
+ * in must stay mapped meanwhile. */
+bool gr_sched_tcb_borrowed(const void *tcb);
 
 /* Make t runnable (from any context). */
 void gr_sched_ready(struct gr_task *t);
