@@ -47,8 +47,10 @@
  *    (the idle trim, task.c) while this carrier sleeps on A's TCB, and the next %fs read would
  *    fault. So the carrier publishes it (c->borrowed, before A can run elsewhere; cleared by
  *    the next task resumed there, or carrier_own_tls) and nothing unmaps a borrowed TCB
- *    (gr_sched_tcb_borrowed); a task whose stack is the program's own memory (which the
- *    program may free after the join) is never borrowed: its carrier takes its own TCB.
+ *    (gr_sched_tcb_borrowed); before the idle trim the monitor wakes carriers asleep on an
+ *    ended task's TCB to take their own back (gr_sched_drop_dead_borrowed), so the region
+ *    can go. A task whose stack is the program's own memory (which the program may free
+ *    after the join) is never borrowed: its carrier takes its own TCB.
  * Left as it was: the kernel's alternate signal stack is A's until the carrier idles or runs
  * another task (gr_sig_idle, gr_sig_resume), as before this rule.
  */
@@ -160,6 +162,26 @@ static void carrier_own_tls(struct gr_carrier *c)
 	if (gr_tcb_self() != c->own_fs)
 		gr_fs_write(c->own_fs, &c->fs_writes);
 	atomic_store_explicit(&c->borrowed, NULL, memory_order_release);
+	atomic_store_explicit(&c->drop_borrowed, false, memory_order_relaxed);
+}
+
+int gr_sched_drop_dead_borrowed(void)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire), asked = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct gr_carrier *c = sched.carriers[i];
+		void *tcb = c ? atomic_load(&c->borrowed) : NULL;
+		struct gr_task *owner = tcb ? gr_tcb_owner(tcb) : NULL;
+
+		if (!owner || atomic_load(&owner->state) != GR_TASK_DEAD)
+			continue;
+		atomic_store(&c->drop_borrowed, true);
+		asked++;
+	}
+	if (asked)
+		gr_sched_kick_idle();
+	return asked;
 }
 
 bool gr_sched_tcb_borrowed(const void *tcb)
@@ -542,6 +564,8 @@ static void carrier_sleep(struct gr_carrier *c)
 
 	next = earliest_timer();
 	now = gr_nanotime();
+	if (atomic_load(&c->drop_borrowed))
+		carrier_own_tls(c);
 	if (!work_visible() && next > now && !atomic_load(&c->wake_word)) {
 		gr_sig_idle(c);
 		c->poller_seen_empty = false;
@@ -560,6 +584,8 @@ static void carrier_sleep(struct gr_carrier *c)
 	}
 	if (poller)
 		atomic_store(&sched.polling, false);
+	if (atomic_load(&c->drop_borrowed))
+		carrier_own_tls(c);
 	unidle(c);
 }
 
@@ -659,6 +685,8 @@ static bool spare_wait(struct gr_carrier *c)
 			return true;
 		}
 		gr_sig_idle(c);
+		if (atomic_load(&c->drop_borrowed))
+			carrier_own_tls(c);
 		if (gr_futex_wait((uint32_t *)&c->wake_word, 0, &linger) != -ETIMEDOUT)
 			continue;
 		if (!sched.may_end[c->id]) {

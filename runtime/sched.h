@@ -118,6 +118,7 @@ struct gr_carrier {
 	void *own_fs;		  /* the TCB of its own context (carrier_own_tls) */
 	void *_Atomic borrowed;	  /* the task TCB its own context runs on, NULL if its own or a
 				   * task runs; written by the owner, read by whoever unmaps one */
+	atomic_bool drop_borrowed; /* that TCB's task ended: take its own back (the monitor) */
 	uintptr_t own_lo, own_hi; /* its own context's stack: code there is scheduling code */
 	int id;
 	_Atomic int32_t os_tid;
@@ -192,6 +193,10 @@ void gr_sched_signal_leave(void *fs);
 /* Whether a carrier's own context runs on tcb, the TCB of a task that ended: the memory it is
  * in must stay mapped meanwhile. */
 bool gr_sched_tcb_borrowed(const void *tcb);
+
+/* For the monitor, before it trims the stack pool: idle carriers whose own context runs on the
+ * TCB of a task that has ended are woken to take their own TCB back; how many were asked. */
+int gr_sched_drop_dead_borrowed(void);
 
 /* Make t runnable (from any context). */
 void gr_sched_ready(struct gr_task *t);
