@@ -34,7 +34,8 @@
  *
  * Switching: a task that stops running (park, yield, exit) picks the next runnable task itself
  * and switches straight to it; only when there is none (or its carrier has no processor) does
- * it switch to its carrier's own context, which makes one full look for work (stealing half of
+ * it switch to its carrier's own context (which runs on the task's TCB: no FS-base write, see
+ * sched.c), which makes one full look for work (stealing half of
  * another processor's queue, the global queue, due timers anywhere, the poller), then, while
  * another carrier is running tasks (sched.nbusy: only a running task can make work appear in a
  * queue), spins briefly glancing at the queues without system calls, looking fully again when
