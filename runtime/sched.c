@@ -28,7 +28,9 @@
  *    and never fails for CLOCK_MONOTONIC;
  *  - no malloc or free (per-thread tcache), no stdio, no pthread_* and no libc lock (they use
  *    THREAD_SELF): the run queues, timer heaps, poller, idle and spare lists use gr_lock and
- *    atomics only; a failing poller throws (gr_say formats on the stack, then abort);
+ *    atomics only. Two rare paths call libc's formatting: renewing a poller whose fds the
+ *    program closed (snprintf of a /proc path: it reads the borrowed TCB's locale pointer,
+ *    writes nothing there), and a failing poller (strerror, then abort);
  *  - the stack protector: greenpoll is built without it; glibc's own functions reached here
  *    (clock_gettime, memcpy/memset) read the canary at %fs:0x28 of the borrowed TCB, which
  *    holds the same value as every TCB (tls.c copies it), and compare it on the same TCB;
