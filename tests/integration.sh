@@ -69,9 +69,10 @@ check_output() {
 			return 0
 		fi
 		return 1 ;;
-	tls_park_wake | fs_park_resume | fs_pingpong)
+	tls_park_wake | fs_park_resume | fs_pingpong | trim_while_borrowed)
 		case $case in
 		tls_park_wake) lines="pairs=24 rounds=1500 ok" ;;
+		trim_while_borrowed) lines="rounds=4 ok" ;;
 		fs_park_resume) lines="sleeps=1000 reads=1000 ok" ;;
 		fs_pingpong) lines="round_trips=1000 ok" ;;
 		esac
@@ -179,7 +180,7 @@ for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
 	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
-	    mem_returns tls_park_wake fs_park_resume fs_pingpong; do
+	    mem_returns tls_park_wake fs_park_resume fs_pingpong trim_while_borrowed; do
 	run_case "$case" native
 	run_case "$case" 2
 done
