@@ -3,7 +3,9 @@
  *
  * Invariant: a context that is not running has its callee-saved registers, MXCSR and x87
  * control word saved on its own stack at ctx->sp, in the frame layout described in
- * arch/x86_64/switch.S. ctx->fs never changes after the context is made.
+ * arch/x86_64/switch.S. ctx->fs never changes after the context is made; NULL means the
+ * context runs on whatever FS base the context that switches to it leaves (a carrier's own
+ * context: sched.c says what that code may and may not touch).
  */
 #ifndef GR_CTX_H
 #define GR_CTX_H
@@ -22,12 +24,20 @@ struct gr_ctx {
 _Static_assert(offsetof(struct gr_ctx, sp) == GR_CTX_SP, "switch.S: gr_ctx.sp");
 _Static_assert(offsetof(struct gr_ctx, fs) == GR_CTX_FS, "switch.S: gr_ctx.fs");
 
-typedef void gr_ctx_switch_fn(struct gr_ctx *from, struct gr_ctx *to);
+/* switch from `from` to `to`; each FS-base write (only where to->fs is set and not the one
+ * installed) adds one to *fs_writes */
+typedef void gr_ctx_switch_fn(struct gr_ctx *from, struct gr_ctx *to, uint64_t *fs_writes);
 gr_ctx_switch_fn gr_ctx_switch_wrfs, gr_ctx_switch_prctl;
 void gr_ctx_trampoline(void);
 
-/* the switch in use: wrfsbase when the CPU and kernel allow it (set once at start-up) */
+/* install fs as the FS base of the calling OS thread, adding one to *fs_writes */
+typedef void gr_fs_write_fn(void *fs, uint64_t *fs_writes);
+gr_fs_write_fn gr_fs_write_wrfs, gr_fs_write_prctl;
+
+/* the switch in use and its FS write: wrfsbase when the CPU and kernel allow it (set once at
+ * start-up) */
 extern gr_ctx_switch_fn *gr_ctx_switch;
+extern gr_fs_write_fn *gr_fs_write;
 
 /*
  * Make a context that, when first switched to, calls entry(arg) on the stack whose highest

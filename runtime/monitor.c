@@ -67,6 +67,7 @@
 #define RECHECK_NS 200000	   /* and again at most this often in one episode */
 #define IDLE_GRACE_NS 10000000  /* a bracketed call this old loses its processor anyway */
 #define DEEP_SLEEP_AFTER_NS 500000000 /* every carrier idle this long: sleep until kicked */
+#define DROP_BORROWED_WAIT_NS 2000000 /* for woken carriers to leave an ended task's TCB */
 #define DEADLOCK_CONFIRM_NS 100000000
 #define PREEMPT_RETRY_NS 1000000 /* between preemption signals to one busy task */
 #define REPORT_TASKS 64 /* tasks listed in a deadlock report */
@@ -319,6 +320,10 @@ static void idle_wait(void)
 		}
 	}
 	free(d);
+	/* a carrier asleep on the TCB of an ended task keeps that task's region from the kernel:
+	 * it is woken to take its own TCB back first */
+	if (gr_sched_drop_dead_borrowed())
+		sleep_ns(DROP_BORROWED_WAIT_NS);
 	gr_task_trim_pool();
 	atomic_store(&mon.asleep, 1);
 	atomic_thread_fence(memory_order_seq_cst); /* pairs with become_busy's count and kick */

@@ -8,9 +8,53 @@
  * across the first carriers' thread creation (lock.h's rule, issue 13).
  *
  * Which stack: gr_yield, gr_sched_switch_park and gr_sched_exit_switch run on the calling
- * task's stack up to the context switch; carrier_loop runs on the carrier's own stack with the
- * carrier's TCB. Neither may touch errno (see sys.h). The retake and spare functions also run
- * on the monitor's OS thread.
+ * task's stack up to the context switch; carrier_loop runs on the carrier's own stack. Neither
+ * may touch errno (see sys.h). The retake and spare functions also run on the monitor's OS
+ * thread.
+ *
+ * Which TCB (the FS base): writing it is a system call where user space has no FSGSBASE
+ * (~4 us in some hypervisor guests), so it is written only when it must change. A task runs on
+ * its own TCB; a carrier's own context (c->ctx.fs is NULL) runs on whatever TCB the task that
+ * switched to it left: a task that parks and is the next one to run again costs no write, nor
+ * does the carrier's trip through the poller or its sleep; task A, carrier, task B costs one.
+ *
+ * Invariant (the borrowed TCB): once A is committed PARKED (finish_switch, gr_park_commit) or
+ * requeued, another carrier may run A, on A's TCB, while this carrier still runs its own
+ * context on that TCB. So from A's switch away to the next switch to a task, a carrier's own
+ * context touches no TLS at all, and what it calls was checked for that:
+ *  - no errno: only raw system calls (sys.h: futex, epoll_pwait2/epoll_pwait, eventfd reads
+ *    and writes, rt_sigprocmask and sigaltstack in gr_sig_idle, sched_yield in gr_lock,
+ *    rt_tgsigqueueinfo/tgkill when signals are routed); clock_gettime is libc's but the vDSO's,
+ *    and never fails for CLOCK_MONOTONIC;
+ *  - no malloc or free (per-thread tcache), no stdio, no pthread_* and no libc lock (they use
+ *    THREAD_SELF): the run queues, timer heaps, poller, idle and spare lists use gr_lock and
+ *    atomics only. Two rare paths call libc's formatting: renewing a poller whose fds the
+ *    program closed (snprintf of a /proc path: it reads the borrowed TCB's locale pointer,
+ *    writes nothing there), and a failing poller (strerror, then abort);
+ *  - the stack protector: greenpoll is built without it; glibc's own functions reached here
+ *    (clock_gettime, memcpy/memset) read the canary at %fs:0x28 of the borrowed TCB, which
+ *    holds the same value as every TCB (tls.c copies it), and compare it on the same TCB;
+ *  - who is current: not gr_current_task() (the borrowed TCB names A) but c and c->current
+ *    (NULL); gr_here(), which readying a task uses, tells the carrier by the stack pointer
+ *    (carrier_at: a carrier's own stack is its own context's, whatever TCB it runs on);
+ *  - signals: every handler greenpoll installs begins with gr_sched_signal_enter, which sees
+ *    by the interrupted stack pointer that the carrier's own context was interrupted and gives
+ *    it its own TCB until gr_sched_signal_leave (two writes, only for such a signal); the
+ *    handlers then see no current task, keep the signal pending and have it routed;
+ *  - the carrier takes its own TCB back (carrier_own_tls, one write, never per request) before
+ *    what needs TLS: reaping an exited task (its TCB may be unmapped or renewed) and its OS
+ *    thread ending (glibc's thread exit). A carrier's own stack bounds are cleared when its
+ *    thread ends (glibc may hand the stack to a new thread);
+ *  - the borrowed TCB stays mapped: A may end on another carrier and its region be unmapped
+ *    (the idle trim, task.c) while this carrier sleeps on A's TCB, and the next %fs read would
+ *    fault. So the carrier publishes it (c->borrowed, before A can run elsewhere; cleared by
+ *    the next task resumed there, or carrier_own_tls) and nothing unmaps a borrowed TCB
+ *    (gr_sched_tcb_borrowed); before the idle trim the monitor wakes carriers asleep on an
+ *    ended task's TCB to take their own back (gr_sched_drop_dead_borrowed), so the region
+ *    can go. A task whose stack is the program's own memory (which the program may free
+ *    after the join) is never borrowed: its carrier takes its own TCB.
+ * Left as it was: the kernel's alternate signal stack is A's until the carrier idles or runs
+ * another task (gr_sig_idle, gr_sig_resume), as before this rule.
  */
 #define _GNU_SOURCE
 #include "sched.h"
@@ -46,6 +90,7 @@
 #define NO_OWNER 0x3fffffff	   /* a processor no carrier has yet (start-up, fork child) */
 
 gr_ctx_switch_fn *gr_ctx_switch;
+gr_fs_write_fn *gr_fs_write;
 
 static struct {
 	int nprocs, max_carriers;
@@ -72,13 +117,117 @@ static struct {
 	bool syscall_switch; /* gr_sched_use_syscall_switch was called */
 	gr_lock_t start_lock;
 	struct gr_sched_hooks hooks;
+	_Atomic uint64_t fs_writes_gone; /* by carrier records since reused or threads since ended */
 } sched;
 
-struct gr_carrier *gr_here(void)
+static bool on_own_stack(const struct gr_carrier *c, uintptr_t sp)
+{
+	return sp - c->own_lo < c->own_hi - c->own_lo;
+}
+
+/* the carrier whose own context has sp in its stack, or NULL */
+static struct gr_carrier *carrier_owning(uintptr_t sp)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire);
+
+	for (int i = 0; i < n; i++) {
+		struct gr_carrier *c = sched.carriers[i];
+
+		if (c && on_own_stack(c, sp))
+			return c;
+	}
+	return NULL;
+}
+
+/* the carrier of the calling OS thread, whose code runs at stack address sp (see the header:
+ * the task slot of the FS base names a task that may run elsewhere) */
+static struct gr_carrier *carrier_at(uintptr_t sp)
 {
 	struct gr_task *t = gr_current_task();
+	struct gr_carrier *c;
 
-	return t ? t->carrier : gr_tcb_current_carrier();
+	if (!t)
+		return gr_tcb_current_carrier();
+	if (gr_task_on_stack(t, sp))
+		return t->carrier; /* t's own code, or scheduling code on its stack */
+	c = t->carrier;
+	if (c && on_own_stack(c, sp))
+		return c; /* c's own context on t's TCB */
+	c = carrier_owning(sp); /* the same, t having moved on to another carrier meanwhile */
+	return c ? c : t->carrier; /* t's code on an alternate signal stack; the initial task */
+}
+
+struct gr_carrier *gr_here(void) { return carrier_at((uintptr_t)__builtin_frame_address(0)); }
+
+/* the carrier's own context takes its own TCB back: before anything that uses TLS (see the
+ * header) */
+static void carrier_own_tls(struct gr_carrier *c)
+{
+	if (gr_tcb_self() != c->own_fs)
+		gr_fs_write(c->own_fs, &c->fs_writes);
+	atomic_store_explicit(&c->borrowed, NULL, memory_order_release);
+	atomic_store_explicit(&c->drop_borrowed, false, memory_order_relaxed);
+}
+
+int gr_sched_drop_dead_borrowed(void)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire), asked = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct gr_carrier *c = sched.carriers[i];
+		void *tcb = c ? atomic_load(&c->borrowed) : NULL;
+		struct gr_task *owner = tcb ? gr_tcb_owner(tcb) : NULL;
+
+		if (!owner || atomic_load(&owner->state) != GR_TASK_DEAD)
+			continue;
+		atomic_store(&c->drop_borrowed, true);
+		asked++;
+	}
+	if (asked)
+		gr_sched_kick_idle();
+	return asked;
+}
+
+bool gr_sched_tcb_borrowed(const void *tcb)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire);
+
+	for (int i = 0; i < n; i++)
+		if (sched.carriers[i] && atomic_load(&sched.carriers[i]->borrowed) == tcb)
+			return true;
+	return false;
+}
+
+uint64_t gr_sched_fs_writes(void)
+{
+	int n = atomic_load_explicit(&sched.ncarriers, memory_order_acquire);
+	uint64_t sum = atomic_load(&sched.fs_writes_gone);
+
+	for (int i = 0; i < n; i++)
+		if (sched.carriers[i])
+			sum += __atomic_load_n(&sched.carriers[i]->fs_writes, __ATOMIC_RELAXED);
+	return sum;
+}
+
+void *gr_sched_signal_enter(uintptr_t interrupted_sp)
+{
+	struct gr_carrier *c;
+	void *fs;
+
+	if (!gr_current_task() || !(c = carrier_at(interrupted_sp)) ||
+	    !on_own_stack(c, interrupted_sp))
+		return NULL;
+	fs = gr_tcb_self();
+	gr_fs_write(c->own_fs, &c->fs_writes);
+	return fs;
+}
+
+void gr_sched_signal_leave(void *fs)
+{
+	struct gr_carrier *c;
+
+	if (fs && (c = gr_tcb_current_carrier()))
+		gr_fs_write(fs, &c->fs_writes);
 }
 
 int gr_sched_nprocs(void) { return sched.nprocs; }
@@ -276,10 +425,16 @@ static int netpoll_into(struct gr_carrier *c, int64_t delay_ns)
 	return n;
 }
 
-/* tasks whose fds became ready, without waiting; true if any were readied */
+/* tasks whose fds became ready, without waiting; true if any were readied. A look that found
+ * none is not made again before c runs a task or waits in the poller (c->poller_seen_empty):
+ * a task that parks with nothing runnable looks, then its carrier's own context would look
+ * again at once, a system call per request for nothing */
 static bool poll_ready(struct gr_carrier *c)
 {
-	return netpoll_into(c, 0) > 0;
+	if (c->poller_seen_empty)
+		return false;
+	c->poller_seen_empty = netpoll_into(c, 0) == 0;
+	return !c->poller_seen_empty;
 }
 
 static bool run_timers(struct gr_proc *p)
@@ -418,8 +573,11 @@ static void carrier_sleep(struct gr_carrier *c)
 
 	next = earliest_timer();
 	now = gr_nanotime();
+	if (atomic_load(&c->drop_borrowed))
+		carrier_own_tls(c);
 	if (!work_visible() && next > now && !atomic_load(&c->wake_word)) {
 		gr_sig_idle(c);
+		c->poller_seen_empty = false;
 		if (poller) {
 			atomic_store(&sched.poll_until, next);
 			netpoll_into(c, next == GR_NEVER ? -1 : next - now);
@@ -435,6 +593,8 @@ static void carrier_sleep(struct gr_carrier *c)
 	}
 	if (poller)
 		atomic_store(&sched.polling, false);
+	if (atomic_load(&c->drop_borrowed))
+		carrier_own_tls(c);
 	unidle(c);
 }
 
@@ -498,9 +658,11 @@ static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 
 /* ---- spare carriers ---- */
 
-/* c leaves the carrier slot it has (under spare_lock): its OS thread ends next */
+/* c, on its own TCB, leaves the carrier slot it has (under spare_lock): its OS thread ends
+ * next, and its record may be reused at once */
 static void carrier_end(struct gr_carrier *c)
 {
+	c->own_lo = c->own_hi = 0; /* glibc may give its stack to another thread */
 	sched.alive[c->id] = false;
 	atomic_fetch_sub(&sched.nalive, 1);
 }
@@ -532,6 +694,8 @@ static bool spare_wait(struct gr_carrier *c)
 			return true;
 		}
 		gr_sig_idle(c);
+		if (atomic_load(&c->drop_borrowed))
+			carrier_own_tls(c);
 		if (gr_futex_wait((uint32_t *)&c->wake_word, 0, &linger) != -ETIMEDOUT)
 			continue;
 		if (!sched.may_end[c->id]) {
@@ -541,6 +705,7 @@ static bool spare_wait(struct gr_carrier *c)
 			wakep();
 			continue;
 		}
+		carrier_own_tls(c);
 		gr_lock(&sched.spare_lock);
 		for (struct gr_carrier **pp = &sched.spare_head; *pp; pp = &(*pp)->idle_next) {
 			if (*pp == c) {
@@ -559,12 +724,17 @@ static void carrier_loop(void *arg);
 static void *carrier_thread(void *arg)
 {
 	struct gr_carrier *c = arg;
+	void *lo;
+	size_t size, guard;
 
 	gr_tcb_forget_runtime();
 	gr_tcb_set_carrier(gr_tcb_self(), c);
-	c->ctx.fs = gr_tcb_self();
+	gr_tcb_stack(gr_tcb_self(), &lo, &size, &guard);
+	c->own_fs = gr_tcb_self();
+	c->own_lo = (uintptr_t)lo;
+	c->own_hi = (uintptr_t)lo + size;
 	atomic_store(&c->os_tid, (int32_t)gr_os_tid());
-	carrier_loop(c);
+	carrier_loop(c); /* returns on the carrier's own TCB (carrier_end) */
 	return NULL;
 }
 
@@ -617,6 +787,7 @@ static struct gr_carrier *carrier_new(struct gr_proc *p)
 			slot_release(id);
 			return NULL;
 		}
+		memset(c, 0, sizeof *c);
 		sched.carriers[id] = c;
 		/* the monitor reads records below this bound (it only indexes ids it found in a
 		 * status word, which are set up before they get there) */
@@ -625,6 +796,7 @@ static struct gr_carrier *carrier_new(struct gr_proc *p)
 			;
 	}
 	c = sched.carriers[id];
+	atomic_fetch_add(&sched.fs_writes_gone, c->fs_writes);
 	memset(c, 0, sizeof *c);
 	c->id = id;
 	c->stats = sched.stat_slots[id];
@@ -679,6 +851,7 @@ static bool swap_out(struct gr_carrier *c)
 
 	if (!w || !sched.may_end[c->id] || !atomic_compare_exchange_strong(&sched.swap_to, &w, NULL))
 		return false;
+	carrier_own_tls(c);
 	gr_lock(&sched.spare_lock);
 	for (pp = &sched.spare_head; *pp && *pp != w; pp = &(*pp)->idle_next)
 		;
@@ -730,8 +903,9 @@ static void switch_to(struct gr_carrier *c, struct gr_task *prev, struct gr_task
 		__builtin_prefetch(after, 1);
 	next->carrier = c;
 	c->current = next;
+	c->poller_seen_empty = false;
 	atomic_store_explicit(&next->state, GR_TASK_RUNNING, memory_order_relaxed);
-	gr_ctx_switch(prev ? &prev->ctx : &c->ctx, &next->ctx);
+	gr_ctx_switch(prev ? &prev->ctx : &c->ctx, &next->ctx, &c->fs_writes);
 }
 
 static void finish_switch(struct gr_carrier *c)
@@ -755,6 +929,9 @@ static void finish_switch(struct gr_carrier *c)
 			gr_sched_ready(prev); /* woken before it was off its stack */
 		break;
 	case GR_SWITCH_EXIT:
+		/* its TCB may be unmapped or given to a new task: not this carrier's FS base */
+		if (!c->current)
+			carrier_own_tls(c);
 		gr_task_reap(prev);
 		break;
 	case GR_SWITCH_NONE:
@@ -784,6 +961,8 @@ static void task_resumed(struct gr_task *t)
 {
 	struct gr_carrier *c = t->carrier;
 
+	if (atomic_load_explicit(&c->borrowed, memory_order_relaxed))
+		atomic_store_explicit(&c->borrowed, NULL, memory_order_release);
 	finish_switch(c);
 	gr_sig_resume(c, t);
 	proc_leave(c);
@@ -803,7 +982,13 @@ static void switch_away(struct gr_task *t, struct gr_carrier *c)
 	} else {
 		gr_stat_add(c->stats, GR_STAT_BUSY_NS, (uint64_t)gr_cputime_stop(t, gr_nanotime()));
 		c->current = NULL;
-		gr_ctx_switch(&t->ctx, &c->ctx);
+		/* t's TCB stays the FS base (see the header), published before t can be requeued
+		 * or marked parked; not a TCB in the program's own memory, which it may free */
+		if (t->user_stack)
+			gr_fs_write(c->own_fs, &c->fs_writes);
+		else
+			atomic_store(&c->borrowed, t->tcb);
+		gr_ctx_switch(&t->ctx, &c->ctx, &c->fs_writes);
 	}
 	task_resumed(t);
 }
@@ -1062,7 +1247,10 @@ static void make_own_context(struct gr_carrier *c)
 	if (!tcb)
 		gr_throw("runtime: cannot make a carrier's TCB");
 	gr_tcb_set_carrier(tcb, c);
-	gr_ctx_make(&c->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), tcb,
+	c->own_fs = tcb;
+	c->own_lo = (uintptr_t)top - CARRIER_STACK;
+	c->own_hi = (uintptr_t)top;
+	gr_ctx_make(&c->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), NULL,
 		    carrier_loop, c);
 }
 
@@ -1115,8 +1303,12 @@ static void sched_after_fork_child(struct gr_task *self)
 		atomic_store(&p->status, p == here->p ? GR_PSTATUS(here->id, GR_P_TASK)
 						     : GR_PSTATUS(NO_OWNER, GR_P_SCHED));
 	}
-	for (int id = 0; id < sched.nslots; id++)
+	for (int id = 0; id < sched.nslots; id++) {
 		sched.alive[id] = id == here->id;
+		/* the other carriers' threads are gone: glibc may give their stacks to new ones */
+		if (id != here->id && sched.carriers[id])
+			sched.carriers[id]->own_lo = sched.carriers[id]->own_hi = 0;
+	}
 	sched.may_end[here->id] = false;
 	atomic_store(&sched.nalive, 1);
 	atomic_store(&here->os_tid, (int32_t)gr_os_tid());
@@ -1149,9 +1341,13 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 {
 	struct gr_carrier *c0;
 
-	gr_ctx_switch = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) && !sched.syscall_switch
-				? gr_ctx_switch_wrfs
-				: gr_ctx_switch_prctl;
+	if ((getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) && !sched.syscall_switch) {
+		gr_ctx_switch = gr_ctx_switch_wrfs;
+		gr_fs_write = gr_fs_write_wrfs;
+	} else {
+		gr_ctx_switch = gr_ctx_switch_prctl;
+		gr_fs_write = gr_fs_write_prctl;
+	}
 	sched.hooks = *hooks;
 	sched.nprocs = nprocs;
 	sched.max_carriers = max_carriers < nprocs ? nprocs : max_carriers;

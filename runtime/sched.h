@@ -34,7 +34,8 @@
  *
  * Switching: a task that stops running (park, yield, exit) picks the next runnable task itself
  * and switches straight to it; only when there is none (or its carrier has no processor) does
- * it switch to its carrier's own context, which makes one full look for work (stealing half of
+ * it switch to its carrier's own context (which runs on the task's TCB: no FS-base write, see
+ * sched.c), which makes one full look for work (stealing half of
  * another processor's queue, the global queue, due timers anywhere, the poller), then, while
  * another carrier is running tasks (sched.nbusy: only a running task can make work appear in a
  * queue), spins briefly glancing at the queues without system calls, looking fully again when
@@ -112,14 +113,21 @@ enum gr_carrier_state {
 };
 
 struct gr_carrier {
-	struct gr_ctx ctx;	  /* the carrier's own context: its idle loop */
+	struct gr_ctx ctx;	  /* the carrier's own context (its idle loop); ctx.fs is NULL */
 	struct gr_proc *p;	  /* its processor, NULL if none; owner only */
 	struct gr_task *current; /* running task or NULL; owner only */
+	uint64_t fs_writes;	  /* FS-base writes on its OS thread; owner (and its handlers) */
+	void *own_fs;		  /* the TCB of its own context (carrier_own_tls) */
+	void *_Atomic borrowed;	  /* the task TCB its own context runs on, NULL if its own or a
+				   * task runs; written by the owner, read by whoever unmaps one */
+	atomic_bool drop_borrowed; /* that TCB's task ended: take its own back (the monitor) */
+	uintptr_t own_lo, own_hi; /* its own context's stack: code there is scheduling code */
 	int id;
 	_Atomic int32_t os_tid;
 	_Atomic uint8_t state; /* enum gr_carrier_state */
 	bool in_sched;	       /* in scheduling code, holding its processor in SCHED; owner only */
 	bool readying_polled;  /* in netpoll_into: readied tasks go to the ring's tail; owner only */
+	bool poller_seen_empty; /* since it last ran a task or slept (poll_ready); owner only */
 	uint64_t rand;
 
 	/* what the task that switched away last asked for; owner only */
@@ -178,6 +186,29 @@ static inline struct gr_stat_slot *gr_stat_here(void)
 
 	return c ? c->stats : NULL;
 }
+
+/* FS-base writes made so far by every carrier (the context switch, a carrier taking back its
+ * own TCB, signal handlers that must run on it). */
+uint64_t gr_sched_fs_writes(void);
+
+/*
+ * First and last thing of every signal handler greenpoll installs (async-signal-safe): a
+ * handler that interrupted a carrier's scheduling code while it runs on a task's TCB (see
+ * sched.c) must not touch that TCB (the task may be running on another carrier): enter gives
+ * the carrier its own TCB for the handler's duration and returns the one to restore (NULL:
+ * nothing to do), leave restores it. interrupted_sp is the stack pointer the signal
+ * interrupted (the ucontext's). Between the two, gr_current_task() and gr_here() are right.
+ */
+void *gr_sched_signal_enter(uintptr_t interrupted_sp);
+void gr_sched_signal_leave(void *fs);
+
+/* Whether a carrier's own context runs on tcb, the TCB of a task that ended: the memory it is
+ * in must stay mapped meanwhile. */
+bool gr_sched_tcb_borrowed(const void *tcb);
+
+/* For the monitor, before it trims the stack pool: idle carriers whose own context runs on the
+ * TCB of a task that has ended are woken to take their own TCB back; how many were asked. */
+int gr_sched_drop_dead_borrowed(void);
 
 /* Make t runnable (from any context). */
 void gr_sched_ready(struct gr_task *t);

@@ -214,7 +214,7 @@ void gr_stack_unmap(void *top, size_t size, size_t guard)
 	gr_os_munmap((char *)top - size - guard, size + guard);
 }
 
-size_t gr_stack_trim(void (*forget)(void *top))
+size_t gr_stack_trim(bool (*forget)(void *top))
 {
 	size_t budget = forget ? cache_regions : SIZE_MAX, unmapped = 0;
 
@@ -230,7 +230,10 @@ size_t gr_stack_trim(void (*forget)(void *top))
 		gr_unlock(&pool_lock);
 		for (; n; n = next) {
 			next = n->next;
-			if (nkept < budget) {
+			if (nkept >= budget && forget(top_of(n))) {
+				gr_stack_unmap(top_of(n), c->size, c->guard);
+				unmapped++;
+			} else {
 				if (!n->trimmed)
 					trim_region(top_of(n), c->size, n->keep);
 				n->trimmed = true;
@@ -241,10 +244,6 @@ size_t gr_stack_trim(void (*forget)(void *top))
 					kept = n;
 				kept_tail = n;
 				nkept++;
-			} else {
-				forget(top_of(n));
-				gr_stack_unmap(top_of(n), c->size, c->guard);
-				unmapped++;
 			}
 		}
 		budget -= nkept;

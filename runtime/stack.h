@@ -66,12 +66,13 @@ void gr_stack_set_cache(size_t regions);
 /*
  * Called when the program is idle: keep at most the cache bound's regions pooled, their pages
  * below the kept top returned to the kernel; unmap the others, calling forget(top) on each
- * first (with no lock held) to release what the region's owner holds outside it. With forget
+ * first (with no lock held) to release what the region's owner holds outside it, or to refuse
+ * (false: the region stays pooled, as one of the kept, whatever the bound). With forget
  * NULL (the owner cannot release it all), every region is kept and trimmed. Takes the
  * pool lock only to move list heads: regions being trimmed are out of the pool meanwhile, and
  * a task created then gets a fresh region. Returns the number of regions unmapped.
  */
-size_t gr_stack_trim(void (*forget)(void *top));
+size_t gr_stack_trim(bool (*forget)(void *top));
 
 /* Pool contents, for tests and stats: regions pooled in a class, and how many are resident. */
 void gr_stack_pool_count(size_t size, size_t guard, size_t *pooled, size_t *resident);

@@ -129,19 +129,26 @@ static void release(struct gr_task *t)
 		gr_tcb_destroy(t->tcb);
 		return;
 	}
-	if (!gr_stack_put(t->region_top, t->stack_size, t->guard, region_keep())) {
+	/* no pool class for it: unmapped, unless a carrier's own context still runs on its TCB
+	 * (sched.c), which would fault: then it stays mapped, never reused (rare: all classes
+	 * taken by other stack sizes) */
+	if (!gr_stack_put(t->region_top, t->stack_size, t->guard, region_keep()) &&
+	    !gr_sched_tcb_borrowed(t->tcb)) {
 		gr_tcb_destroy(t->tcb);
 		gr_stack_unmap(t->region_top, t->stack_size, t->guard);
 	}
 }
 
 /* a pooled region goes back to the kernel: first what its TCB holds outside it (dtv, dynamic
- * TLS, malloc cache) */
-static void forget_region(void *top)
+ * TLS, malloc cache); not while a carrier's own context still runs on that TCB (sched.c) */
+static bool forget_region(void *top)
 {
 	struct gr_task *t = (struct gr_task *)((char *)top - GR_STACK_NODE_BYTES - TASK_BYTES);
 
+	if (gr_sched_tcb_borrowed(t->tcb))
+		return false;
 	gr_tcb_destroy(t->tcb);
+	return true;
 }
 
 void gr_task_trim_pool(void)

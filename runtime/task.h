@@ -108,6 +108,12 @@ struct gr_task {
 _Static_assert(offsetof(struct gr_task, wait_on) + sizeof(const void *) <= 64,
 	       "a task's hot fields fit its first cache line");
 
+/* Whether sp is in t's own stack; false for the initial task (its stack is the process's). */
+static inline bool gr_task_on_stack(const struct gr_task *t, uintptr_t sp)
+{
+	return !t->adopted && sp - ((uintptr_t)t->region_top - t->stack_size) < t->stack_size;
+}
+
 struct gr_task_attr {
 	size_t stack_size; /* usable bytes, TLS included; 0: the default */
 	size_t guard;	   /* bytes, rounded up to pages */

@@ -36,10 +36,13 @@ struct gr_task;
 #define GR_TCB_TASK_SLOT 0x38
 #define GR_TCB_CARRIER_SLOT 0x40
 
+/* The %fs reads below are volatile: the FS base can change inside a function (a signal handler
+ * that gives a carrier its own TCB back, sched.h's gr_sched_signal_enter), and a read the
+ * compiler took for pure could be moved across that. */
 static inline struct gr_task *gr_current_task(void)
 {
 	struct gr_task *t;
-	__asm__("movq %%fs:" "0x38" ", %0" : "=r"(t));
+	__asm__ volatile("movq %%fs:" "0x38" ", %0" : "=r"(t));
 	return t;
 }
 _Static_assert(GR_TCB_TASK_SLOT == 0x38, "gr_current_task's %fs offset");
@@ -52,7 +55,7 @@ struct gr_carrier;
 static inline struct gr_carrier *gr_tcb_current_carrier(void)
 {
 	struct gr_carrier *c;
-	__asm__("movq %%fs:" "0x40" ", %0" : "=r"(c));
+	__asm__ volatile("movq %%fs:" "0x40" ", %0" : "=r"(c));
 	return c;
 }
 _Static_assert(GR_TCB_CARRIER_SLOT == 0x40, "gr_tcb_current_carrier's %fs offset");
@@ -122,7 +125,7 @@ void gr_tcb_adopt(void *tcb, struct gr_task *owner);
 static inline void *gr_tcb_self(void)
 {
 	void *tp;
-	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
 	return tp;
 }
 

@@ -8,7 +8,10 @@
 # Each server is pinned to CPU 0 and the load generator (scripts/bench/net/loadgen.c, one thread)
 # to CPU 1. Three measurements:
 #   1. echo ping-pong, 64-byte messages, at 100, 1,000 and 10,000 connections: requests/s, p50
-#      and p99 latency, the server's CPU seconds during the measurement, ratios to epoll;
+#      and p99 latency, the server's CPU seconds during the measurement, ratios to epoll, and for
+#      the shimmed server its FS-base writes per request (GREENPOLL_DEBUG=1's last line, the
+#      count over the server's whole run, over every echo the load generator got: a system call
+#      each where the FS switch is by arch_prctl, which the output's first line names);
 #   2. idle memory per connection at 10,000 connections: the MemAvailable drop from before the
 #      server starts to all connections open and idle (one echo each), over 10,000 — kernel
 #      memory included, and the load generator's side of the connections too (the same for every
@@ -24,7 +27,10 @@
 # program is missing, else 0.
 #   scripts/bench-net.sh [BUILD]     (default build; make bench-net builds what it needs)
 # Environment (for quick runs): BENCH_NET_CONNS (default "100 1000 10000"), BENCH_NET_WARMUP
-# (2 s), BENCH_NET_DURATION (3 s: echo and wrk), BENCH_NET_IDLE_CONNS (10000), BENCH_NET_REPS (3).
+# (2 s), BENCH_NET_DURATION (3 s: echo and wrk), BENCH_NET_IDLE_CONNS (10000), BENCH_NET_REPS (3);
+# BENCH_NET_BASELINE=PATH adds to the echo runs the shimmed server under another build of
+# libgreenpoll.so (say main's, to compare a change side by side: "baseline" rows, × baseline in
+# the notes).
 set -euo pipefail
 
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
@@ -96,8 +102,10 @@ status() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; 
 server_cmd() {
 	local pin=(taskset -c "$srv_cpu") shim=(env LD_PRELOAD="$lib" GREENPOLL_PROCS=1)
 	case $1 in
-	shim) cmd=("${pin[@]}" "${shim[@]}" "$echo_server") ;;
+	shim) cmd=("${pin[@]}" "${shim[@]}" GREENPOLL_DEBUG=1 "$echo_server") ;;
 	shim64k) cmd=("${pin[@]}" "${shim[@]}" GREENPOLL_STACK=64K "$echo_server") ;;
+	baseline) cmd=("${pin[@]}" env LD_PRELOAD="$baseline" GREENPOLL_PROCS=1 GREENPOLL_DEBUG=1 \
+		"$echo_server") ;;
 	native) cmd=("${pin[@]}" "$echo_server") ;;
 	epoll) cmd=("${pin[@]}" "$epoll_echo") ;;
 	go) cmd=("${pin[@]}" env GOMAXPROCS=1 "$echo_go") ;;
@@ -140,7 +148,7 @@ skip() {
 
 # run_echo N KEY: the echo ping-pong with N connections against server KEY
 run_echo() {
-	local n=$1 key=$2 out rc=0 start limit=$((warmup + duration + 60)) gone=''
+	local n=$1 key=$2 out rc=0 start limit=$((warmup + duration + 60)) gone='' fs
 	run_label="echo $key at $n connections"
 	say "echo ping-pong, $n connections: $key"
 	! skip "$n.$key" || return 0
@@ -155,6 +163,8 @@ run_echo() {
 	alive "$srv_pid" || gone=1
 	stop_server
 	if ((rc == 0)); then
+		fs=$(sed -n 's/^greenpoll: \([0-9]*\) FS-base writes by .*/\1/p' "$tmp/server.err")
+		[[ -z $fs ]] || out+=" fs_writes=$fs"
 		res[$n.$key]+=$out$'\n'
 		say "  $out"
 	else
@@ -276,8 +286,18 @@ run_http() {
 
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load=$(cut -d ' ' -f 1-3 /proc/loadavg)
-say "servers on CPU $srv_cpu, load generator on CPU $gen_cpu; shim: ${shim_state:-$lib}"
+# the FS switch the shim takes here: wrfsbase, or arch_prctl (a system call per FS-base write)
+fs_switch=$(env LD_PRELOAD="$lib" GREENPOLL_DEBUG=1 /bin/true 2>&1 |
+	sed -n 's/.*FS switch by \([a-z_]*\).*/\1/p')
+fs_switch=${fs_switch:-unknown}
+say "FS switch: $fs_switch; servers on CPU $srv_cpu, load generator on CPU $gen_cpu; shim: ${shim_state:-$lib}"
 servers=(shim native epoll go)
+baseline=${BENCH_NET_BASELINE:+$(readlink -f -- "$BENCH_NET_BASELINE")}
+if [[ -n $baseline ]]; then
+	servers=(shim baseline native epoll go)
+	label[baseline]="echo_server + baseline greenpoll ($baseline)"
+	say "baseline: $baseline"
+fi
 idle_servers=(shim shim64k native epoll go)
 mkdir -p "$tmp/www"
 # 1 KiB of text: 16 lines of 63 characters and a newline
@@ -329,14 +349,16 @@ for n in "${conns_list[@]}"; do
 		rps=$(field "$line" rps)
 		cpu=$(field "$line" server_cpu_s)
 		if [[ -z $line ]]; then
-			echo_rows+=("$n"$'\t'"${label[$key]}"$'\t'"$(cell "$n.$key" '')"$'\t\t\t\t\t\t')
+			echo_rows+=("$n"$'\t'"${label[$key]}"$'\t'"$(cell "$n.$key" '')"$'\t\t\t\t\t\t\t')
 			continue
 		fi
+		fs=$(awk -v w="$(field "$line" fs_writes)" -v e="$(field "$line" echoes)" \
+			'BEGIN { if (w != "" && e > 0) printf "%.2f", w / e; else print "—" }')
 		secs=$(field "$line" duration_s)
 		per_req=$(awk -v c="$cpu" -v r="$rps" -v d="$secs" \
 			'BEGIN { if (r > 0 && d > 0 && c >= 0) printf "%.2f", c * 1e6 / (r * d); else print "—" }')
 		busy=$(awk -v c="$cpu" -v d="$secs" 'BEGIN { if (d > 0 && c >= 0) printf "%.0f%%", 100 * c / d }')
-		echo_rows+=("$n"$'\t'"${label[$key]}"$'\t'"$(cell "$n.$key" "$rps")"$'\t'"$(ratio "$rps" "$epoll_rps")"$'\t'"$(field "$line" p50_us)"$'\t'"$(field "$line" p99_us)"$'\t'"$cpu ($busy)"$'\t'"$per_req"$'\t'"$(field "$line" server_threads)")
+		echo_rows+=("$n"$'\t'"${label[$key]}"$'\t'"$(cell "$n.$key" "$rps")"$'\t'"$(ratio "$rps" "$epoll_rps")"$'\t'"$(field "$line" p50_us)"$'\t'"$(field "$line" p99_us)"$'\t'"$cpu ($busy)"$'\t'"$per_req"$'\t'"$fs"$'\t'"$(field "$line" server_threads)")
 	done
 done
 
@@ -391,14 +413,14 @@ target "idle KiB/connection, shim ÷ native threads" "$(median idle.shim per_con
 target "idle KiB/connection, shim at 64 KiB stacks ÷ Go" "$(median idle.shim64k per_conn_kib)" \
 	"$(median idle.go per_conn_kib)" '≤ 1×' 'a <= b'
 
-echo_header=$'connections\tserver\treq/s\t× epoll\tp50 µs\tp99 µs\tserver CPU s (busy)\tCPU µs/req\tOS threads'
+echo_header=$'connections\tserver\treq/s\t× epoll\tp50 µs\tp99 µs\tserver CPU s (busy)\tCPU µs/req\tFS writes/req\tOS threads'
 idle_header=$'server\tKiB/connection\t× native\tserver VmRSS KiB/connection\tOS threads'
 http_header=$'server\treq/s\t× native\tp50 µs\tp99 µs\terrors'
 target_header=$'target\tmeasured\twanted\tmet?'
 
 notes+=(
 	"Each figure is the median of $reps runs (the servers alternating; for echo, the run with the median req/s, all its columns from that run). × epoll / × native: ratio of the medians."
-	"Echo: 64-byte ping-pong, each connection one message in flight; ${warmup} s warm-up, then ${duration} s measured. Servers pinned to CPU $srv_cpu (taskset), the load generator to CPU $gen_cpu; shim runs with GREENPOLL_PROCS=1, Go with GOMAXPROCS=1. Latency: send to the last byte of the echo, every byte checked. Server CPU: utime + stime from /proc/PID/stat across the measurement (10 ms ticks), busy = CPU s ÷ measured s: a server below ~95% was waiting, for the load generator (which does about the same kernel work per request, so it can set the pace) or for its CPU (which other processes of this shared machine use too); CPU µs/req = server CPU ÷ requests compares the servers' cost whatever set the pace; OS threads: the most seen (/proc/PID/status, once a second)."
+	"Echo: 64-byte ping-pong, each connection one message in flight; ${warmup} s warm-up, then ${duration} s measured. Servers pinned to CPU $srv_cpu (taskset), the load generator to CPU $gen_cpu; shim runs with GREENPOLL_PROCS=1, Go with GOMAXPROCS=1. Latency: send to the last byte of the echo, every byte checked. Server CPU: utime + stime from /proc/PID/stat across the measurement (10 ms ticks), busy = CPU s ÷ measured s: a server below ~95% was waiting, for the load generator (which does about the same kernel work per request, so it can set the pace) or for its CPU (which other processes of this shared machine use too); CPU µs/req = server CPU ÷ requests compares the servers' cost whatever set the pace; FS writes/req (the shimmed server, with GREENPOLL_DEBUG=1): greenpoll's count of FS-base writes over the server's whole run (its GREENPOLL_DEBUG line at exit) ÷ every echo the load generator got (each connection's first and the warm-up's included), a system call each with the FS switch by arch_prctl; OS threads: the most seen (/proc/PID/status, once a second)."
 	"Idle memory: MemAvailable (/proc/meminfo) before the server starts minus with $idle_conns connections open and idle (one echo each), over $idle_conns. It includes kernel memory (socket buffers, kernel stacks, page tables) and the load generator's side of the connections (its sockets: the same for every server), and anything else the machine did meanwhile."
 	"HTTP: wrk -t1 -c100 -d${duration}s --latency (keep-alive) fetching a 1 KiB file, server pinned to CPU $srv_cpu, wrk to CPU $gen_cpu, after one GET whose bytes were checked. errors = wrk's socket errors plus non-2xx responses."
 )
@@ -454,6 +476,13 @@ for key in "${idle_servers[@]}"; do
 	v+=" ${label[$key]} $(all_runs "idle.$key" per_conn_kib);"
 done
 notes+=("${v%;}." "HTTP req/s of each run: ${label[http-native]} $(all_runs http-native rps); ${label[http-shim]} $(all_runs http-shim rps).")
+if [[ -n $baseline ]]; then
+	v='Echo req/s, greenpoll ÷ baseline (medians):'
+	for n in "${conns_list[@]}"; do
+		v+=" at $n connections $(ratio "$(median "$n.shim" rps)" "$(median "$n.baseline" rps)");"
+	done
+	notes+=("${v%;}.")
+fi
 # failed runs first, each with the latest reason
 fail_notes=()
 for k in "${failed_keys[@]}"; do
@@ -461,7 +490,7 @@ for k in "${failed_keys[@]}"; do
 done
 notes=("${fail_notes[@]}" "${notes[@]}")
 
-printf '\nEcho ping-pong (64 bytes)\n'
+printf '\nFS switch: %s\n\nEcho ping-pong (64 bytes)\n' "$fs_switch"
 aligned "$echo_header" "${echo_rows[@]}"
 printf 'Idle memory at %s connections\n' "$idle_conns"
 aligned "$idle_header" "${idle_rows[@]}"
@@ -475,8 +504,9 @@ printf -- '- %s\n' "${notes[@]}"
 	printf '## Network benchmarks\n\n'
 	printf "\`make bench\` (scripts/bench-net.sh), %s; %s CPUs, Linux %s, load average %s at start, %s at the end.\n\n" \
 		"$started" "$(nproc)" "$(uname -r)" "$load" "$(cut -d ' ' -f 1-3 /proc/loadavg)"
+	printf 'FS switch of the shimmed servers: %s (GREENPOLL_DEBUG=1 says which).\n\n' "$fs_switch"
 	printf '### Echo ping-pong, 64-byte messages\n\n'
-	markdown "$echo_header" '|---:|---|---:|---:|---:|---:|---:|---:|---:|' "${echo_rows[@]}"
+	markdown "$echo_header" '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|' "${echo_rows[@]}"
 	[[ ! -f $png || -n $plot_note ]] || printf '![requests/s vs connections](bench-net.png)\n\n'
 	printf '### Idle memory per connection at %s connections\n\n' "$idle_conns"
 	markdown "$idle_header" '|---|---:|---:|---:|---:|' "${idle_rows[@]}"

@@ -59,6 +59,7 @@ void ctl_stats(struct gr_out *o, bool json)
 	put_stat(&w, &s, GR_STAT_WAKES_INTERRUPT);
 	put_stat(&w, &s, GR_STAT_SWITCHES);
 	put_stat(&w, &s, GR_STAT_STEALS);
+	put(&w, "sched.fs_writes", gr_sched_fs_writes());
 	put_stat(&w, &s, GR_STAT_POLLS);
 	put_stat(&w, &s, GR_STAT_POLL_EVENTS);
 	put_stat(&w, &s, GR_STAT_HANDOFFS_BRACKET);

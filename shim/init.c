@@ -37,6 +37,7 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
 
 static struct gr_task *initial_task;
 static int (*program_main)(int, char **, char **);
+static bool debug; /* GREENPOLL_DEBUG */
 
 static int start_os_thread(void *(*fn)(void *), void *arg)
 {
@@ -126,6 +127,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 	report_init(&cfg);
 	ctl_init(&cfg, start_os_thread);
 	pthread_atfork(NULL, NULL, after_fork_child);
+	debug = cfg.debug;
 	if (cfg.debug && cfg.faults.on)
 		gr_say("GREENPOLL_FAULTS: short_read:%d,short_write:%d,eintr:%d,"
 		       "delay_wake:%lldus@%d,seed:%llu",
@@ -145,6 +147,29 @@ __attribute__((constructor(101))) static void shim_start(void)
 		       gr_stack_guards_packed() ? "in the stack's own mapping"
 						: "mapped apart (vm.max_map_count bounds tasks)");
 }
+
+/* GREENPOLL_DEBUG's last line, as the process ends: how many times the FS base was written (a
+ * system call each where the switch is by arch_prctl: what decides the speed there) */
+static void say_fs_writes(void)
+{
+	if (debug)
+		gr_say("%llu FS-base writes by %s", (unsigned long long)gr_sched_fs_writes(),
+		       gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl");
+}
+
+__attribute__((destructor)) static void shim_stop(void) { say_fs_writes(); }
+
+/* _exit and _Exit end the process without destructors (a server's SIGTERM handler calls one):
+ * the line first, then what they do, exit_group (raw: a handler may be the caller, and the
+ * next definition would have to be looked up) */
+GR_EXPORT void _exit(int status)
+{
+	say_fs_writes();
+	for (;;)
+		gr_sys1(SYS_exit_group, status);
+}
+
+GR_EXPORT void _Exit(int status) { _exit(status); }
 
 /*
  * main runs under a landing place of ours for pthread_exit's forced unwind (glibc's own, set

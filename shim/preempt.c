@@ -109,8 +109,9 @@ static bool may_switch(const ucontext_t *uc)
 
 static void on_preempt_signal(int sig, siginfo_t *info, void *uctx)
 {
-	int saved = errno;
 	ucontext_t *uc = uctx;
+	void *borrowed = gr_sched_signal_enter((uintptr_t)uc->uc_mcontext.gregs[REG_RSP]);
+	int saved = errno;
 
 	bool ours = info->si_code == SI_QUEUE && info->si_pid == getpid();
 
@@ -123,6 +124,7 @@ static void on_preempt_signal(int sig, siginfo_t *info, void *uctx)
 		syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &uc->uc_sigmask, _NSIG / 8);
 	}
 	errno = saved;
+	gr_sched_signal_leave(borrowed);
 }
 
 bool shim_pc_in_greenpoll(uintptr_t pc)

@@ -54,8 +54,9 @@ static void run_in_task(struct gr_task *self, int sig, siginfo_t *info, ucontext
 static void wrapper(int sig, siginfo_t *info, void *uctx)
 {
 	struct sigaction *h = &handlers[sig];
-	int saved = errno;
 	ucontext_t *uc = uctx;
+	void *borrowed = gr_sched_signal_enter((uintptr_t)uc->uc_mcontext.gregs[REG_RSP]);
+	int saved = errno;
 	struct gr_task *self = gr_current_task();
 	struct gr_task *mark = gr_sig_take_mark(sig);
 	bool blocked = self && (self->sigmask & GR_SIGBIT(sig));
@@ -79,6 +80,7 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 	if (h->sa_flags & SA_RESETHAND)
 		atomic_store(&wrapped[sig], false);
 	errno = saved;
+	gr_sched_signal_leave(borrowed);
 }
 
 void shim_signal_forward(int sig, siginfo_t *info, void *uctx)

@@ -55,6 +55,16 @@ fixture_check() {
 		# what they print depends on the machine (privileges, the fds the runner left
 		# open): the shim's must match native
 		[ "$mode" = native ] || same_stdout_as_native "$case" ;;
+	tls_park_wake | fs_park_resume | fs_pingpong | trim_while_borrowed)
+		case $case in
+		tls_park_wake) lines="pairs=24 rounds=1500 ok" ;;
+		trim_while_borrowed) lines="rounds=4 ok" ;;
+		fs_park_resume) lines="sleeps=1000 reads=1000 ok" ;;
+		fs_pingpong) lines="round_trips=1000 ok" ;;
+		esac
+		[ "$(cat "$tmp/out")" = "$lines" ] && return 0
+		echo "stdout is '$(head -c 200 "$tmp/out")', want '$lines'"
+		return 1 ;;
 	main_pthread_exit)
 		lines=$(grep -c '^thread [0-9]* done$' "$tmp/out")
 		if [ "$(head -n 1 "$tmp/out")" != "main: pthread_exit" ]; then
@@ -127,14 +137,16 @@ for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls
 	    key_destructors detached main_pthread_exit cpu_parallel thread_count pthread_misc \
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
 	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
-	    mem_returns exec_fds timer_after_handoff; do
+	    mem_returns exec_fds timer_after_handoff tls_park_wake fs_park_resume fs_pingpong \
+	    trim_while_borrowed; do
 	run_case "$case" native
 	run_case "$case" 2
 done
 
 # Other carrier counts. cpu_parallel cannot be parallel on one carrier.
 for case in tls_identity create_join_10k fifo_open_alone idle_light_load vfork_threads \
-	    waitpid_parks fork_offload fork_from_many thread_identity timer_after_handoff; do
+	    waitpid_parks fork_offload fork_from_many thread_identity timer_after_handoff \
+	    tls_park_wake; do
 	run_case "$case" 1
 done
 for case in tls_identity create_join_10k cpu_parallel; do
@@ -173,6 +185,79 @@ else
 	else
 		pass "fs_switch_syscall (shim)"
 	fi
+fi
+
+# FS-base writes (a system call each without FSGSBASE), as GREENPOLL_DEBUG=1's exit line counts
+# them (the process's own: the last line; a child's _exit says its own first), on one carrier: none for a task that parks and is resumed by the same carrier (2,000
+# waits; each cost two before), one per message for a ping-pong between two tasks (2,000
+# messages). Counts of a run whose switches do not depend on timing; the slack of 10 covers a
+# preemption signal the monitor may send a carrier of a loaded machine.
+fs_writes_at_most() { # case, most writes allowed
+	local case=$1 most=$2 label="fs_writes $1 (shim GREENPOLL_PROCS=1)" n
+	run LD_PRELOAD="$lib" GREENPOLL_PROCS=1 GREENPOLL_DEBUG=1 -- "$fixtures/$case"
+	n=$(sed -n 's/^greenpoll: \([0-9]*\) FS-base writes by .*/\1/p' "$tmp/err" | tail -n 1)
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif [ -z "$n" ]; then
+		fail "$label" "no 'greenpoll: N FS-base writes' line on stderr"
+	elif [ "$n" -gt "$most" ]; then
+		fail "$label" "$n FS-base writes, want at most $most"
+	else
+		pass "$label ($n writes)"
+	fi
+}
+fs_writes_at_most fs_park_resume 10
+fs_writes_at_most fs_pingpong 2010
+
+# The launcher: runs the command shimmed with its options; bad usage is one line and status 2.
+launcher=$build/greenpoll
+launcher_ok() { # label, expected stdout, args...
+	local label="launcher ($1)" want=$2
+	shift 2
+	run -- "$launcher" "$@"
+	if [ "$status" -ne 0 ]; then
+		fail "$label" "$(reason)"
+	elif [ "$(cat "$tmp/out")" != "$want" ]; then
+		fail "$label" "stdout is '$(head -c 200 "$tmp/out")', want '$want'"
+	else
+		pass "$label"
+	fi
+}
+launcher_bad() { # label, args...
+	local label="launcher rejects $1"
+	shift
+	run -- "$launcher" "$@"
+	if [ "$status" -ne 2 ]; then
+		fail "$label" "want exit status 2, got $(reason)"
+	elif [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q '^greenpoll: ' "$tmp/err"; then
+		fail "$label" "want one stderr line starting 'greenpoll: ', got: $(head -c 200 "$tmp/err")"
+	else
+		pass "$label"
+	fi
+}
+if [ ! -x "$launcher" ]; then
+	fail "launcher" "$launcher not built (make)"
+else
+	launcher_ok "--version" "greenpoll 0.1.0" --version
+	launcher_ok "run --procs 1 --stack 64K" hello run --procs 1 --stack 64K -- "$fixtures/hello"
+	# the library goes into the child's LD_PRELOAD, ahead of what was there
+	# shellcheck disable=SC2016 # the child's shell expands it
+	run LD_PRELOAD=/nonexistent.so -- "$launcher" run -- sh -c 'echo "$LD_PRELOAD"'
+	if [ "$(cat "$tmp/out")" != "$lib:/nonexistent.so" ]; then
+		fail "launcher (LD_PRELOAD)" "child's LD_PRELOAD is '$(cat "$tmp/out")'"
+	else
+		pass "launcher (LD_PRELOAD)"
+	fi
+	launcher_ok "--debug" hello run --debug -- "$fixtures/hello"
+	if ! grep -q '^greenpoll: started: GREENPOLL_PROCS=' "$tmp/err"; then
+		fail "launcher (--debug)" "no 'greenpoll: started' line on stderr"
+	fi
+	launcher_bad "--procs abc" run --procs abc -- "$fixtures/hello"
+	launcher_bad "--procs 0" run --procs 0 -- "$fixtures/hello"
+	launcher_bad "--stack 12Q" run --stack 12Q -- "$fixtures/hello"
+	launcher_bad "an unknown option" run --fast -- "$fixtures/hello"
+	launcher_bad "a missing --" run "$fixtures/hello"
+	launcher_bad "a missing command" run --
 fi
 
 report integration

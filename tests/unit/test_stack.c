@@ -460,12 +460,20 @@ END_TEST
 static void *forgotten[8];
 static int n_forgotten;
 
-static void forget(void *top)
+static bool forget(void *top)
 {
 	ck_assert_int_lt(n_forgotten, 8);
 	/* still mapped when its owner is told */
 	ck_assert_int_eq(((volatile char *)top)[-1], 'k');
 	forgotten[n_forgotten++] = top;
+	return true;
+}
+
+/* an owner that still uses its regions (a carrier running on a TCB in one) */
+static bool refuse(void *top)
+{
+	ck_assert_int_eq(((volatile char *)top)[-1], 'k');
+	return false;
 }
 
 static bool unmapped(void *top, size_t size, size_t guard)
@@ -536,6 +544,32 @@ START_TEST(test_stack_trim_without_forget_keeps_all)
 }
 END_TEST
 
+/* a region whose owner refuses to let it go stays pooled and usable, beyond the bound */
+START_TEST(test_stack_trim_keeps_refused)
+{
+	const size_t size = 16 * PG, guard = PG, keep = PG;
+	char *r[2];
+	bool reused;
+
+	for (int i = 0; i < 2; i++) {
+		r[i] = get_new(size, guard);
+		memset(r[i] - size, 'k', size);
+	}
+	for (int i = 0; i < 2; i++)
+		ck_assert(gr_stack_put(r[i], size, guard, keep));
+	gr_stack_set_cache(0);
+	ck_assert_uint_eq(gr_stack_trim(refuse), 0);
+	pool_is(size, guard, 2, 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(r[i][-1], 'k');
+		ck_assert_ptr_nonnull(get_any(size, guard, &reused));
+		ck_assert(reused);
+	}
+	for (int i = 0; i < 2; i++)
+		gr_stack_unmap(r[i], size, guard);
+}
+END_TEST
+
 /* the bound counts regions of every class together */
 START_TEST(test_stack_trim_cache_spans_classes)
 {
@@ -575,6 +609,7 @@ static Suite *stack_suite(void)
 	tcase_add_test(tc, test_stack_get_fails_cleanly);
 	tcase_add_test(tc, test_stack_trim_unmaps_beyond_cache);
 	tcase_add_test(tc, test_stack_trim_without_forget_keeps_all);
+	tcase_add_test(tc, test_stack_trim_keeps_refused);
 	tcase_add_test(tc, test_stack_trim_cache_spans_classes);
 	/* uses up every class slot of the (per-test, forked) pool */
 	if (!getenv("CK_FORK") || strcmp(getenv("CK_FORK"), "no") != 0)

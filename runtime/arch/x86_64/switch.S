@@ -1,15 +1,21 @@
 /*
  * switch.S — x86_64 context switch between green contexts (tasks and carriers' own contexts).
  *
- *   void gr_ctx_switch_wrfs(struct gr_ctx *from, struct gr_ctx *to);
- *   void gr_ctx_switch_prctl(struct gr_ctx *from, struct gr_ctx *to);
+ *   void gr_ctx_switch_wrfs(struct gr_ctx *from, struct gr_ctx *to, uint64_t *fs_writes);
+ *   void gr_ctx_switch_prctl(struct gr_ctx *from, struct gr_ctx *to, uint64_t *fs_writes);
+ *   void gr_fs_write_wrfs(void *fs, uint64_t *fs_writes);
+ *   void gr_fs_write_prctl(void *fs, uint64_t *fs_writes);
  *
- * Saves the callee-saved registers (rbx, rbp, r12-r15), MXCSR and the x87 control word on the
- * current stack, stores the stack pointer in from->sp, installs to->fs as the FS base (the
- * per-task TCB: glibc's THREAD_SELF, errno, every __thread variable) unless it already is the
- * current one, loads to->sp and returns into the other context. The _wrfs variant writes the FS
- * base with the wrfsbase instruction (needs HWCAP2_FSGSBASE, ~3 ns); the _prctl variant uses
- * arch_prctl(ARCH_SET_FS) (~80 ns) for kernels or tools without it.
+ * A switch saves the callee-saved registers (rbx, rbp, r12-r15), MXCSR and the x87 control word
+ * on the current stack, stores the stack pointer in from->sp, installs to->fs as the FS base
+ * (the per-task TCB: glibc's THREAD_SELF, errno, every __thread variable) unless to->fs is NULL
+ * (a carrier's own context: it runs on whatever FS base it finds) or already the one installed
+ * (read as %fs:0, which every TCB points at itself), loads to->sp and returns into the other
+ * context. Each FS-base write adds one to *fs_writes (one instruction: a signal handler on the
+ * same OS thread that counts too cannot lose an increment). The _wrfs variants write the FS base
+ * with the wrfsbase instruction (needs HWCAP2_FSGSBASE, ~3 ns); the _prctl variants use
+ * arch_prctl(ARCH_SET_FS) (~80 ns on bare metal, ~4 us in some hypervisor guests) for kernels
+ * or CPUs without it. gr_fs_write_* installs fs unconditionally (the caller knows it differs).
  *
  * Saved frame, lowest address first (ctx.h builds the same frame for a new context):
  *   [0] MXCSR (low 4 bytes), x87 CW (next 2)   [1] r15  [2] r14  [3] r13  [4] r12
@@ -55,8 +61,11 @@
 gr_ctx_switch_wrfs:
 	SAVE_CONTEXT
 	movq GR_CTX_FS(%rsi), %rax
-	cmpq GR_CTX_FS(%rdi), %rax
+	testq %rax, %rax
+	jz 1f
+	cmpq %fs:0, %rax
 	je 1f
+	incq (%rdx)
 	wrfsbase %rax
 1:	movq GR_CTX_SP(%rsi), %rsp
 	RESTORE_CONTEXT
@@ -69,14 +78,38 @@ gr_ctx_switch_prctl:
 	SAVE_CONTEXT
 	movq %rsi, %r12
 	movq GR_CTX_FS(%rsi), %rsi
-	cmpq GR_CTX_FS(%rdi), %rsi
+	testq %rsi, %rsi
+	jz 1f
+	cmpq %fs:0, %rsi
 	je 1f
+	incq (%rdx)
 	movl $158, %eax			/* SYS_arch_prctl */
 	movl $0x1002, %edi		/* ARCH_SET_FS */
 	syscall
 1:	movq GR_CTX_SP(%r12), %rsp
 	RESTORE_CONTEXT
 	.size gr_ctx_switch_prctl, .-gr_ctx_switch_prctl
+
+	.globl gr_fs_write_wrfs
+	.hidden gr_fs_write_wrfs
+	.type gr_fs_write_wrfs,@function
+gr_fs_write_wrfs:
+	incq (%rsi)
+	wrfsbase %rdi
+	ret
+	.size gr_fs_write_wrfs, .-gr_fs_write_wrfs
+
+	.globl gr_fs_write_prctl
+	.hidden gr_fs_write_prctl
+	.type gr_fs_write_prctl,@function
+gr_fs_write_prctl:
+	incq (%rsi)
+	movq %rdi, %rsi
+	movl $158, %eax			/* SYS_arch_prctl */
+	movl $0x1002, %edi		/* ARCH_SET_FS */
+	syscall
+	ret
+	.size gr_fs_write_prctl, .-gr_fs_write_prctl
 
 /*
  * First code of a new context: r13 = entry function, r12 = its argument. The entry function

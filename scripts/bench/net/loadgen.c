@@ -24,7 +24,11 @@
  *
  * Prints one line:
  *   rps=R p50_us=X p99_us=Y errors=E conns=N max_us=M requests=Q duration_s=D connect_s=C
+ *   echoes=A
  *   [server_cpu_s=S server_threads=T server_rss_kib=K mem_avail_kib=A]
+ * (echoes: every echo received, each connection's first and the warm-up's included: what a
+ * count the server keeps over its whole run is divided by, as bench-net.sh does with
+ * greenpoll's FS-base writes)
  * and exits 0, or 1 when any error happened: a byte that differs from what was sent, extra
  * bytes, a connection reset or closed, a connect that failed for good, or no progress for the
  * timeout (default 5 s: no connection established or echoed during the connect phase, or one
@@ -717,7 +721,7 @@ int main(int argc, char **argv)
 	struct samples smp = {.threads = -1, .rss_kib = -1, .avail_kib = -1};
 	int64_t t0, t_run, t_measure, t_end, t_stop, next_sample, next_check;
 	long long cpu0 = -1, cpu1 = -1;
-	uint64_t completed = 0;
+	uint64_t completed = 0, echoes = 0; /* measured; all, first echoes and warm-up included */
 	double connect_s;
 
 	for (int i = 1; i < argc; i++) {
@@ -823,6 +827,7 @@ int main(int argc, char **argv)
 	for (uint32_t id = 0; id < (uint32_t)nconns; id++)
 		if (conns[id].state == CS_READY) {
 			conns[id].state = CS_BUSY;
+			echoes++;
 			send_msg(id, t_run);
 		}
 	t_measure = t_run + (int64_t)(warmup * 1e9);
@@ -874,6 +879,7 @@ int main(int argc, char **argv)
 			    receive(id)) {
 				int64_t t = now_ns();
 
+				echoes++;
 				if (t >= t_measure && t <= t_end) {
 					record(id, c->seq - 1, t - c->t_sent);
 					completed++;
@@ -898,10 +904,10 @@ int main(int argc, char **argv)
 		if (window <= 0)
 			window = 1e-9;
 		printf("rps=%.0f p50_us=%.1f p99_us=%.1f errors=%ld conns=%ld max_us=%.1f "
-		       "requests=%llu duration_s=%.2f connect_s=%.2f",
+		       "requests=%llu duration_s=%.2f connect_s=%.2f echoes=%llu",
 		       (double)completed / window, hist_quantile(&h_all, 0.50),
 		       hist_quantile(&h_all, 0.99), errors, live, (double)h_all.max / 1000,
-		       (unsigned long long)completed, window, connect_s);
+		       (unsigned long long)completed, window, connect_s, (unsigned long long)echoes);
 		if (server_pid)
 			printf(" server_cpu_s=%.2f server_threads=%ld server_rss_kib=%ld "
 			       "mem_avail_kib=%ld",
