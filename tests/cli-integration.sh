@@ -16,10 +16,7 @@ set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-build=${1:-build}
-case $build in /*) ;; *) build=$PWD/$build ;; esac
-fixtures=$build/fixtures
-lib=$build/libgreenpoll.so
+use_build "${1:-}"
 fake=$fixtures/ctl_fake_server
 
 tmp=$(mktemp -d)
