@@ -44,20 +44,27 @@ struct fd_entry *fd_entry(int fd)
 	return &c[fd % CHUNK_FDS];
 }
 
+/* the kind of a file of this type; FD_UNKNOWN for a socket (its type says which) */
+static enum fd_kind kind_of_mode(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return FD_PIPE;
+	if (S_ISCHR(mode) || (mode & S_IFMT) == 0) /* devices; eventfd and kin */
+		return FD_POLL;
+	return S_ISSOCK(mode) ? FD_UNKNOWN : FD_OTHER;
+}
+
 static enum fd_kind classify(int fd)
 {
 	struct stat st;
+	enum fd_kind k;
 	int type;
 	socklen_t len = sizeof type;
 
 	if (gr_sys2(SYS_fstat, fd, &st) < 0)
 		return FD_UNKNOWN;
-	if (S_ISFIFO(st.st_mode))
-		return FD_PIPE;
-	if (S_ISCHR(st.st_mode) || (st.st_mode & S_IFMT) == 0) /* devices; eventfd and kin */
-		return FD_POLL;
-	if (!S_ISSOCK(st.st_mode))
-		return FD_OTHER;
+	if ((k = kind_of_mode(st.st_mode)) != FD_UNKNOWN)
+		return k;
 	if (gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&len, 0) < 0)
 		return FD_OTHER;
 	return type == SOCK_DGRAM || type == SOCK_RAW ? FD_DGRAM : FD_STREAM;
@@ -237,6 +244,13 @@ void fd_forget(int fd)
 	atomic_store(&e->short_reads, FD_SHORT_UNKNOWN);
 	atomic_store(&e->listening, FD_LISTENING_UNKNOWN);
 	atomic_store(&e->connecting, false);
+}
+
+void fd_opened(int fd, mode_t mode)
+{
+	fd_forget(fd);
+	if (S_ISREG(mode) || S_ISDIR(mode))
+		fd_set_kind(fd, kind_of_mode(mode));
 }
 
 void fd_forget_range(unsigned int first, unsigned int last)

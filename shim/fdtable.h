@@ -22,6 +22,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "netpoll.h"
 
@@ -107,6 +108,17 @@ void fd_forget(int fd);
 
 /* The same for every fd in [first, last] the table knows of. */
 void fd_forget_range(unsigned int first, unsigned int last);
+
+/*
+ * fd was just opened by path (open, openat...): its entry is reset (the number may have been
+ * closed behind the shim's back), and its kind recorded if `mode` (the path's stat, made
+ * before the open; 0 if none was) says a regular file or a directory, which saves the fstat
+ * of its first call. The path may have been replaced between the stat and the open: a FIFO
+ * or device taken for a regular file then has its calls passed to libc inside a bracket,
+ * which blocks as the call should (only its carrier is held); nothing else is recorded
+ * from the stat, so no other mistake is possible.
+ */
+void fd_opened(int fd, mode_t mode);
 
 /* newfd is a dup of oldfd: same kind, short reads and listening. */
 void fd_dup(int oldfd, int newfd);

@@ -6,7 +6,9 @@
  * O_NONBLOCK, O_PATH or O_CREAT of a new file), inside SHIM_BLOCKING (shim.h): an open on a
  * slow or network file system, or of a device whose open waits, blocks the carrier, whose
  * other tasks then run elsewhere. open, open64, openat, openat64, creat, creat64 and the
- * fortified __open_2 family all come here.
+ * fortified __open_2 family all come here. The new fd's entry in the fd table is reset (its
+ * number may have been closed behind the shim's back), and a regular file's or directory's
+ * kind taken from that stat (fd_opened), so its first read or write makes no fstat.
  */
 #include "shim.h"
 
@@ -31,29 +33,31 @@ static long open_fifo(void *arg)
 	return REAL(openat)(a->dirfd, a->path, a->flags, a->mode);
 }
 
-/* whether this open may wait for a FIFO's other end */
-static bool may_wait(int dirfd, const char *path, int flags)
+/* The path's file type (st_mode & S_IFMT), looked up only for an open that could wait for a
+ * FIFO's other end; 0 when not looked up or not found. */
+static mode_t type_if_may_wait(int dirfd, const char *path, int flags)
 {
 	struct stat st;
 	int acc = flags & O_ACCMODE;
 
 	if (!gr_current_task() || (flags & (O_NONBLOCK | O_PATH)) || acc == O_RDWR || !path)
-		return false;
-	return gr_sys4(SYS_newfstatat, dirfd, path, &st, 0) == 0 && S_ISFIFO(st.st_mode);
+		return 0;
+	return gr_sys4(SYS_newfstatat, dirfd, path, &st, 0) == 0 ? st.st_mode & S_IFMT : 0;
 }
 
 static int open_green(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct open_args a = {dirfd, path, flags, mode};
+	mode_t type = type_if_may_wait(dirfd, path, flags);
 	int fd;
 
-	if (!may_wait(dirfd, path, flags))
-		return SHIM_BLOCKING_AS("open", REAL(openat)(dirfd, path, flags, mode));
-	fd = (int)shim_offload(open_fifo, &a, "open FIFO");
-	if (fd >= 0) {
-		fd_forget(fd);
-		fd_set_kind(fd, FD_PIPE);
-	}
+	if (S_ISFIFO(type)) {
+		fd = (int)shim_offload(open_fifo, &a, "open FIFO");
+		type = 0; /* classified at its first call, from the fd itself */
+	} else
+		fd = SHIM_BLOCKING_AS("open", REAL(openat)(dirfd, path, flags, mode));
+	if (fd >= 0)
+		fd_opened(fd, type);
 	return fd;
 }
 
