@@ -84,6 +84,7 @@ static void task_exiting(struct gr_task *t)
 {
 	shim_run_key_destructors();
 	shim_timers_task_exiting(t);
+	shim_signals_task_exiting(t);
 }
 
 __attribute__((constructor(101))) static void shim_start(void)

@@ -84,6 +84,8 @@ struct shim_task {
 	bool cancel_disabled;	   /* PTHREAD_CANCEL_DISABLE */
 	bool cancel_async;	   /* PTHREAD_CANCEL_ASYNCHRONOUS (acted on like deferred) */
 	_Atomic uint64_t pending_signals; /* pending on the task, bit sig-1 (sigdeliver.c) */
+	_Atomic uint64_t from_process;	  /* of those, the ones sent to the process (sigdeliver.c) */
+	atomic_bool exiting;		  /* takes no more signals: its program code is over */
 	_Atomic uint64_t sigwait_set;	  /* the signals it waits for in a sigwait (sigwait.c) */
 	volatile int delivering;	  /* the signal it is sending itself to run (sigdeliver.c) */
 	_Atomic int32_t offload_os_tid;	  /* the OS thread running its offloaded call (offload.c) */
@@ -106,6 +108,11 @@ static inline struct shim_task *shim_of(struct gr_task *t)
 /* run the handlers of the signals pending on the task (and on the process) that it does not
  * block; true if all of them have SA_RESTART */
 bool shim_deliver_signals(struct gr_task *t);
+
+/* The calling task t is ending, its program code over (key destructors run): the signals
+ * pending on it run now, and from here on it takes none, as glibc's exiting thread blocks
+ * them all; one sent to the process goes to another task (sigdeliver.c). */
+void shim_signals_task_exiting(struct gr_task *t);
 
 /* A bracketed call `name` that began at `since` ended (report.c): counted, and listed by call
  * site if it lasted GREENPOLL_REPORT_MIN or more. */
@@ -215,8 +222,10 @@ long shim_thread_kill(pid_t tgid, pid_t tid, int sig);
 struct gr_task *shim_timer_target(int timerid);
 void shim_timers_task_exiting(struct gr_task *t);
 
-/* From the signal handler: keep sig pending on for_task, or on the process (NULL). */
-void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *for_task);
+/* From the signal handler: keep sig pending on marked_for, the task it was sent to; or, sent
+ * to the process, on the calling task if it accepts it now (`self_accepts`), else on the
+ * process. */
+void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *marked_for, bool self_accepts);
 
 /* The signals pending on t or on the process that t blocks (sigpending's, without the
  * kernel's). */

@@ -135,8 +135,8 @@ static bool discarded(int sig)
 /* whether t takes sig now: it does not block it, or it waits for it in a sigwait */
 static bool accepts(struct gr_task *t, int sig)
 {
-	return !(t->sigmask & GR_SIGBIT(sig)) ||
-	       (atomic_load(&shim_of(t)->sigwait_set) & GR_SIGBIT(sig));
+	return !atomic_load(&shim_of(t)->exiting) &&
+	       (!(t->sigmask & GR_SIGBIT(sig)) || (atomic_load(&shim_of(t)->sigwait_set) & GR_SIGBIT(sig)));
 }
 
 /*
@@ -172,8 +172,52 @@ static bool unpend(struct gr_task *t, int sig, siginfo_t *info, bool *have_info)
 
 	if (!(atomic_fetch_and(&shim_of(t)->pending_signals, ~bit) & bit))
 		return false;
+	atomic_fetch_and(&shim_of(t)->from_process, ~bit);
 	*have_info = info_take(info_key(t, sig), info);
 	return true;
+}
+
+/* sig, pending on t for the process, goes back to the process for another task (t is
+ * exiting); nothing if t took it meanwhile */
+static void give_back(struct gr_task *t, int sig)
+{
+	struct shim_task *st = shim_of(t);
+	uint64_t bit = GR_SIGBIT(sig);
+	int slot;
+
+	if (!(atomic_fetch_and(&st->pending_signals, ~bit) & bit))
+		return;
+	atomic_fetch_and(&st->from_process, ~bit);
+	slot = info_move(info_key(t, sig), info_key(NULL, sig));
+	if (atomic_fetch_or(&proc_pending, bit) & bit)
+		info_drop(slot); /* merged with one pending there */
+	gr_sched_route_signals();
+}
+
+/*
+ * sig, just made pending on t, was sent to the process: if t is exiting (it takes no more
+ * signals), it goes back. t sets `exiting` and then gives back what is marked; this marks and
+ * then looks at `exiting`: one of the two sees the other's write (both are sequentially
+ * consistent), and give_back's claim of the pending bit makes it happen once.
+ */
+static void pend_from_process(struct gr_task *t, int sig)
+{
+	atomic_fetch_or(&shim_of(t)->from_process, GR_SIGBIT(sig));
+	if (atomic_load(&shim_of(t)->exiting))
+		give_back(t, sig);
+}
+
+void shim_signals_task_exiting(struct gr_task *t)
+{
+	struct shim_task *st = shim_of(t);
+	uint64_t back;
+
+	shim_deliver_signals(t);
+	atomic_store(&st->exiting, true);
+	back = atomic_load(&st->from_process);
+	for (int sig = 1; back; sig++, back >>= 1)
+		if (back & 1)
+			give_back(t, sig);
 }
 
 /* sig is pending on t, which accepts it: make t see it (see the header). Not from a handler. */
@@ -271,6 +315,7 @@ static void route_signals(void)
 		slot = info_move(info_key(NULL, sig), info_key(t, sig));
 		if (atomic_fetch_or(&shim_of(t)->pending_signals, bit) & bit)
 			info_drop(slot);
+		pend_from_process(t, sig);
 	}
 	/* every task with a signal to take: signals marked for a task that had moved on, and
 	 * the ones just routed */
@@ -289,19 +334,26 @@ static void route_signals(void)
 
 /*
  * A signal the kernel gave this carrier that cannot run its handler here and now (see the
- * header): keep it pending, on `for_task` (the task it was sent to) or on the process, and
- * have a carrier route it. Async-signal-safe.
+ * header): keep it pending, on the task it was sent to, on the calling task if it was sent to
+ * the process and the task accepts it (it runs at its next wait or yield; if the task exits
+ * first, it goes back to the process: shim_signals_task_exiting), or on the process, and have
+ * a carrier route it. Async-signal-safe.
  */
-void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *for_task)
+void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *marked_for, bool self_accepts)
 {
 	struct gr_task *self = gr_current_task();
 
-	if (for_task) {
-		pend(for_task, sig, info);
-		if (for_task == self) {
+	if (marked_for) {
+		pend(marked_for, sig, info);
+		if (marked_for == self) {
 			atomic_store(&self->interrupted, true); /* delivered at its next wait or yield */
 			return;
 		}
+	} else if (self_accepts) {
+		pend(self, sig, info);
+		pend_from_process(self, sig);
+		atomic_store(&self->interrupted, true);
+		return;
 	} else {
 		pend_in(&proc_pending, info_key(NULL, sig), sig, info);
 	}

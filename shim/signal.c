@@ -59,7 +59,7 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 	int saved = errno;
 	struct gr_task *self = gr_current_task();
 	struct gr_task *mark = gr_sig_take_mark(sig);
-	bool blocked = self && (self->sigmask & GR_SIGBIT(sig));
+	bool blocked = self && ((self->sigmask & GR_SIGBIT(sig)) || atomic_load(&shim_of(self)->exiting));
 
 	if (!mark && info->si_code == SI_TIMER)
 		mark = shim_timer_target(info->si_timerid); /* a timer aimed at a thread */
@@ -70,12 +70,12 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 		else
 			h->sa_handler(sig);
 	} else if (mark && mark != self) {
-		shim_signal_keep(sig, info, mark); /* sent to a task that has moved on */
+		shim_signal_keep(sig, info, mark, false); /* sent to a task that has moved on */
 	} else if (self && ((mark && shim_of(self)->delivering == sig) ||
 			    (!blocked && !shim_pc_in_greenpoll((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])))) {
 		run_in_task(self, sig, info, uc);
 	} else {
-		shim_signal_keep(sig, info, mark ? mark : !blocked ? self : NULL);
+		shim_signal_keep(sig, info, mark, self && !blocked);
 	}
 	if (h->sa_flags & SA_RESETHAND)
 		atomic_store(&wrapped[sig], false);

@@ -73,6 +73,8 @@ done
 # kill to the process: runs in the one thread not blocking it; pending everywhere while all
 # block it, then runs in the thread that unblocks it.
 run_case sig_process_directed
+# kill to the process, 1,000 times, while threads keep ending: none lost with an exiting one.
+run_case sig_while_exiting
 # sigsuspend and pause ended by pthread_kill and by kill to the process.
 run_case sig_suspend_pause
 # alarm interrupting select and send in main, with and without SA_RESTART; a thread's read
