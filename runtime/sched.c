@@ -462,7 +462,21 @@ static struct gr_task *globq_take(struct gr_carrier *c)
 	return n ? batch[0] : NULL;
 }
 
-static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
+/*
+ * Whether c, finding nothing to run, would wait in the poller at once: no carrier waits there
+ * and no other runs tasks (so c does not spin first: find_work_or_sleep). That wait looks at
+ * the ready fds anyway (it returns at once if some are), so a look without waiting just before
+ * it would be a system call per park for nothing, as with one connection served at a time.
+ */
+static bool polls_next_if_idle(struct gr_carrier *c)
+{
+	return !atomic_load(&sched.polling) &&
+	       atomic_load(&sched.nbusy) == (state_of(c) == GR_C_RUNNING ? 1 : 0);
+}
+
+/* a task for c to run, or NULL; `steal` from other processors too; `idles_if_none`: c's
+ * carrier goes idle if none is found (not a yield, which goes back to its task) */
+static struct gr_task *find_runnable(struct gr_carrier *c, bool steal, bool idles_if_none)
 {
 	struct gr_proc *p = c->p;
 	struct gr_task *t;
@@ -490,7 +504,7 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 		return t;
 	if (run_timers(p) && ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
-	if (!atomic_load(&sched.polling) && poll_ready(c) &&
+	if (!atomic_load(&sched.polling) && !(idles_if_none && polls_next_if_idle(c)) && poll_ready(c) &&
 	    ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
 	if (!steal)
@@ -632,7 +646,7 @@ static struct gr_task *find_work_or_sleep(struct gr_carrier *c)
 
 		for (int round = 0;; round++) {
 			if (round == 0 || work_visible()) {
-				struct gr_task *t = find_runnable(c, true);
+				struct gr_task *t = find_runnable(c, true, true);
 
 				if (t) {
 					stop_spinning(c, true);
@@ -974,7 +988,7 @@ void gr_sched_task_started(struct gr_task *t) { task_resumed(t); }
  * SCHED, or has none (then t's carrier becomes a spare) */
 static void switch_away(struct gr_task *t, struct gr_carrier *c)
 {
-	struct gr_task *next = c->p ? find_runnable(c, false) : NULL;
+	struct gr_task *next = c->p ? find_runnable(c, false, true) : NULL;
 
 	c->prev = t;
 	if (next) {
@@ -1012,7 +1026,7 @@ static void yield(bool preempted)
 		if ((next = globq_take(c)))
 			runq_put(c, next);
 	}
-	next = find_runnable(c, false);
+	next = find_runnable(c, false, false);
 	if (!next) {
 		proc_leave(c);
 		return;
