@@ -50,10 +50,8 @@ static int open_green(int dirfd, const char *path, int flags, mode_t mode)
 	if (!may_wait(dirfd, path, flags))
 		return SHIM_BLOCKING_AS("open", REAL(openat)(dirfd, path, flags, mode));
 	fd = (int)shim_offload(open_fifo, &a, "open FIFO");
-	if (fd >= 0) {
-		fd_forget(fd);
-		fd_set_kind(fd, FD_PIPE);
-	}
+	if (fd >= 0)
+		fd_made(fd, FD_PIPE, FD_SHORT_UNKNOWN);
 	return fd;
 }
 
