@@ -40,7 +40,7 @@
 
 /* ---- the wait loop ---- */
 
-static void set_deadline(const struct fd_view *v, struct shim_io *io)
+void shim_io_deadline(const struct fd_view *v, struct shim_io *io)
 {
 	int64_t t = fd_timeout(v, io->mode);
 
@@ -90,7 +90,7 @@ static ssize_t io_loop(struct gr_task *self, struct fd_view *v, struct shim_io *
 		if (!(pd = fd_pd(v)))
 			return -ENOMEM;
 		if (!io->deadline_set)
-			set_deadline(v, io);
+			shim_io_deadline(v, io);
 		/* interruptible: a signal ends the wait (a cancel acts only if enabled) */
 		err = gr_pd_lock(pd, io->mode, io->deadline, true);
 		if (err >= 0) {

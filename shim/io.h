@@ -10,7 +10,8 @@
  * timeout at the first wait, and for the poll descriptor when it must wait (a restart after
  * a signal takes it again: the handler may have closed or replaced the fd). What it keeps:
  *  - a program that made the fd non-blocking gets EAGAIN at once, as before;
- *  - SO_RCVTIMEO / SO_SNDTIMEO (read at the first wait) end the wait with EAGAIN;
+ *  - SO_RCVTIMEO / SO_SNDTIMEO (read at the first wait, or before by shim_io_deadline) end
+ *    the wait with EAGAIN;
  *  - a signal sent to the task (pthread_kill) runs its handler and ends the call with EINTR,
  *    or restarts it if the handler has SA_RESTART and no timeout is set, as the kernel does;
  *  - a cancel ends the task (these calls are cancellation points);
@@ -46,6 +47,10 @@ struct shim_io {
 
 /* Run attempt as a blocking call on v's fd; returns its result or -errno. */
 ssize_t shim_io(struct fd_view *v, struct shim_io *io, shim_attempt_fn *attempt, void *arg);
+
+/* Take the call's deadline from the socket's timeout now, not at its first wait (connect:
+ * before the shim makes the socket non-blocking, so the view reads the program's mode). */
+void shim_io_deadline(const struct fd_view *v, struct shim_io *io);
 
 /* Set errno from a -errno result; -1 for errors, the result otherwise. */
 static inline ssize_t shim_result(ssize_t r)

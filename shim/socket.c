@@ -261,6 +261,11 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0)
 		return SHIM_BLOCKING(REAL(connect)(fd, addr, len));
+	/* SO_SNDTIMEO now, from the call's start as the kernel counts it: read later, with the
+	 * shim's O_NONBLOCK set, the fd table would take that mode for the program's if any
+	 * cached mode had gone stale meanwhile (fd_mode_changed), and a blocking read after the
+	 * connect would then say EAGAIN */
+	shim_io_deadline(&v, &io);
 	fd_set_connecting(&v, true);
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 	r = gr_sys3(SYS_connect, fd, addr, len);
