@@ -159,7 +159,8 @@ static ssize_t attempt_sendto(struct fd_view *v, void *arg)
 {
 	struct xfer *x = arg;
 
-	return gr_sys6(SYS_sendto, v->fd, (long)x->buf, (long)x->len, x->flags | MSG_DONTWAIT, 0, 0);
+	return gr_sys6(SYS_sendto, v->fd, (long)x->buf, (long)x->len, x->flags | MSG_DONTWAIT, 0,
+		       0);
 }
 
 static ssize_t attempt_sendmsg(struct fd_view *v, void *arg)
