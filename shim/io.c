@@ -82,9 +82,9 @@ static ssize_t io_loop(struct gr_task *self, struct fd_view *v, struct shim_io *
 		struct gr_pd *pd;
 		int err;
 
-		wait_first = false;
-		if (r != -EAGAIN || !may_wait(v, io))
+		if (!wait_first && (r != -EAGAIN || !may_wait(v, io)))
 			return r;
+		wait_first = false;
 		if (shim_fault_eintr())
 			return -EINTR;
 		if (!(pd = fd_pd(v)))
