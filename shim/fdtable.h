@@ -84,7 +84,9 @@ struct fd_view {
 	struct gr_pd *pd_hint;	 /* the fd's poll descriptor then, without a reference (pds
 				  * are type-stable): for hints a stale pd cannot make wrong
 				  * (gr_pd_read_known_empty) */
-	struct fd_entry *e;	 /* NULL if fd is out of range (kind FD_OTHER) */
+	struct fd_entry *e;	 /* NULL if fd is out of range (kind FD_OTHER): fd_pd then says
+				  * NULL, fd_prog_nonblock false, fd_timeout 0; the others take
+				  * the view of a managed fd (fd_managed) */
 };
 
 /* The view of fd for a call beginning now. */
