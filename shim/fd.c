@@ -39,12 +39,6 @@
 #include "fdtable.h"
 #include "hiddenfd.h"
 
-static void fd_made(int fd, enum fd_kind kind)
-{
-	fd_forget(fd);
-	fd_set_kind(fd, kind);
-}
-
 static enum fd_kind kind_of_socket_type(int type)
 {
 	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -60,8 +54,7 @@ GR_EXPORT int socket(int domain, int type, int protocol)
 			   (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
 			   (protocol == 0 || protocol == IPPROTO_TCP);
 
-		fd_made(fd, kind_of_socket_type(type));
-		fd_set_short_reads(fd, tcp ? FD_SHORT_EMPTIED : FD_SHORT_MAYBE);
+		fd_made(fd, kind_of_socket_type(type), tcp ? FD_SHORT_EMPTIED : FD_SHORT_MAYBE);
 	}
 	return fd;
 }
@@ -71,10 +64,8 @@ GR_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	int r = REAL(socketpair)(domain, type, protocol, sv);
 
 	if (r == 0) {
-		for (int i = 0; i < 2; i++) {
-			fd_made(sv[i], kind_of_socket_type(type));
-			fd_set_short_reads(sv[i], FD_SHORT_MAYBE); /* never TCP */
-		}
+		for (int i = 0; i < 2; i++) /* never TCP */
+			fd_made(sv[i], kind_of_socket_type(type), FD_SHORT_MAYBE);
 	}
 	return r;
 }
@@ -84,8 +75,8 @@ GR_EXPORT int pipe2(int fds[2], int flags)
 	int r = REAL(pipe2)(fds, flags);
 
 	if (r == 0) {
-		fd_made(fds[0], FD_PIPE);
-		fd_made(fds[1], FD_PIPE);
+		fd_made(fds[0], FD_PIPE, FD_SHORT_UNKNOWN);
+		fd_made(fds[1], FD_PIPE, FD_SHORT_UNKNOWN);
 	}
 	return r;
 }

@@ -70,14 +70,11 @@ static enum fd_kind classify(int fd)
 	return type == SOCK_DGRAM || type == SOCK_RAW ? FD_DGRAM : FD_STREAM;
 }
 
-enum fd_kind fd_kind(int fd)
+/* e's kind, classified now if not known */
+static enum fd_kind kind_of(struct fd_entry *e, int fd)
 {
-	struct fd_entry *e = fd_entry(fd);
-	enum fd_kind k;
+	enum fd_kind k = atomic_load_explicit(&e->kind, memory_order_relaxed);
 
-	if (!e)
-		return FD_OTHER;
-	k = atomic_load_explicit(&e->kind, memory_order_relaxed);
 	if (k == FD_UNKNOWN) {
 		k = classify(fd);
 		if (k != FD_UNKNOWN)
@@ -86,60 +83,13 @@ enum fd_kind fd_kind(int fd)
 	return k;
 }
 
-void fd_set_kind(int fd, enum fd_kind kind)
+/* whether a short read of the stream socket fd empties it (found once, then cached in e) */
+static bool short_read_empties(struct fd_entry *e, int fd)
 {
-	struct fd_entry *e = fd_entry(fd);
-
-	if (e)
-		atomic_store_explicit(&e->kind, kind, memory_order_relaxed);
-}
-
-struct gr_pd *fd_pd(int fd)
-{
-	struct fd_entry *e = fd_entry(fd);
-	struct gr_pd *pd, *fresh, *none = NULL;
-
-	if (!e)
-		return NULL;
-	for (;;) {
-		pd = atomic_load_explicit(&e->pd, memory_order_acquire);
-		if (pd) {
-			if (gr_pd_acquire(pd, fd))
-				return pd;
-			/* closed meanwhile (and maybe reused): look again */
-			atomic_compare_exchange_strong(&e->pd, &pd, NULL);
-			continue;
-		}
-		fresh = gr_pd_open(fd);
-		if (!fresh)
-			return NULL;
-		none = NULL;
-		if (atomic_compare_exchange_strong(&e->pd, &none, fresh)) {
-			if (gr_pd_acquire(fresh, fd))
-				return fresh;
-			continue; /* fd_forget closed it already */
-		}
-		gr_pd_close(fresh); /* another call installed one first */
-	}
-}
-
-struct gr_pd *fd_pd_peek(int fd)
-{
-	struct fd_entry *e = fd_entry(fd);
-
-	return e ? atomic_load_explicit(&e->pd, memory_order_acquire) : NULL;
-}
-
-bool fd_short_read_empties(int fd)
-{
-	struct fd_entry *e = fd_entry(fd);
-	unsigned char s;
+	unsigned char s = atomic_load_explicit(&e->short_reads, memory_order_relaxed);
 	int proto;
 	socklen_t len = sizeof proto;
 
-	if (!e)
-		return false;
-	s = atomic_load_explicit(&e->short_reads, memory_order_relaxed);
 	if (s == FD_SHORT_UNKNOWN) {
 		s = gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, (long)&proto, (long)&len,
 			    0) == 0 && proto == IPPROTO_TCP
@@ -150,6 +100,78 @@ bool fd_short_read_empties(int fd)
 	return s == FD_SHORT_EMPTIED;
 }
 
+struct fd_view fd_view(int fd)
+{
+	struct fd_view v = {.fd = fd, .kind = FD_OTHER, .e = fd_entry(fd)};
+
+	if (!v.e)
+		return v;
+	v.kind = kind_of(v.e, fd);
+	v.short_read_empties = v.kind == FD_STREAM && short_read_empties(v.e, fd);
+	v.pd_hint = atomic_load_explicit(&v.e->pd, memory_order_acquire);
+	return v;
+}
+
+void fd_set_kind(struct fd_view *v, enum fd_kind kind)
+{
+	v->kind = kind;
+	atomic_store_explicit(&v->e->kind, kind, memory_order_relaxed);
+}
+
+struct gr_pd *fd_pd(const struct fd_view *v)
+{
+	struct fd_entry *e = v->e;
+	struct gr_pd *pd, *fresh, *none = NULL;
+
+	if (!e)
+		return NULL;
+	for (;;) {
+		pd = atomic_load_explicit(&e->pd, memory_order_acquire);
+		if (pd) {
+			if (gr_pd_acquire(pd, v->fd))
+				return pd;
+			/* closed meanwhile (and maybe reused): look again */
+			atomic_compare_exchange_strong(&e->pd, &pd, NULL);
+			continue;
+		}
+		fresh = gr_pd_open(v->fd);
+		if (!fresh)
+			return NULL;
+		none = NULL;
+		if (atomic_compare_exchange_strong(&e->pd, &none, fresh)) {
+			if (gr_pd_acquire(fresh, v->fd))
+				return fresh;
+			continue; /* fd_forget closed it already */
+		}
+		gr_pd_close(fresh); /* another call installed one first */
+	}
+}
+
+/* e's fd is being closed or replaced: wake its waiters, forget it */
+static void forget(struct fd_entry *e)
+{
+	struct gr_pd *pd = atomic_exchange(&e->pd, NULL);
+
+	if (pd)
+		gr_pd_close(pd);
+	atomic_store(&e->kind, FD_UNKNOWN);
+	atomic_store(&e->mode_gen, 0);
+	atomic_store(&e->short_reads, FD_SHORT_UNKNOWN);
+	atomic_store(&e->listening, FD_LISTENING_UNKNOWN);
+	atomic_store(&e->connecting, false);
+}
+
+void fd_made(int fd, enum fd_kind kind, enum fd_short_reads s)
+{
+	struct fd_entry *e = fd_entry(fd);
+
+	if (!e)
+		return;
+	forget(e);
+	atomic_store(&e->kind, kind);
+	atomic_store(&e->short_reads, s);
+}
+
 void fd_set_short_reads(int fd, enum fd_short_reads s)
 {
 	struct fd_entry *e = fd_entry(fd);
@@ -158,19 +180,16 @@ void fd_set_short_reads(int fd, enum fd_short_reads s)
 		atomic_store(&e->short_reads, s);
 }
 
-bool fd_listening(int fd)
+bool fd_listening(const struct fd_view *v)
 {
-	struct fd_entry *e = fd_entry(fd);
-	unsigned char l;
+	struct fd_entry *e = v->e;
+	unsigned char l = atomic_load_explicit(&e->listening, memory_order_relaxed);
 	int on = 0;
 	socklen_t len = sizeof on;
 
-	if (!e)
-		return false;
-	l = atomic_load_explicit(&e->listening, memory_order_relaxed);
 	if (l == FD_LISTENING_UNKNOWN) {
-		l = gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on, (long)&len,
-			    0) == 0 && on
+		l = gr_sys6(SYS_getsockopt, v->fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on,
+			    (long)&len, 0) == 0 && on
 			    ? FD_LISTENING_YES
 			    : FD_LISTENING_NO;
 		atomic_store_explicit(&e->listening, l, memory_order_relaxed);
@@ -186,12 +205,9 @@ void fd_set_listening(int fd)
 		atomic_store(&e->listening, FD_LISTENING_YES);
 }
 
-void fd_set_connecting(int fd, bool on)
+void fd_set_connecting(const struct fd_view *v, bool on)
 {
-	struct fd_entry *e = fd_entry(fd);
-
-	if (e)
-		atomic_store(&e->connecting, on);
+	atomic_store(&v->e->connecting, on);
 }
 
 /* every socket with a connect in progress blocking again; forget: and no longer marked */
@@ -232,25 +248,14 @@ GR_AFTER_FORK(GR_FORK_SHIM, fdtable_after_fork_child);
 void fd_forget(int fd)
 {
 	struct fd_entry *e = fd_entry(fd);
-	struct gr_pd *pd;
 
-	if (!e)
-		return;
-	pd = atomic_exchange(&e->pd, NULL);
-	if (pd)
-		gr_pd_close(pd);
-	atomic_store(&e->kind, FD_UNKNOWN);
-	atomic_store(&e->mode_gen, 0);
-	atomic_store(&e->short_reads, FD_SHORT_UNKNOWN);
-	atomic_store(&e->listening, FD_LISTENING_UNKNOWN);
-	atomic_store(&e->connecting, false);
+	if (e)
+		forget(e);
 }
 
 void fd_opened(int fd, mode_t mode)
 {
-	fd_forget(fd);
-	if (S_ISREG(mode) || S_ISDIR(mode))
-		fd_set_kind(fd, kind_of_mode(mode));
+	fd_made(fd, S_ISREG(mode) || S_ISDIR(mode) ? kind_of_mode(mode) : FD_UNKNOWN, FD_SHORT_UNKNOWN);
 }
 
 void fd_forget_range(unsigned int first, unsigned int last)
@@ -293,35 +298,34 @@ static int64_t timeout_ns(int fd, int opt)
 	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 }
 
-/* e's cached mode, read now if stale */
-static struct fd_entry *mode_of(int fd)
+/* the view's entry (NULL: none), its cached mode read now if stale */
+static struct fd_entry *mode_of(const struct fd_view *v)
 {
-	struct fd_entry *e = fd_entry(fd);
+	struct fd_entry *e = v->e;
 	unsigned int gen = atomic_load(&mode_gen);
-	enum fd_kind k;
+	bool sock = v->kind == FD_STREAM || v->kind == FD_DGRAM;
 	long fl;
 
 	if (!e || atomic_load_explicit(&e->mode_gen, memory_order_acquire) == gen)
 		return e;
-	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
+	fl = gr_sys2(SYS_fcntl, v->fd, F_GETFL);
 	e->nonblock = fl >= 0 && (fl & O_NONBLOCK);
-	k = fd_kind(fd);
-	e->rcvtimeo = k == FD_STREAM || k == FD_DGRAM ? timeout_ns(fd, SO_RCVTIMEO) : 0;
-	e->sndtimeo = k == FD_STREAM || k == FD_DGRAM ? timeout_ns(fd, SO_SNDTIMEO) : 0;
+	e->rcvtimeo = sock ? timeout_ns(v->fd, SO_RCVTIMEO) : 0;
+	e->sndtimeo = sock ? timeout_ns(v->fd, SO_SNDTIMEO) : 0;
 	atomic_store_explicit(&e->mode_gen, gen, memory_order_release);
 	return e;
 }
 
-bool fd_prog_nonblock(int fd)
+bool fd_prog_nonblock(const struct fd_view *v)
 {
-	struct fd_entry *e = mode_of(fd);
+	struct fd_entry *e = mode_of(v);
 
 	return e && e->nonblock;
 }
 
-int64_t fd_timeout(int fd, int mode)
+int64_t fd_timeout(const struct fd_view *v, int mode)
 {
-	struct fd_entry *e = mode_of(fd);
+	struct fd_entry *e = mode_of(v);
 
 	return !e ? 0 : mode == GR_PD_R ? e->rcvtimeo : e->sndtimeo;
 }

@@ -13,6 +13,16 @@
  * are cached per entry and read again (F_GETFL, getsockopt) after any call of the program that
  * could change them.
  *
+ * A call that may wait on an fd (read, write, recv, send, accept, connect, poll...) looks the fd
+ * up once, when it begins: fd_view gives it the entry, the fd's kind and, for a stream socket,
+ * what a short read means, with the poll descriptor as a hint. Everything else the call asks
+ * (the program's mode and timeouts, the poll descriptor to wait on, whether it listens) goes
+ * through that view, read when the call needs it, never by looking the number up again. The
+ * view stays the fd number's: if the program closes or replaces the fd while the call waits,
+ * the close wakes the wait with EBADF (netpoll.h) and a later fd_pd through the view finds
+ * the number's new poll descriptor, as a call made then would. Calls that make, replace or
+ * configure fds (socket, close, dup2, fcntl, setsockopt...) name the fd by number.
+ *
  * Entries are reset when the program closes or replaces the fd through an interposed call
  * (close, dup2, dup3, fclose, pclose). An fd closed behind the shim's back and reused would
  * keep a stale kind; calls notice (ENOTSOCK, ESPIPE, EOPNOTSUPP) and classify it again.
@@ -67,34 +77,76 @@ enum fd_listening {
 /* The entry for fd, or NULL if fd is out of range (or the table cannot grow). */
 struct fd_entry *fd_entry(int fd);
 
-/* The fd's kind, classified now if not known. */
-enum fd_kind fd_kind(int fd);
+/* One call's view of an fd (see the top). */
+struct fd_view {
+	int fd;
+	enum fd_kind kind;	 /* when the call began (classified then if not known) */
+	bool short_read_empties; /* a stream socket a short read empties (TCP; asked once) */
+	struct gr_pd *pd_hint;	 /* the fd's poll descriptor then, without a reference (pds
+				  * are type-stable): for hints a stale pd cannot make wrong
+				  * (gr_pd_read_known_empty) */
+	struct fd_entry *e;	 /* NULL if fd is out of range (kind FD_OTHER): fd_pd then says
+				  * NULL, fd_prog_nonblock false, fd_timeout 0; the others take
+				  * the view of a managed fd (fd_managed) */
+};
 
-/* Record the kind of a newly made fd (socket, accept, pipe...). */
-void fd_set_kind(int fd, enum fd_kind kind);
+/* The view of fd for a call beginning now. */
+struct fd_view fd_view(int fd);
+
+/* Whether the shim makes calls on the view's fd green: sockets, pipes, FIFOs, ttys, eventfd... */
+static inline bool fd_managed(const struct fd_view *v)
+{
+	return v->kind == FD_STREAM || v->kind == FD_DGRAM || v->kind == FD_PIPE ||
+	       v->kind == FD_POLL;
+}
+
+/* Whether the view's fd is a socket. */
+static inline bool fd_is_socket(const struct fd_view *v)
+{
+	return v->kind == FD_STREAM || v->kind == FD_DGRAM;
+}
+
+/* The call found the fd to be of another kind than the view says (a FIFO that refuses
+ * RWF_NOWAIT is FD_POLL): the view and the entry say so from now on. */
+void fd_set_kind(struct fd_view *v, enum fd_kind kind);
 
 /* The fd's poll descriptor with a reference for the caller (release with gr_pd_release). */
-struct gr_pd *fd_pd(int fd);
+struct gr_pd *fd_pd(const struct fd_view *v);
 
-/* The fd's poll descriptor if it has one, without a reference (pds are type-stable): for
- * hints that a stale pd cannot make wrong (gr_pd_read_known_empty). */
-struct gr_pd *fd_pd_peek(int fd);
+/* Whether the program has the fd in non-blocking mode (as it set it). */
+bool fd_prog_nonblock(const struct fd_view *v);
 
-/* Whether a short read of the stream socket fd empties it (found once, then cached). */
-bool fd_short_read_empties(int fd);
+/* The socket's SO_RCVTIMEO (mode GR_PD_R) or SO_SNDTIMEO (GR_PD_W) in ns, 0 for none. */
+int64_t fd_timeout(const struct fd_view *v, int mode);
 
-/* What short reads mean on fd, when known without asking (a new socket, an accepted one; the
- * program set a TCP upper-layer protocol such as TLS: FD_SHORT_MAYBE). */
+/* Whether the stream socket is listening (asked once with SO_ACCEPTCONN, unless known). */
+bool fd_listening(const struct fd_view *v);
+
+/* A blocking connect made the socket non-blocking (on) or is over and gave its mode back. */
+void fd_set_connecting(const struct fd_view *v, bool on);
+
+/* fd was just made (socket, accept, pipe, a FIFO opened...): forget what the number was, note
+ * its kind, and for a stream socket what short reads mean when known without asking (a new
+ * socket, an accepted one); FD_SHORT_UNKNOWN to ask at its first read. */
+void fd_made(int fd, enum fd_kind kind, enum fd_short_reads s);
+
+/*
+ * fd was just opened by path (open, openat...): its entry is reset (the number may have been
+ * closed behind the shim's back), and its kind recorded if `mode` (the path's stat, made
+ * before the open; 0 if none was) says a regular file or a directory, which saves the fstat
+ * of its first call. The path may have been replaced between the stat and the open: a FIFO
+ * or device taken for a regular file then has its calls passed to libc inside a bracket,
+ * which blocks as the call should (only its carrier is held); nothing else is recorded
+ * from the stat, so no other mistake is possible.
+ */
+void fd_opened(int fd, mode_t mode);
+
+/* The program set a TCP upper-layer protocol such as TLS on fd: short reads mean
+ * FD_SHORT_MAYBE. */
 void fd_set_short_reads(int fd, enum fd_short_reads s);
-
-/* Whether the stream socket fd is listening (asked once with SO_ACCEPTCONN, unless known). */
-bool fd_listening(int fd);
 
 /* listen succeeded on fd. */
 void fd_set_listening(int fd);
-
-/* A blocking connect on fd made it non-blocking (on) or is over and gave its mode back. */
-void fd_set_connecting(int fd, bool on);
 
 /*
  * An exec is about to hand the fds to a new image (in this process, or in a child glibc
@@ -109,25 +161,8 @@ void fd_forget(int fd);
 /* The same for every fd in [first, last] the table knows of. */
 void fd_forget_range(unsigned int first, unsigned int last);
 
-/*
- * fd was just opened by path (open, openat...): its entry is reset (the number may have been
- * closed behind the shim's back), and its kind recorded if `mode` (the path's stat, made
- * before the open; 0 if none was) says a regular file or a directory, which saves the fstat
- * of its first call. The path may have been replaced between the stat and the open: a FIFO
- * or device taken for a regular file then has its calls passed to libc inside a bracket,
- * which blocks as the call should (only its carrier is held); nothing else is recorded
- * from the stat, so no other mistake is possible.
- */
-void fd_opened(int fd, mode_t mode);
-
 /* newfd is a dup of oldfd: same kind, short reads and listening. */
 void fd_dup(int oldfd, int newfd);
-
-/* Whether the program has fd in non-blocking mode (as it set it). */
-bool fd_prog_nonblock(int fd);
-
-/* The socket's SO_RCVTIMEO (mode GR_PD_R) or SO_SNDTIMEO (GR_PD_W) in ns, 0 for none. */
-int64_t fd_timeout(int fd, int mode);
 
 /*
  * The program may have changed some fd's O_NONBLOCK or socket timeouts (fcntl F_SETFL, FIONBIO,

@@ -40,69 +40,68 @@
 
 /* ---- the wait loop ---- */
 
-static void set_deadline(int fd, struct shim_io *io)
+void shim_io_deadline(const struct fd_view *v, struct shim_io *io)
 {
-	int64_t t = fd_timeout(fd, io->mode);
+	int64_t t = fd_timeout(v, io->mode);
 
 	io->deadline = t ? gr_nanotime() + t : GR_NEVER;
 	io->has_timeout = t != 0;
+	io->deadline_set = true;
 }
 
-static bool may_wait(int fd, const struct shim_io *io)
+static bool may_wait(const struct fd_view *v, const struct shim_io *io)
 {
-	return !io->nonblock && (io->known_blocking || !fd_prog_nonblock(fd));
+	return !io->nonblock && (io->known_blocking || !fd_prog_nonblock(v));
 }
 
 /* one attempt; for a read that can empty the socket, noted in pd's hint (pd may be NULL) */
-static ssize_t attempt_once(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg,
-			    struct gr_pd *pd)
+static ssize_t attempt_once(struct fd_view *v, struct shim_io *io, shim_attempt_fn *attempt,
+			    void *arg, struct gr_pd *pd)
 {
 	uint64_t stamp;
 	ssize_t r;
 
 	if (!io->empties_below || !pd)
-		return attempt(fd, arg);
+		return attempt(v, arg);
 	stamp = gr_pd_read_begin(pd);
-	r = attempt(fd, arg);
+	r = attempt(v, arg);
 	if (r > 0 && (size_t)r < io->empties_below)
 		gr_pd_read_emptied(pd, stamp);
 	return r;
 }
 
-static ssize_t io_loop(struct gr_task *self, int fd, struct shim_io *io, shim_attempt_fn *attempt,
-		       void *arg)
+static ssize_t io_loop(struct gr_task *self, struct fd_view *v, struct shim_io *io,
+		       shim_attempt_fn *attempt, void *arg)
 {
-	struct gr_pd *peek = io->empties_below ? fd_pd_peek(fd) : NULL;
+	struct gr_pd *peek = io->empties_below ? v->pd_hint : NULL;
 	/* known empty: wait first (only a blocking call may; the wait re-checks everything) */
-	bool wait_first = peek && gr_pd_read_known_empty(peek) && may_wait(fd, io);
+	bool wait_first = peek && gr_pd_read_known_empty(peek) && may_wait(v, io);
 
 	for (;;) {
-		ssize_t r = wait_first ? -EAGAIN : attempt_once(fd, io, attempt, arg, peek);
+		ssize_t r = wait_first ? -EAGAIN : attempt_once(v, io, attempt, arg, peek);
 		struct gr_pd *pd;
 		int err;
 
-		wait_first = false;
-		if (r != -EAGAIN || !may_wait(fd, io))
+		if (!wait_first && (r != -EAGAIN || !may_wait(v, io)))
 			return r;
+		wait_first = false;
 		if (shim_fault_eintr())
 			return -EINTR;
-		if (!(pd = fd_pd(fd)))
+		if (!(pd = fd_pd(v)))
 			return -ENOMEM;
-		if (!io->deadline_set) {
-			set_deadline(fd, io);
-			io->deadline_set = true;
-		}
+		if (!io->deadline_set)
+			shim_io_deadline(v, io);
 		/* interruptible: a signal ends the wait (a cancel acts only if enabled) */
 		err = gr_pd_lock(pd, io->mode, io->deadline, true);
 		if (err >= 0) {
 			/* readiness since the attempt above is in the pd, unless a task that had
 			 * the lock before us used it up */
-			r = err ? attempt_once(fd, io, attempt, arg, pd) : -EAGAIN;
+			r = err ? attempt_once(v, io, attempt, arg, pd) : -EAGAIN;
 			err = 0;
 			while (r == -EAGAIN &&
 			       !(err = gr_pd_wait(pd, io->mode, io->deadline, true))) {
 				shim_fault_after_wake();
-				r = attempt_once(fd, io, attempt, arg, pd);
+				r = attempt_once(v, io, attempt, arg, pd);
 			}
 			gr_pd_unlock(pd, io->mode);
 		}
@@ -118,10 +117,10 @@ static ssize_t io_loop(struct gr_task *self, int fd, struct shim_io *io, shim_at
 	}
 }
 
-ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
+ssize_t shim_io(struct fd_view *v, struct shim_io *io, shim_attempt_fn *attempt, void *arg)
 {
 	struct gr_task *self = gr_current_task();
-	ssize_t r = io_loop(self, fd, io, attempt, arg);
+	ssize_t r = io_loop(self, v, io, attempt, arg);
 
 	/* a signal the call raised (SIGPIPE) came while the task was in greenpoll's code, which
 	 * kept it: its handler runs before the call returns, as natively */
@@ -141,33 +140,34 @@ struct xfer {
 	struct msghdr *msg;    /* the others */
 };
 
-static ssize_t attempt_recvfrom(int fd, void *arg)
+static ssize_t attempt_recvfrom(struct fd_view *v, void *arg)
 {
 	struct xfer *x = arg;
 
-	return gr_sys6(SYS_recvfrom, fd, (long)x->buf, (long)x->len, x->flags | MSG_DONTWAIT,
+	return gr_sys6(SYS_recvfrom, v->fd, (long)x->buf, (long)x->len, x->flags | MSG_DONTWAIT,
 		       (long)x->addr, (long)x->alen);
 }
 
-static ssize_t attempt_recvmsg(int fd, void *arg)
+static ssize_t attempt_recvmsg(struct fd_view *v, void *arg)
 {
 	struct xfer *x = arg;
 
-	return gr_sys3(SYS_recvmsg, fd, x->msg, x->flags | MSG_DONTWAIT);
+	return gr_sys3(SYS_recvmsg, v->fd, x->msg, x->flags | MSG_DONTWAIT);
 }
 
-static ssize_t attempt_sendto(int fd, void *arg)
+static ssize_t attempt_sendto(struct fd_view *v, void *arg)
 {
 	struct xfer *x = arg;
 
-	return gr_sys6(SYS_sendto, fd, (long)x->buf, (long)x->len, x->flags | MSG_DONTWAIT, 0, 0);
+	return gr_sys6(SYS_sendto, v->fd, (long)x->buf, (long)x->len, x->flags | MSG_DONTWAIT, 0,
+		       0);
 }
 
-static ssize_t attempt_sendmsg(int fd, void *arg)
+static ssize_t attempt_sendmsg(struct fd_view *v, void *arg)
 {
 	struct xfer *x = arg;
 
-	return gr_sys3(SYS_sendmsg, fd, x->msg, x->flags | MSG_DONTWAIT);
+	return gr_sys3(SYS_sendmsg, v->fd, x->msg, x->flags | MSG_DONTWAIT);
 }
 
 /*
@@ -206,34 +206,34 @@ static ssize_t attempt_write_when_ready(int fd, struct msghdr *m)
 	return gr_sys3(SYS_writev, fd, iov, n);
 }
 
-static ssize_t attempt_preadv(int fd, void *arg)
+static ssize_t attempt_preadv(struct fd_view *v, void *arg)
 {
 	struct xfer *x = arg;
 	ssize_t r;
 
-	if (fd_kind(fd) == FD_POLL)
-		return attempt_read_when_ready(fd, x->msg);
-	r = gr_sys6(SYS_preadv2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
+	if (v->kind == FD_POLL)
+		return attempt_read_when_ready(v->fd, x->msg);
+	r = gr_sys6(SYS_preadv2, v->fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
 		    RWF_NOWAIT);
 	if (r != -EOPNOTSUPP)
 		return r;
-	fd_set_kind(fd, FD_POLL);
-	return attempt_read_when_ready(fd, x->msg);
+	fd_set_kind(v, FD_POLL);
+	return attempt_read_when_ready(v->fd, x->msg);
 }
 
-static ssize_t attempt_pwritev(int fd, void *arg)
+static ssize_t attempt_pwritev(struct fd_view *v, void *arg)
 {
 	struct xfer *x = arg;
 	ssize_t r;
 
-	if (fd_kind(fd) == FD_POLL)
-		return attempt_write_when_ready(fd, x->msg);
-	r = gr_sys6(SYS_pwritev2, fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
+	if (v->kind == FD_POLL)
+		return attempt_write_when_ready(v->fd, x->msg);
+	r = gr_sys6(SYS_pwritev2, v->fd, (long)x->msg->msg_iov, (long)x->msg->msg_iovlen, -1, -1,
 		    RWF_NOWAIT);
 	if (r != -EOPNOTSUPP)
 		return r;
-	fd_set_kind(fd, FD_POLL);
-	return attempt_write_when_ready(fd, x->msg);
+	fd_set_kind(v, FD_POLL);
+	return attempt_write_when_ready(v->fd, x->msg);
 }
 
 /* ---- an iovec array that can be advanced past partial transfers ---- */
@@ -280,8 +280,8 @@ static size_t iov_total(const struct iovec *iov, int cnt)
  * is left. Returns the bytes moved, or -errno if none were. Ancillary data and the address go
  * with the first attempt only, and what the kernel reports back of them is written to msg.
  */
-static ssize_t transfer_all(int fd, struct shim_io *io, shim_attempt_fn *attempt, struct xfer *x,
-			    bool stop_at_eof)
+static ssize_t transfer_all(struct fd_view *v, struct shim_io *io, shim_attempt_fn *attempt,
+			    struct xfer *x, bool stop_at_eof)
 {
 	struct msghdr *msg = x->msg, m = *msg;
 	struct iov_cursor c = {.iov = m.msg_iov, .cnt = (int)m.msg_iovlen};
@@ -292,7 +292,7 @@ static ssize_t transfer_all(int fd, struct shim_io *io, shim_attempt_fn *attempt
 	while (done < want) {
 		m.msg_iov = c.iov;
 		m.msg_iovlen = (size_t)c.cnt;
-		r = shim_io(fd, io, attempt, x);
+		r = shim_io(v, io, attempt, x);
 		if (r < 0 || (r == 0 && stop_at_eof))
 			break;
 		if (!done) {
@@ -318,7 +318,7 @@ static ssize_t transfer_all(int fd, struct shim_io *io, shim_attempt_fn *attempt
  * A write or send of one buffer on a stream socket (the common case, without the msghdr of
  * transfer_all): every byte, or the count queued before an error, as the kernel does.
  */
-static ssize_t stream_send_all(int fd, const void *buf, size_t len, int flags)
+static ssize_t stream_send_all(struct fd_view *v, const void *buf, size_t len, int flags)
 {
 	struct xfer x = {.flags = flags};
 	struct shim_io io = {.mode = GR_PD_W, .nonblock = flags & MSG_DONTWAIT};
@@ -328,7 +328,7 @@ static ssize_t stream_send_all(int fd, const void *buf, size_t len, int flags)
 	do {
 		x.buf = (char *)buf + done;
 		x.len = len - done;
-		r = shim_io(fd, &io, attempt_sendto, &x);
+		r = shim_io(v, &io, attempt_sendto, &x);
 		if (r < 0 || io.nonblock)
 			break;
 		done += (size_t)r;
@@ -338,81 +338,81 @@ static ssize_t stream_send_all(int fd, const void *buf, size_t len, int flags)
 
 /* ---- which calls are managed ---- */
 
-static bool managed(int fd, enum fd_kind *k)
+/* whether the shim makes this call green; if so, *v is the call's view of fd */
+static bool managed(int fd, struct fd_view *v)
 {
 	if (!gr_current_task())
 		return false;
-	*k = fd_kind(fd);
-	return *k == FD_STREAM || *k == FD_DGRAM || *k == FD_PIPE || *k == FD_POLL;
+	*v = fd_view(fd);
+	return fd_managed(v);
 }
 
 /* a vector read or write of a managed fd */
-static ssize_t rw_vec(int fd, enum fd_kind k, const struct iovec *iov, int cnt, bool write,
-		      int flags, struct msghdr *msg_in)
+static ssize_t rw_vec(struct fd_view *v, const struct iovec *iov, int cnt, bool write, int flags,
+		      struct msghdr *msg_in)
 {
 	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
 	struct xfer x = {.flags = flags & ~MSG_WAITALL, .msg = msg_in ? msg_in : &m};
 	struct shim_io io = {.mode = write ? GR_PD_W : GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
 	shim_attempt_fn *attempt;
 
-	if (k == FD_PIPE || k == FD_POLL)
-		attempt = write ? attempt_pwritev : attempt_preadv;
-	else
+	if (fd_is_socket(v))
 		attempt = write ? attempt_sendmsg : attempt_recvmsg;
-	if (k != FD_DGRAM && (write || (flags & MSG_WAITALL)) && !io.nonblock)
-		return transfer_all(fd, &io, attempt, &x, !write);
-	return shim_io(fd, &io, attempt, &x);
+	else
+		attempt = write ? attempt_pwritev : attempt_preadv;
+	if (v->kind != FD_DGRAM && (write || (flags & MSG_WAITALL)) && !io.nonblock)
+		return transfer_all(v, &io, attempt, &x, !write);
+	return shim_io(v, &io, attempt, &x);
 }
 
 /* ---- read side ---- */
 
 GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	enum fd_kind k;
+	struct fd_view v;
 	struct iovec iov = {buf, len};
 
-	if (!managed(fd, &k))
+	if (!managed(fd, &v))
 		return SHIM_BLOCKING(REAL(read)(fd, buf, len));
-	iov.iov_len = len = shim_fault_len(fd, k, len, false);
-	if (k != FD_PIPE && k != FD_POLL) {
+	iov.iov_len = len = shim_fault_len(fd, v.kind, len, false);
+	if (fd_is_socket(&v)) {
 		struct xfer x = {.buf = buf, .len = len};
 		struct shim_io io = {.mode = GR_PD_R};
 
-		if (k == FD_STREAM && fd_short_read_empties(fd))
+		if (v.short_read_empties)
 			io.empties_below = len;
-
-		return shim_result(shim_io(fd, &io, attempt_recvfrom, &x));
+		return shim_result(shim_io(&v, &io, attempt_recvfrom, &x));
 	}
-	return shim_result(rw_vec(fd, k, &iov, 1, false, 0, NULL));
+	return shim_result(rw_vec(&v, &iov, 1, false, 0, NULL));
 }
 
 GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	enum fd_kind k;
+	struct fd_view v;
 
-	if (!managed(fd, &k) || cnt < 0 || cnt > IOV_MAX)
+	if (!managed(fd, &v) || cnt < 0 || cnt > IOV_MAX)
 		return SHIM_BLOCKING(REAL(readv)(fd, iov, cnt));
-	return shim_result(rw_vec(fd, k, iov, cnt, false, 0, NULL));
+	return shim_result(rw_vec(&v, iov, cnt, false, 0, NULL));
 }
 
 GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
 			   socklen_t *alen)
 {
-	enum fd_kind k;
+	struct fd_view v;
 	struct xfer x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .alen = alen};
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
 
-	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
+	if (!managed(fd, &v) || !fd_is_socket(&v))
 		return SHIM_BLOCKING(REAL(recvfrom)(fd, buf, len, flags, addr, alen));
-	if ((flags & MSG_WAITALL) && k == FD_STREAM && !io.nonblock) {
+	if ((flags & MSG_WAITALL) && v.kind == FD_STREAM && !io.nonblock) {
 		struct iovec iov = {buf, len};
 
-		return shim_result(rw_vec(fd, k, &iov, 1, false, flags, NULL));
+		return shim_result(rw_vec(&v, &iov, 1, false, flags, NULL));
 	}
-	x.len = len = shim_fault_len(fd, k, len, false);
-	if (k == FD_STREAM && !(flags & ~MSG_NOSIGNAL) && fd_short_read_empties(fd))
+	x.len = len = shim_fault_len(fd, v.kind, len, false);
+	if (v.short_read_empties && !(flags & ~MSG_NOSIGNAL))
 		io.empties_below = len;
-	return shim_result(shim_io(fd, &io, attempt_recvfrom, &x));
+	return shim_result(shim_io(&v, &io, attempt_recvfrom, &x));
 }
 
 GR_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
@@ -422,12 +422,11 @@ GR_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 
 GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	enum fd_kind k;
+	struct fd_view v;
 
-	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
+	if (!managed(fd, &v) || !fd_is_socket(&v))
 		return SHIM_BLOCKING(REAL(recvmsg)(fd, msg, flags));
-	return shim_result(
-		rw_vec(fd, k, msg->msg_iov, (int)msg->msg_iovlen, false, flags, msg));
+	return shim_result(rw_vec(&v, msg->msg_iov, (int)msg->msg_iovlen, false, flags, msg));
 }
 
 struct mmsg {
@@ -436,72 +435,72 @@ struct mmsg {
 	int flags;
 };
 
-static ssize_t attempt_recvmmsg(int fd, void *arg)
+static ssize_t attempt_recvmmsg(struct fd_view *v, void *arg)
 {
 	struct mmsg *m = arg;
 
-	return gr_sys6(SYS_recvmmsg, fd, (long)m->vec, m->n, m->flags | MSG_DONTWAIT, 0, 0);
+	return gr_sys6(SYS_recvmmsg, v->fd, (long)m->vec, m->n, m->flags | MSG_DONTWAIT, 0, 0);
 }
 
-static ssize_t attempt_sendmmsg(int fd, void *arg)
+static ssize_t attempt_sendmmsg(struct fd_view *v, void *arg)
 {
 	struct mmsg *m = arg;
 
-	return gr_sys4(SYS_sendmmsg, fd, m->vec, m->n, m->flags | MSG_DONTWAIT);
+	return gr_sys4(SYS_sendmmsg, v->fd, m->vec, m->n, m->flags | MSG_DONTWAIT);
 }
 
 GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 		       struct timespec *timeout)
 {
-	enum fd_kind k;
+	struct fd_view v;
 	struct mmsg m = {vec, n, flags};
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
 
 	/* with a timeout, or MSG_WAITFORONE semantics beyond the first message: libc */
-	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM) || timeout)
+	if (!managed(fd, &v) || !fd_is_socket(&v) || timeout)
 		return SHIM_BLOCKING(REAL(recvmmsg)(fd, vec, n, flags, timeout));
-	return (int)shim_result(shim_io(fd, &io, attempt_recvmmsg, &m));
+	return (int)shim_result(shim_io(&v, &io, attempt_recvmmsg, &m));
 }
 
 /* ---- write side ---- */
 
 GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	enum fd_kind k;
+	struct fd_view v;
 	struct iovec iov = {(void *)buf, len};
 
-	if (!managed(fd, &k))
+	if (!managed(fd, &v))
 		return SHIM_BLOCKING(REAL(write)(fd, buf, len));
-	iov.iov_len = len = shim_fault_len(fd, k, len, true);
-	if (k == FD_STREAM)
-		return shim_result(stream_send_all(fd, buf, len, 0));
-	return shim_result(rw_vec(fd, k, &iov, 1, true, 0, NULL));
+	iov.iov_len = len = shim_fault_len(fd, v.kind, len, true);
+	if (v.kind == FD_STREAM)
+		return shim_result(stream_send_all(&v, buf, len, 0));
+	return shim_result(rw_vec(&v, &iov, 1, true, 0, NULL));
 }
 
 GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	enum fd_kind k;
+	struct fd_view v;
 
-	if (!managed(fd, &k) || cnt < 0 || cnt > IOV_MAX)
+	if (!managed(fd, &v) || cnt < 0 || cnt > IOV_MAX)
 		return SHIM_BLOCKING(REAL(writev)(fd, iov, cnt));
-	return shim_result(rw_vec(fd, k, iov, cnt, true, 0, NULL));
+	return shim_result(rw_vec(&v, iov, cnt, true, 0, NULL));
 }
 
 GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *addr, socklen_t alen)
 {
-	enum fd_kind k;
+	struct fd_view v;
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
 			   .msg_iovlen = 1};
 
-	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
+	if (!managed(fd, &v) || !fd_is_socket(&v))
 		return SHIM_BLOCKING(REAL(sendto)(fd, buf, len, flags, addr, alen));
-	if (k == FD_STREAM && !addr) {
-		len = shim_fault_len(fd, k, len, true);
-		return shim_result(stream_send_all(fd, buf, len, flags));
+	if (v.kind == FD_STREAM && !addr) {
+		len = shim_fault_len(fd, v.kind, len, true);
+		return shim_result(stream_send_all(&v, buf, len, flags));
 	}
-	return shim_result(rw_vec(fd, k, &iov, 1, true, flags, &m));
+	return shim_result(rw_vec(&v, &iov, 1, true, flags, &m));
 }
 
 GR_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
@@ -511,27 +510,27 @@ GR_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 
 GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	enum fd_kind k;
+	struct fd_view v;
 
-	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
+	if (!managed(fd, &v) || !fd_is_socket(&v))
 		return SHIM_BLOCKING(REAL(sendmsg)(fd, msg, flags));
-	return shim_result(rw_vec(fd, k, msg->msg_iov, (int)msg->msg_iovlen, true, flags,
+	return shim_result(rw_vec(&v, msg->msg_iov, (int)msg->msg_iovlen, true, flags,
 				  (struct msghdr *)msg));
 }
 
 GR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
-	enum fd_kind k;
+	struct fd_view v;
 	unsigned int sent = 0;
 	struct shim_io io = {.mode = GR_PD_W, .nonblock = flags & MSG_DONTWAIT};
 
-	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
+	if (!managed(fd, &v) || !fd_is_socket(&v))
 		return SHIM_BLOCKING(REAL(sendmmsg)(fd, vec, n, flags));
-	if (k == FD_STREAM && !io.nonblock) {
+	if (v.kind == FD_STREAM && !io.nonblock) {
 		/* a blocking stream socket sends each message whole, one after the other */
 		for (; sent < n; sent++) {
 			struct msghdr *h = &vec[sent].msg_hdr;
-			ssize_t r = rw_vec(fd, k, h->msg_iov, (int)h->msg_iovlen, true, flags, h);
+			ssize_t r = rw_vec(&v, h->msg_iov, (int)h->msg_iovlen, true, flags, h);
 
 			if (r < 0)
 				return sent ? (int)sent : (int)shim_result(r);
@@ -541,7 +540,7 @@ GR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 	}
 	while (sent < n) {
 		struct mmsg m = {vec + sent, n - sent, flags};
-		ssize_t r = shim_io(fd, &io, attempt_sendmmsg, &m);
+		ssize_t r = shim_io(&v, &io, attempt_sendmmsg, &m);
 
 		if (r < 0)
 			return sent ? (int)sent : (int)shim_result(r);

@@ -2,12 +2,16 @@
  * io.h — the one way the shim makes a blocking call on a managed fd without blocking the
  * carrier.
  *
- * attempt(fd, arg) makes the call without waiting (MSG_DONTWAIT, RWF_NOWAIT, an fd the shim
- * made non-blocking) and returns its result or -errno. shim_io runs it; while it says -EAGAIN
- * and the program would have waited, it parks the task on the fd's poll descriptor for `mode`
- * and tries again: the program sees a blocking call. What it keeps:
+ * attempt(v, arg) makes the call on the fd of view v (fdtable.h) without waiting (MSG_DONTWAIT,
+ * RWF_NOWAIT, an fd the shim made non-blocking) and returns its result or -errno. shim_io runs
+ * it; while it says -EAGAIN and the program would have waited, it parks the task on the fd's
+ * poll descriptor for `mode` and tries again: the program sees a blocking call. Through the
+ * view it asks for the program's mode at each -EAGAIN that could end the call, for the
+ * timeout at the first wait, and for the poll descriptor when it must wait (a restart after
+ * a signal takes it again: the handler may have closed or replaced the fd). What it keeps:
  *  - a program that made the fd non-blocking gets EAGAIN at once, as before;
- *  - SO_RCVTIMEO / SO_SNDTIMEO (read at the first wait) end the wait with EAGAIN;
+ *  - SO_RCVTIMEO / SO_SNDTIMEO (read at the first wait, or before by shim_io_deadline) end
+ *    the wait with EAGAIN;
  *  - a signal sent to the task (pthread_kill) runs its handler and ends the call with EINTR,
  *    or restarts it if the handler has SA_RESTART and no timeout is set, as the kernel does;
  *  - a cancel ends the task (these calls are cancellation points);
@@ -25,9 +29,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fdtable.h"
 #include "netpoll.h"
 
-typedef ssize_t shim_attempt_fn(int fd, void *arg);
+typedef ssize_t shim_attempt_fn(struct fd_view *v, void *arg);
 
 struct shim_io {
 	int mode;		  /* GR_PD_R or GR_PD_W */
@@ -40,8 +45,12 @@ struct shim_io {
 				   * so the next read may wait first (gr_pd_read_known_empty) */
 };
 
-/* Run attempt as a blocking call; returns its result or -errno. */
-ssize_t shim_io(int fd, struct shim_io *io, shim_attempt_fn *attempt, void *arg);
+/* Run attempt as a blocking call on v's fd; returns its result or -errno. */
+ssize_t shim_io(struct fd_view *v, struct shim_io *io, shim_attempt_fn *attempt, void *arg);
+
+/* Take the call's deadline from the socket's timeout now, not at its first wait (connect:
+ * before the shim makes the socket non-blocking, so the view reads the program's mode). */
+void shim_io_deadline(const struct fd_view *v, struct shim_io *io);
 
 /* Set errno from a -errno result; -1 for errors, the result otherwise. */
 static inline ssize_t shim_result(ssize_t r)

@@ -60,7 +60,8 @@ static void watching_free(struct watching *wa)
 
 static void watch(struct watching *wa, int fd, struct gr_task *self, uint32_t seq)
 {
-	struct gr_pd *pd = fd_pd(fd);
+	struct fd_view v = fd_view(fd);
+	struct gr_pd *pd = fd_pd(&v);
 
 	if (!pd)
 		return;

@@ -176,12 +176,12 @@ static int accept_locked(int fd, struct gr_pd *pd, struct accept_args *a, int64_
 }
 
 /* a blocking accept on a listener: accept_locked, with SO_RCVTIMEO, signals and restarts */
-static ssize_t accept_wait(int fd, struct accept_args *a)
+static ssize_t accept_wait(const struct fd_view *v, struct accept_args *a)
 {
 	struct gr_task *self = gr_current_task();
-	int64_t timeout = fd_timeout(fd, GR_PD_R);
+	int64_t timeout = fd_timeout(v, GR_PD_R);
 	int64_t deadline = timeout ? gr_nanotime() + timeout : GR_NEVER;
-	struct gr_pd *pd = fd_pd(fd);
+	struct gr_pd *pd = fd_pd(v);
 	ssize_t r = 0;
 	int err;
 
@@ -190,7 +190,7 @@ static ssize_t accept_wait(int fd, struct accept_args *a)
 	do {
 		err = gr_pd_lock(pd, GR_PD_R, deadline, true);
 		if (err >= 0) {
-			err = accept_locked(fd, pd, a, deadline, &r);
+			err = accept_locked(v->fd, pd, a, deadline, &r);
 			gr_pd_unlock(pd, GR_PD_R);
 		}
 		/* a signal's handler runs; the call restarts only under SA_RESTART without a
@@ -205,22 +205,21 @@ static ssize_t accept_wait(int fd, struct accept_args *a)
 GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct accept_args a = {addr, len, flags};
+	struct fd_view v;
 	ssize_t r;
 
-	if (!gr_current_task() || fd_kind(fd) != FD_STREAM)
+	if (!gr_current_task() || (v = fd_view(fd)).kind != FD_STREAM)
 		return REAL(accept4)(fd, addr, len, flags);
 	/* non-blocking (the program's own O_NONBLOCK), or not a listener (an error at once) */
-	if (fd_prog_nonblock(fd) || !fd_listening(fd))
+	if (fd_prog_nonblock(&v) || !fd_listening(&v))
 		r = accept_now(fd, &a);
 	else
-		r = accept_wait(fd, &a);
+		r = accept_wait(&v, &a);
 	if (r >= 0) {
 		gr_stat_add(gr_stat_here(), GR_STAT_ACCEPTS, 1);
-		fd_forget((int)r);
-		fd_set_kind((int)r, FD_STREAM);
 		/* same protocol as the listener: asked once for all its connections */
-		fd_set_short_reads((int)r, fd_short_read_empties(fd) ? FD_SHORT_EMPTIED
-								    : FD_SHORT_MAYBE);
+		fd_made((int)r, FD_STREAM,
+			v.short_read_empties ? FD_SHORT_EMPTIED : FD_SHORT_MAYBE);
 	}
 	return (int)shim_result(r);
 }
@@ -233,9 +232,9 @@ GR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 }
 
 /* the outcome of a connect in progress: 0, -errno, or -EAGAIN while it is still going */
-static ssize_t attempt_connected(int fd, void *arg)
+static ssize_t attempt_connected(struct fd_view *v, void *arg)
 {
-	int soerr = 0;
+	int fd = v->fd, soerr = 0;
 	socklen_t len = sizeof soerr;
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
@@ -251,17 +250,23 @@ static ssize_t attempt_connected(int fd, void *arg)
 
 GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct shim_io io = {.mode = GR_PD_W};
+	struct shim_io io = {.mode = GR_PD_W, .known_blocking = true};
+	struct fd_view v;
 	long fl;
 	ssize_t r;
 
-	if (!gr_current_task() || fd_kind(fd) != FD_STREAM || addr->sa_family == AF_UNIX ||
-	    fd_prog_nonblock(fd))
+	if (!gr_current_task() || (v = fd_view(fd)).kind != FD_STREAM ||
+	    addr->sa_family == AF_UNIX || fd_prog_nonblock(&v))
 		return SHIM_BLOCKING(REAL(connect)(fd, addr, len));
 	fl = gr_sys2(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0)
 		return SHIM_BLOCKING(REAL(connect)(fd, addr, len));
-	fd_set_connecting(fd, true);
+	/* SO_SNDTIMEO now, from the call's start as the kernel counts it: read later, with the
+	 * shim's O_NONBLOCK set, the fd table would take that mode for the program's if any
+	 * cached mode had gone stale meanwhile (fd_mode_changed), and a blocking read after the
+	 * connect would then say EAGAIN */
+	shim_io_deadline(&v, &io);
+	fd_set_connecting(&v, true);
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 	r = gr_sys3(SYS_connect, fd, addr, len);
 	if (r == -EINPROGRESS || r == -EALREADY) {
@@ -269,13 +274,12 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		 * progress; when SO_SNDTIMEO passes first it gives what the kernel gives */
 		ssize_t pending = r;
 
-		io.known_blocking = true;
-		r = shim_io(fd, &io, attempt_connected, NULL);
+		r = shim_io(&v, &io, attempt_connected, NULL);
 		if (r == -EAGAIN)
 			r = pending;
 	}
 	gr_sys3(SYS_fcntl, fd, F_SETFL, fl);
-	fd_set_connecting(fd, false);
+	fd_set_connecting(&v, false);
 	return (int)shim_result(r);
 }
 
@@ -283,13 +287,12 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 GR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
 {
-	enum fd_kind k = fd_kind(out);
+	struct fd_view v = fd_view(out);
 	char *buf;
 	size_t total = 0;
 	ssize_t err = 0;
 
-	if (!gr_current_task() || (k != FD_STREAM && k != FD_PIPE && k != FD_POLL) ||
-	    fd_prog_nonblock(out))
+	if (!gr_current_task() || !fd_managed(&v) || v.kind == FD_DGRAM || fd_prog_nonblock(&v))
 		return SHIM_BLOCKING(REAL(sendfile)(out, in, offset, count));
 	if (!(buf = malloc(SENDFILE_CHUNK)))
 		return SHIM_BLOCKING(REAL(sendfile)(out, in, offset, count));
@@ -325,26 +328,12 @@ GR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
 /* ---- splice ---- */
 
 struct splice_args {
-	int in, out;
+	struct fd_view in, out;
 	loff_t *off_in, *off_out;
 	size_t len;
 	unsigned int flags;
 	ssize_t result;
 };
-
-static bool is_managed(int fd)
-{
-	enum fd_kind k = fd_kind(fd);
-
-	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_POLL;
-}
-
-static bool is_socket(int fd)
-{
-	enum fd_kind k = fd_kind(fd);
-
-	return k == FD_STREAM || k == FD_DGRAM;
-}
 
 /*
  * SPLICE_F_NONBLOCK keeps splice from waiting on a pipe, not on a blocking socket: splice only
@@ -357,25 +346,25 @@ static int splice_look(void *arg)
 	size_t len = s->len;
 	ssize_t r;
 
-	if (is_socket(s->in) && !ready_now(s->in, POLLIN))
+	if (fd_is_socket(&s->in) && !ready_now(s->in.fd, POLLIN))
 		return 0;
-	if (is_socket(s->out)) {
+	if (fd_is_socket(&s->out)) {
 		int sndbuf = 0, queued = 0;
 		socklen_t sl = sizeof sndbuf;
 
-		if (!ready_now(s->out, POLLOUT))
+		if (!ready_now(s->out.fd, POLLOUT))
 			return 0;
-		if (gr_sys6(SYS_getsockopt, s->out, SOL_SOCKET, SO_SNDBUF, (long)&sndbuf, (long)&sl,
-			    0) == 0 &&
-		    gr_sys3(SYS_ioctl, s->out, SIOCOUTQ, &queued) == 0 && sndbuf > 2 * queued) {
+		if (gr_sys6(SYS_getsockopt, s->out.fd, SOL_SOCKET, SO_SNDBUF, (long)&sndbuf,
+			    (long)&sl, 0) == 0 &&
+		    gr_sys3(SYS_ioctl, s->out.fd, SIOCOUTQ, &queued) == 0 && sndbuf > 2 * queued) {
 			size_t room = (size_t)(sndbuf / 2 - queued);
 
 			if (len > room)
 				len = room > 4096 ? room : 4096;
 		}
 	}
-	r = gr_sys6(SYS_splice, s->in, (long)s->off_in, s->out, (long)s->off_out, (long)len,
-		    s->flags | SPLICE_F_NONBLOCK);
+	r = gr_sys6(SYS_splice, s->in.fd, (long)s->off_in, s->out.fd, (long)s->off_out,
+		    (long)len, s->flags | SPLICE_F_NONBLOCK);
 	if (r == -EAGAIN)
 		return 0;
 	if (r < 0)
@@ -387,11 +376,11 @@ static int splice_look(void *arg)
 GR_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
 			 unsigned int flags)
 {
-	struct splice_args s = {in, out, off_in, off_out, len, flags, 0};
+	struct splice_args s = {fd_view(in), fd_view(out), off_in, off_out, len, flags, 0};
 	int fds[2] = {in, out}, r;
 
-	if (!gr_current_task() || (!is_managed(in) && !is_managed(out)) ||
-	    (flags & SPLICE_F_NONBLOCK) || fd_prog_nonblock(in) || fd_prog_nonblock(out))
+	if (!gr_current_task() || (!fd_managed(&s.in) && !fd_managed(&s.out)) ||
+	    (flags & SPLICE_F_NONBLOCK) || fd_prog_nonblock(&s.in) || fd_prog_nonblock(&s.out))
 		return SHIM_BLOCKING(REAL(splice)(in, off_in, out, off_out, len, flags));
 	r = shim_wait_any(fds, 2, splice_look, &s, GR_NEVER);
 	return r > 0 ? s.result : shim_result(r);

@@ -44,9 +44,9 @@ GR_AFTER_FORK(GR_FORK_SHIM, stdio_after_fork_child);
 
 static bool managed_fd(int fd)
 {
-	enum fd_kind k = fd_kind(fd);
+	struct fd_view v = fd_view(fd);
 
-	return k == FD_STREAM || k == FD_DGRAM || k == FD_PIPE || k == FD_POLL;
+	return fd_managed(&v);
 }
 
 static ssize_t cookie_read(void *c, char *buf, size_t n)
