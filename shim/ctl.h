@@ -38,6 +38,13 @@ void ctl_tasks(struct gr_out *o);
  */
 int ctl_program_frames(const uintptr_t *pcs, int n, bool keep_entry, int *first);
 
+/* Frame i of a backtrace, its names f: a text line "    #i FUNCTION (PATH+0xADDR)", or a
+ * JSON object {"function", "module", "address"} (with a ", " before it but for the first);
+ * the module part only where the frame is in an object file. `greenpoll` finds these to add
+ * file:line (cli/lines.c): their form is its to read. */
+struct gr_frame_name;
+void ctl_frame(struct gr_out *o, int i, const struct gr_frame_name *f, bool json);
+
 /* The text dump written to fd (the deadlock report's). */
 void ctl_dump_to(int fd);
 void ctl_report(struct gr_out *o, bool json);
