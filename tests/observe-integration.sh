@@ -89,6 +89,21 @@ wait_for() {
 
 info() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/info"; }
 
+# marker_line FIXTURE WORD: the line of tests/fixtures/FIXTURE.c marked "/* line: WORD */"
+marker_line() { grep -n "/\* line: $2 \*/" "$(dirname -- "${BASH_SOURCE[0]}")/fixtures/$1.c" | cut -d: -f1; }
+
+# check_line LABEL TID FUNCTION FIXTURE WORD: in the text dump $tmp/dump, thread TID's frame of
+# FUNCTION is at FIXTURE.c's line marked WORD
+check_line() {
+	local label="dump, file:line: $1" want
+	want="$4.c:$(marker_line "$4" "$5")"
+	if block_of "$2" "$tmp/dump" | grep -qE "^    #[0-9]+ $3(\.[a-z]+\.[0-9]+)?\+0x[0-9a-f]+ at /.*/$want\$"; then
+		pass "$label ($want)"
+	else
+		fail "$label" "want $3 at .../$want: $(block_of "$2" "$tmp/dump" | tr '\n' '|' | head -c 300)"
+	fi
+}
+
 # block_of TID FILE: the lines of thread TID's block in the text dump FILE
 block_of() {
 	awk -v t="thread $1" 'index($0, t) == 1 && (length($0) == length(t) ||
@@ -148,7 +163,7 @@ check_wait() {
 		fail "$label" "no 'thread $2' in the dump"
 	elif ! head -n 1 <<<"$block" | grep -qF -- "$3"; then
 		fail "$label" "want '$3' in '$(head -n 1 <<<"$block")'"
-	elif ! grep -qE "^    #[0-9]+ $4(\.[a-z]+\.[0-9]+)?\+0x[0-9a-f]+$" <<<"$block"; then
+	elif ! grep -qE "^    #[0-9]+ $4(\.[a-z]+\.[0-9]+)?\+0x[0-9a-f]+( at .*| \(.*\))?$" <<<"$block"; then
 		fail "$label" "no frame of $4 in its backtrace: $(tr '\n' '|' <<<"$block" | head -c 300)"
 	else
 		pass "$label"
@@ -192,6 +207,9 @@ waits_shim() {
 	check_wait "read of stdin" "$(info releaser)" "in read on fd 0" wait_for_go
 	check_wait "join and its target" "$(info main)" "in join of thread $(info reader)" wait_in_join
 	check_wait "a running thread, sampled" "$(info spinner)" "\"obs-spinner\" " spin_in_loop
+	check_line "read" "$(info reader)" wait_in_read obs_waits read
+	check_line "accept" "$(info acceptor)" wait_in_accept obs_waits accept
+	check_line "mutex" "$(info locker)" wait_on_mutex obs_waits mutex
 
 	if ! "$gp" dump "$p" --json >"$tmp/dump.json" 2>"$tmp/dump.err"; then
 		fail "dump --json" "status $?: $(head -c 200 "$tmp/dump.err")"
@@ -206,10 +224,12 @@ waits_shim() {
 		elif [ -n "$missing" ]; then
 			fail "dump --json" "no \"tid\" of:$missing"
 		elif ! grep -q '"wait": {"what": "accept", "for_ns": [0-9]*, "fd": [0-9]*, "local": "'"$(info listen)"'"}' "$tmp/dump.json" ||
-			! grep -q '"frames": \["[^"]*", "wait_in_join+0x' "$tmp/dump.json"; then
+			! grep -q '"frames": \[{"function": "[^"]*"[^}]*}, {"function": "wait_in_join+0x' "$tmp/dump.json"; then
 			fail "dump --json" "no accept wait with its address, or no wait_in_join frame: $(head -c 300 "$tmp/dump.json")"
+		elif ! grep -qE '\{"function": "wait_in_read\+0x[0-9a-f]+", "module": "/[^"]*/obs_waits", "address": "0x[0-9a-f]+", "file": "/[^"]*/obs_waits\.c", "line": '"$(marker_line obs_waits read)"'\}' "$tmp/dump.json"; then
+			fail "dump --json" "no wait_in_read frame with its module, file and line $(marker_line obs_waits read): $(grep -o '{"function": "wait_in_read[^}]*}' "$tmp/dump.json")"
 		else
-			pass "dump --json"
+			pass "dump --json (and file:line of a frame)"
 		fi
 	fi
 
@@ -243,6 +263,39 @@ waits_shim() {
 		fail "socket file removed at exit" "$ctl_dir/$p.sock is still there"
 	else
 		pass "socket file removed at exit"
+	fi
+}
+
+# a copy without debug information: the same frames by function+offset and object, no file:line
+waits_stripped() {
+	local p i ok=0 label="dump of a program without debug information"
+	objcopy --strip-debug "$fixtures/obs_waits" "$tmp/obs_waits"
+	start_bg stripped -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$tmp/obs_waits" "$tmp/info.stripped"
+	if ! wait_for "$tmp/info.stripped" end; then
+		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/stripped.err")"
+		finish_bg
+		return
+	fi
+	p=$(awk '$1 == "main" { print $2 }' "$tmp/info.stripped")
+	for i in $(seq 50); do
+		"$gp" dump "$p" >"$tmp/dump.stripped" 2>"$tmp/dump.err" &&
+			[ "$(grep -c '^thread [0-9]* .* parked for ' "$tmp/dump.stripped")" -eq 7 ] &&
+			{ ok=1; break; }
+		sleep 0.1
+	done
+	"$gp" dump "$p" --json >"$tmp/dump.stripped.json" 2>>"$tmp/dump.err"
+	local st=$?
+	finish_bg
+	if [ "$ok" -ne 1 ] || [ "$st" -ne 0 ] || [ -s "$tmp/dump.err" ]; then
+		fail "$label" "status $st, stderr '$(head -c 200 "$tmp/dump.err")': $(head -c 300 "$tmp/dump.stripped")"
+	elif ! grep -qE "^    #[0-9]+ wait_in_read\+0x[0-9a-f]+ \($tmp/obs_waits\+0x[0-9a-f]+\)\$" "$tmp/dump.stripped" ||
+		grep -q 'obs_waits\.c' "$tmp/dump.stripped"; then
+		fail "$label" "want wait_in_read+0x.. ($tmp/obs_waits+0x..), no obs_waits.c: $(grep -m 3 'wait_in_\|obs_waits\.c' "$tmp/dump.stripped" | tr '\n' '|')"
+	elif ! grep -qE '\{"function": "wait_in_read\+0x[0-9a-f]+", "module": "[^"]*", "address": "0x[0-9a-f]+"\}' "$tmp/dump.stripped.json" ||
+		grep -q 'obs_waits\.c' "$tmp/dump.stripped.json"; then
+		fail "$label (json)" "$(grep -o '{"function": "wait_in_read[^}]*}' "$tmp/dump.stripped.json")"
+	else
+		pass "$label: function+offset and object, no file:line, no error (text and json)"
 	fi
 }
 
@@ -361,7 +414,7 @@ lost_channel() {
 # ---- the blocking report ----
 
 slow_call() {
-	local first
+	local first p
 	run -- "$fixtures/obs_slow_call" "$tmp/lock.native"
 	local native_out=$(cat "$tmp/out")
 	run -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 GREENPOLL_REPORT="$tmp/report" \
@@ -378,6 +431,38 @@ slow_call() {
 		fail "report: flock's count" "$(tail -n 5 "$tmp/report")"
 	else
 		pass "report: the verdict, then flock at wait_in_flock"
+	fi
+	# written in the process: the frame's object and address, which addr2line takes
+	local frame module addr want
+	want="obs_slow_call.c:$(marker_line obs_slow_call flock)"
+	frame=$(grep -m 1 -E '^    #0 wait_in_flock\+0x[0-9a-f]+ \(/.*\+0x[0-9a-f]+\)$' "$tmp/report")
+	module=$(sed -E 's/.* \((.*)\+0x[0-9a-f]+\)$/\1/' <<<"$frame")
+	addr=$(sed -E 's/.*\+(0x[0-9a-f]+)\)$/\1/' <<<"$frame")
+	if [ -z "$frame" ] || ! addr2line -e "$module" "$addr" | grep -q "/$want\$"; then
+		fail "report file: the object and address of wait_in_flock, for addr2line" \
+			"frame '$frame', addr2line: $(addr2line -e "$module" "$addr" 2>&1)"
+	else
+		pass "report file: the object and address of wait_in_flock, addr2line says $want"
+	fi
+	# asked of the live process: file:line, text and json
+	start_bg slow -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$fixtures/obs_slow_call" \
+		"$tmp/lock.live" 300 "$tmp/info.slow"
+	if ! wait_for "$tmp/info.slow" end; then
+		fail "report: file:line" "no 'end' in its info file: $(head -c 200 "$tmp/slow.err")"
+		finish_bg
+		return
+	fi
+	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.slow")
+	"$gp" report "$p" >"$tmp/report.live" 2>&1
+	"$gp" report "$p" --json >"$tmp/report.json" 2>&1
+	finish_bg
+	if ! awk '/^  flock: 1 call, / { f = 1; next } f && /^    #0 wait_in_flock\+0x[0-9a-f]+ at \/.*\/'"$want"'$/ { ok = 1 }
+			/^$/ { f = 0 } END { exit !ok }' "$tmp/report.live"; then
+		fail "report: flock's call site at $want" "$(head -c 400 "$tmp/report.live")"
+	elif ! grep -qE '\{"function": "wait_in_flock\+0x[0-9a-f]+", "module": "[^"]*", "address": "0x[0-9a-f]+", "file": "/[^"]*/obs_slow_call\.c", "line": '"${want#*:}"'\}' "$tmp/report.json"; then
+		fail "report --json: flock's call site at $want" "$(head -c 400 "$tmp/report.json")"
+	else
+		pass "report: flock's call site at $want (text and json)"
 	fi
 }
 
@@ -482,6 +567,7 @@ if [ ! -x "$gp" ] || [ ! -f "$lib" ] || [ ! -x "$fixtures/obs_waits" ]; then
 else
 	waits_native
 	waits_shim
+	waits_stripped
 	accepts
 	exec_image
 	lost_channel
