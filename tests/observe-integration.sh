@@ -6,8 +6,11 @@
 #    the shim, `greenpoll dump PID` names each thread's wait (fd, direction, peer or listening
 #    address, the mutex's and condvar's addresses the fixture printed, the join's target) and
 #    shows the fixture's function of each wait in that thread's backtrace, and the computing
-#    thread's function in its sampled backtrace; `dump --json` is one balanced JSON object
-#    naming every thread; `tasks` has a line per thread; `stats` counts 8 live;
+#    thread's function in its sampled backtrace, with the file:line of the read, accept and
+#    mutex lock (lines marked in the source, found with grep); `dump --json` is one balanced
+#    JSON object naming every thread, its frames with "file" and "line"; `tasks` has a line
+#    per thread; `stats` counts 8 live; a copy stripped of debug information (objcopy
+#    --strip-debug) dumps its frames by function+offset and object, no file:line, no error;
 #  - obs_accepts 20: its first open gives fd 3 (greenpoll holds no low number, not even
 #    reserved by a waiting accept); `stats` says net.accepts 20, tasks.created 40, tasks.exited 40, after the
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
@@ -17,8 +20,16 @@
 #    client is refused, the channel is made again with one line on stderr, the one after is
 #    answered;
 #  - obs_slow_call with GREENPOLL_REPORT: the report's first line is the verdict, and it names
-#    flock and the fixture's wait_in_flock as a call site; while its thread waits in flock (the
+#    flock and the fixture's wait_in_flock as a call site, with its object and address, which
+#    addr2line maps to the flock's line; `greenpoll report` of the live process gives that
+#    file:line (text and JSON); while its thread waits in flock (the
 #    holder keeps the lock 5 s), the dump says "blocked in flock" and tasks "blocked ... flock";
+#  - GREENPOLL_DUMP_SIGNAL=SIGQUIT (with the control channel, and with GREENPOLL_CONTROL=off):
+#    kill -QUIT writes the dump of obs_waits on stderr, naming its waits, and the program ends
+#    as natively; obs_dump_signal's own SIGQUIT handler runs natively and under greenpoll
+#    without the setting, not with it (sigaction still reports it); without the setting,
+#    SIGQUIT ends obs_waits with status 128+3 natively and under greenpoll; bad values (an
+#    uncatchable, fault or preemption signal, no signal) are one line and status 2;
 #  - the channel's access: directory 0700 and socket 0600 owned by the user; as root, the
 #    command run as another user (setpriv, uid 65534) gets no dump, and a client of that uid
 #    given CAP_DAC_OVERRIDE to reach the socket is closed unanswered (SO_PEERCRED); when not
@@ -488,6 +499,107 @@ blocked_call() {
 	bg_pid=''
 }
 
+# ---- GREENPOLL_DUMP_SIGNAL ----
+
+# last_dump FILE: the last dump in FILE (from its last "greenpoll dump of" line)
+last_dump() { awk '/^greenpoll dump of / { n = 0; delete l } { l[n++] = $0 } END { for (i = 0; i < n; i++) print l[i] }' "$1"; }
+
+# obs_waits with GREENPOLL_DUMP_SIGNAL=SIGQUIT (and the extra settings given): SIGQUIT writes
+# the dump on stderr, naming the waits with their frames' objects; the program then ends as
+# natively
+dump_on_signal() {
+	local label="GREENPOLL_DUMP_SIGNAL=SIGQUIT${1:+ $1}" p i ok=0
+	rm -f "$tmp/info.sig"
+	start_bg sig -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 GREENPOLL_DUMP_SIGNAL=SIGQUIT "$@" \
+		"$fixtures/obs_waits" "$tmp/info.sig"
+	if ! wait_for "$tmp/info.sig" end; then
+		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/sig.err")"
+		finish_bg
+		return
+	fi
+	p=$(awk '$1 == "main" { print $2 }' "$tmp/info.sig")
+	# the threads wrote their tids just before their waits: soon a dump shows them all parked
+	for i in $(seq 50); do
+		kill -QUIT "$p"
+		sleep 0.1
+		[ "$(last_dump "$tmp/sig.err" | grep -c '^thread [0-9]* .* parked for ')" -eq 7 ] &&
+			{ ok=1; break; }
+	done
+	last_dump "$tmp/sig.err" >"$tmp/sig.dump"
+	finish_bg
+	if [ "$ok" -ne 1 ]; then
+		fail "$label" "no dump with 7 parked threads on stderr: $(head -c 400 "$tmp/sig.err")"
+	elif ! head -n 1 "$tmp/sig.dump" | grep -qx "greenpoll dump of $p (obs_waits): 8 threads" ||
+		! grep -q "in mutex on $(awk '$1 == "mutex" { print $2 }' "$tmp/info.sig")\$" "$tmp/sig.dump" ||
+		! grep -qE "^    #[0-9]+ wait_in_read\+0x[0-9a-f]+ \(/.*/obs_waits\+0x[0-9a-f]+\)\$" "$tmp/sig.dump" ||
+		! grep -qE "^    #[0-9]+ wait_in_accept\+0x[0-9a-f]+ \(/.*/obs_waits\+0x[0-9a-f]+\)\$" "$tmp/sig.dump"; then
+		fail "$label" "the dump does not name the waits: $(head -c 600 "$tmp/sig.dump")"
+	elif [ "$status" -ne 0 ] || [ "$(cat "$tmp/sig.out")" != "all waits ended" ]; then
+		fail "$label" "then status $status, stdout '$(head -c 200 "$tmp/sig.out")'"
+	else
+		pass "$label: the dump on stderr, then the program ends as natively"
+	fi
+}
+
+# obs_dump_signal: its own SIGQUIT handler runs natively and under greenpoll without the
+# setting; with it, the signal is greenpoll's (a dump, the handler not run, sigaction still
+# reports it); without the setting, a program with no handler dies of SIGQUIT as natively
+dump_signal_handler() {
+	local label mode want_runs p
+	for mode in native shim setting; do
+		local env=()
+		case $mode in
+		shim) env=(LD_PRELOAD="$lib") ;;
+		setting) env=(LD_PRELOAD="$lib" GREENPOLL_DUMP_SIGNAL=QUIT) ;;
+		esac
+		label="obs_dump_signal, its own SIGQUIT handler ($mode)"
+		rm -f "$tmp/info.dsig"
+		start_bg dsig -- "${env[@]}" "$fixtures/obs_dump_signal" "$tmp/info.dsig"
+		if ! wait_for "$tmp/info.dsig" end; then
+			fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/dsig.err")"
+			finish_bg
+			continue
+		fi
+		p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.dsig")
+		kill -QUIT "$p"
+		for i in $(seq 50); do
+			[ "$mode" != setting ] || grep -q '^    #[0-9]* wait_for_line+0x' "$tmp/dsig.err" && break
+			sleep 0.1
+		done
+		sleep 0.2 # natively, the handler runs meanwhile (in main's read, restarted)
+		finish_bg
+		want_runs=1
+		[ "$mode" != setting ] || want_runs=0
+		if [ "$status" -ne 0 ] || [ "$(cat "$tmp/dsig.out")" != "$(printf 'sigaction: its handler\nhandler ran %d time(s)' "$want_runs")" ]; then
+			fail "$label" "status $status, stdout '$(cat "$tmp/dsig.out")', stderr: $(head -c 200 "$tmp/dsig.err")"
+		elif [ "$mode" = setting ] && { ! grep -q "^greenpoll dump of $p (obs_dump_signal): 1 threads\$" "$tmp/dsig.err" ||
+			! grep -q '^    #[0-9]* wait_for_line+0x' "$tmp/dsig.err"; }; then
+			fail "$label" "no dump naming wait_for_line on stderr: $(head -c 300 "$tmp/dsig.err")"
+		elif [ "$mode" != setting ] && [ -s "$tmp/dsig.err" ]; then
+			fail "$label" "stderr: $(head -c 300 "$tmp/dsig.err")"
+		else
+			pass "$label: ran $want_runs time(s)$([ "$mode" != setting ] || echo ', the dump instead'); sigaction reports it"
+		fi
+	done
+	for mode in native shim; do
+		local env=()
+		[ "$mode" = native ] || env=(LD_PRELOAD="$lib")
+		rm -f "$tmp/info.quit"
+		start_bg quit -- "${env[@]}" "$fixtures/obs_waits" "$tmp/info.quit"
+		wait_for "$tmp/info.quit" end
+		kill -QUIT "$(awk '$1 == "main" { print $2 }' "$tmp/info.quit")"
+		wait "$bg_pid" 2>/dev/null # not bash's "Quit" job report
+		status=$?
+		bg_pid=''
+		exec 9>&-
+		if [ "$status" -ne $((128 + 3)) ]; then
+			fail "SIGQUIT without GREENPOLL_DUMP_SIGNAL ($mode)" "status $status, want $((128 + 3)); stderr: $(head -c 200 "$tmp/quit.err")"
+		else
+			pass "SIGQUIT without GREENPOLL_DUMP_SIGNAL ($mode): ends the program (status 128+3)"
+		fi
+	done
+}
+
 # ---- who may use the channel ----
 
 access() {
@@ -551,7 +663,9 @@ access() {
 		pass "GREENPOLL_CONTROL=off makes no socket"
 	fi
 	finish_bg
-	for setting in GREENPOLL_CONTROL=maybe GREENPOLL_REPORT_MIN=5 GREENPOLL_REPORT_MIN=1us; do
+	for setting in GREENPOLL_CONTROL=maybe GREENPOLL_REPORT_MIN=5 GREENPOLL_REPORT_MIN=1us \
+		GREENPOLL_DUMP_SIGNAL=SIGKILL GREENPOLL_DUMP_SIGNAL=STOP GREENPOLL_DUMP_SIGNAL=11 \
+		GREENPOLL_DUMP_SIGNAL=SIGURG GREENPOLL_DUMP_SIGNAL=SIGNOPE GREENPOLL_DUMP_SIGNAL=65; do
 		run -- LD_PRELOAD="$lib" "$setting" "$fixtures/hello"
 		if [ "$status" -ne 2 ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
 			! grep -q "^greenpoll: ${setting%%=*}='" "$tmp/err"; then
@@ -573,6 +687,9 @@ else
 	lost_channel
 	slow_call
 	blocked_call
+	dump_on_signal
+	dump_on_signal GREENPOLL_CONTROL=off
+	dump_signal_handler
 	access
 fi
 report observe-integration
