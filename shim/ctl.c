@@ -7,7 +7,9 @@
  * tasks and carriers are doing (all parked, one computing without end, a carrier blocked in a
  * call), so it depends on no carrier polling and on no thread of the program. That costs every
  * preloaded process one OS thread (a 256 KiB stack, reserved lazily, asleep in poll) and one
- * fd; GREENPOLL_CONTROL=off saves both. Not the monitor's thread: the monitor sleeps
+ * fd; GREENPOLL_CONTROL=off saves both. The same thread writes the dumps GREENPOLL_DUMP_SIGNAL
+ * asks for (dumpsig.c): with that setting it runs even with GREENPOLL_CONTROL=off, with no
+ * socket, waiting for the signal alone. Not the monitor's thread: the monitor sleeps
  * for microseconds between looks and must never wait on a slow client; a dump of thousands of
  * tasks takes milliseconds.
  *
