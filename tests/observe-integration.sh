@@ -277,21 +277,33 @@ waits_shim() {
 	fi
 }
 
+# start_waits NAME LABEL PROGRAM ENV...: PROGRAM (obs_waits or a copy) under the shim with ENV
+# in the background (start_bg NAME, info file $tmp/info.NAME); its pid in p once its threads
+# are about to wait; else a failure under LABEL, and false
+start_waits() {
+	local name=$1 label=$2 program=$3
+	shift 3
+	rm -f "$tmp/info.$name"
+	start_bg "$name" -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$@" "$program" "$tmp/info.$name"
+	if ! wait_for "$tmp/info.$name" end; then
+		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/$name.err")"
+		finish_bg
+		return 1
+	fi
+	p=$(awk '$1 == "main" { print $2 }' "$tmp/info.$name")
+}
+
+# parked_in DUMP: how many threads the text dump in file DUMP shows parked
+parked_in() { grep -c '^thread [0-9]* .* parked for ' "$1"; }
+
 # a copy without debug information: the same frames by function+offset and object, no file:line
 waits_stripped() {
 	local p i ok=0 label="dump of a program without debug information"
 	objcopy --strip-debug "$fixtures/obs_waits" "$tmp/obs_waits"
-	start_bg stripped -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$tmp/obs_waits" "$tmp/info.stripped"
-	if ! wait_for "$tmp/info.stripped" end; then
-		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/stripped.err")"
-		finish_bg
-		return
-	fi
-	p=$(awk '$1 == "main" { print $2 }' "$tmp/info.stripped")
+	start_waits stripped "$label" "$tmp/obs_waits" || return
 	for i in $(seq 50); do
 		"$gp" dump "$p" >"$tmp/dump.stripped" 2>"$tmp/dump.err" &&
-			[ "$(grep -c '^thread [0-9]* .* parked for ' "$tmp/dump.stripped")" -eq 7 ] &&
-			{ ok=1; break; }
+			[ "$(parked_in "$tmp/dump.stripped")" -eq 7 ] && { ok=1; break; }
 		sleep 0.1
 	done
 	"$gp" dump "$p" --json >"$tmp/dump.stripped.json" 2>>"$tmp/dump.err"
@@ -508,24 +520,15 @@ last_dump() { awk '/^greenpoll dump of / { n = 0; delete l } { l[n++] = $0 } END
 # the dump on stderr, naming the waits with their frames' objects; the program then ends as
 # natively
 dump_on_signal() {
-	local label="GREENPOLL_DUMP_SIGNAL=SIGQUIT${1:+ $1}" p i ok=0
-	rm -f "$tmp/info.sig"
-	start_bg sig -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 GREENPOLL_DUMP_SIGNAL=SIGQUIT "$@" \
-		"$fixtures/obs_waits" "$tmp/info.sig"
-	if ! wait_for "$tmp/info.sig" end; then
-		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/sig.err")"
-		finish_bg
-		return
-	fi
-	p=$(awk '$1 == "main" { print $2 }' "$tmp/info.sig")
+	local p i ok=0 label="GREENPOLL_DUMP_SIGNAL=SIGQUIT${1:+ $1}"
+	start_waits sig "$label" "$fixtures/obs_waits" GREENPOLL_DUMP_SIGNAL=SIGQUIT "$@" || return
 	# the threads wrote their tids just before their waits: soon a dump shows them all parked
 	for i in $(seq 50); do
 		kill -QUIT "$p"
 		sleep 0.1
-		[ "$(last_dump "$tmp/sig.err" | grep -c '^thread [0-9]* .* parked for ')" -eq 7 ] &&
-			{ ok=1; break; }
+		last_dump "$tmp/sig.err" >"$tmp/sig.dump"
+		[ "$(parked_in "$tmp/sig.dump")" -eq 7 ] && { ok=1; break; }
 	done
-	last_dump "$tmp/sig.err" >"$tmp/sig.dump"
 	finish_bg
 	if [ "$ok" -ne 1 ]; then
 		fail "$label" "no dump with 7 parked threads on stderr: $(head -c 400 "$tmp/sig.err")"
