@@ -4,10 +4,14 @@
  * The library names each frame's object file and the address in it (shim/ctl.h, ctl_frame):
  * text lines "    #N FUNCTION (PATH+0xADDR)", JSON objects {"function": ..., "module":
  * "PATH", "address": "0xADDR"}. Here each such frame is looked up in its object's DWARF line
- * table with elfutils' libdw: the object is opened by its path (the process's own view of it:
- * a file replaced since it was loaded answers for the new one; a process in another mount
- * namespace names paths we may not see), its debug information found where it is, in the file
- * or by build-id or debuglink under /usr/lib/debug (dwfl_standard_find_debuginfo). A frame
+ * table with elfutils' libdw: the object is opened by its path as the process sees it (through
+ * /proc/PID/root, so a process in a container is read from its own files; the path itself if
+ * that cannot be read), its debug information found where it is, in the file or by build-id
+ * or debuglink under /usr/lib/debug (dwfl_standard_find_debuginfo). Only if the file there is
+ * the one the process has mapped: /proc/PID/maps names the object at that path with the same
+ * device and inode, not "(deleted)". A program rebuilt since it started would otherwise get
+ * the new file's lines for the old file's addresses: a silent wrong answer; it gets none. A
+ * frame
  * found becomes "    #N FUNCTION at FILE:LINE" (the object part dropped: the line says more),
  * or gets "file" and "line" in JSON. A frame not found (no debug information, a stripped
  * file, a vDSO, an unreadable path) stays as it came, silently: the function+offset is
@@ -30,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define TEXT_FRAME "    #"
 #define JSON_MODULE "\"module\": \""
@@ -41,6 +47,12 @@ struct object {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	struct object *next;
+};
+
+/* an answer's lookups: the process it came from, the objects opened for it */
+struct lookup {
+	pid_t pid;
+	struct object *objects;
 };
 
 /* a growing output text */
@@ -76,9 +88,37 @@ static const Dwfl_Callbacks callbacks = {
 	.section_address = dwfl_offline_section_address,
 };
 
-static struct object *object_of(struct object **objects, const char *path, size_t n)
+/* whether process pid has file (its own path) mapped, as st (device and inode) */
+static bool mapped(pid_t pid, const char *path, const struct stat *st)
+{
+	char maps[64], *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(maps, sizeof maps, "/proc/%d/maps", (int)pid);
+	if (!(f = fopen(maps, "re")))
+		return false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		unsigned int dev_major, dev_minor;
+		unsigned long inode;
+		int at = 0;
+
+		line[strcspn(line, "\n")] = 0;
+		found = sscanf(line, "%*s %*s %*s %x:%x %lu %n", &dev_major, &dev_minor, &inode, &at) == 3 &&
+			at > 0 && strcmp(line + at, path) == 0 && inode == (unsigned long)st->st_ino &&
+			dev_major == major(st->st_dev) && dev_minor == minor(st->st_dev);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+static struct object *object_of(struct object **objects, pid_t pid, const char *path, size_t n)
 {
 	struct object *o;
+	char file[4200];
+	struct stat st;
 
 	for (o = *objects; o; o = o->next)
 		if (strlen(o->path) == n && memcmp(o->path, path, n) == 0)
@@ -87,9 +127,13 @@ static struct object *object_of(struct object **objects, const char *path, size_
 		free(o);
 		return NULL;
 	}
+	snprintf(file, sizeof file, "/proc/%d/root%s", (int)pid, o->path);
+	if (stat(file, &st) != 0)
+		snprintf(file, sizeof file, "%s", o->path);
 	/* at its link-time addresses (bias 0): the library gives addresses in the file */
-	if ((o->dwfl = dwfl_begin(&callbacks))) {
-		o->mod = dwfl_report_elf(o->dwfl, o->path, o->path, -1, 0, true);
+	if (o->path[0] == '/' && stat(file, &st) == 0 && mapped(pid, o->path, &st) &&
+	    (o->dwfl = dwfl_begin(&callbacks))) {
+		o->mod = dwfl_report_elf(o->dwfl, o->path, file, -1, 0, true);
 		dwfl_report_end(o->dwfl, NULL, NULL);
 	}
 	o->next = *objects;
@@ -99,10 +143,10 @@ static struct object *object_of(struct object **objects, const char *path, size_
 
 /* the source line of address addr of object path (n bytes): its file into buf (size bn; made
  * absolute with the compilation's directory), *line; NULL if unknown */
-static const char *source_line(struct object **objects, const char *path, size_t n, uint64_t addr,
+static const char *source_line(struct lookup *k, const char *path, size_t n, uint64_t addr,
 			       int *line, char *buf, size_t bn)
 {
-	struct object *o = object_of(objects, path, n);
+	struct object *o = object_of(&k->objects, k->pid, path, n);
 	Dwfl_Line *l;
 	const char *file, *dir;
 
@@ -120,7 +164,7 @@ static const char *source_line(struct object **objects, const char *path, size_t
 }
 
 /* a text frame line (without its '\n'), resolved when it is one and can be */
-static void text_line(struct text *t, struct object **objects, const char *s, size_t n)
+static void text_line(struct text *t, struct lookup *k, const char *s, size_t n)
 {
 	const char *open = NULL, *plus;
 	const char *file;
@@ -138,7 +182,7 @@ static void text_line(struct text *t, struct object **objects, const char *s, si
 	if (plus) {
 		addr = strtoull(plus + 3, &end, 16);
 		if (end == s + n - 1 &&
-		    (file = source_line(objects, open + 2, (size_t)(plus - open - 2), addr, &line,
+		    (file = source_line(k, open + 2, (size_t)(plus - open - 2), addr, &line,
 					    where, sizeof where))) {
 			put(t, s, (size_t)(open - s));
 			put(t, " at ", 4);
@@ -189,7 +233,7 @@ static void put_json_str(struct text *t, const char *s)
 }
 
 /* JSON text: each frame's object given "file" and "line" where they can be found */
-static void json_text(struct text *t, struct object **objects, const char *s)
+static void json_text(struct text *t, struct lookup *k, const char *s)
 {
 	const char *m;
 
@@ -206,7 +250,7 @@ static void json_text(struct text *t, struct object **objects, const char *s)
 		}
 		addr = strtoull(q + strlen(JSON_ADDRESS), &end, 16);
 		if (end[0] != '"' || end[1] != '}' ||
-		    !(file = source_line(objects, path, strlen(path), addr, &line, where, sizeof where))) {
+		    !(file = source_line(k, path, strlen(path), addr, &line, where, sizeof where))) {
 			put(t, s, (size_t)(end - s));
 			s = end;
 			continue;
@@ -221,26 +265,26 @@ static void json_text(struct text *t, struct object **objects, const char *s)
 	put(t, s, strlen(s));
 }
 
-char *gp_add_lines(const char *answer, bool json, size_t *len)
+char *gp_add_lines(const char *answer, bool json, pid_t pid, size_t *len)
 {
 	struct text t = {0};
-	struct object *objects = NULL;
+	struct lookup k = {.pid = pid};
 
 	put(&t, "", 0);
 	if (json) {
-		json_text(&t, &objects, answer);
+		json_text(&t, &k, answer);
 	} else {
 		for (const char *s = answer, *nl; *s; s = nl ? nl + 1 : s + strlen(s)) {
 			nl = strchr(s, '\n');
-			text_line(&t, &objects, s, nl ? (size_t)(nl - s) : strlen(s));
+			text_line(&t, &k, s, nl ? (size_t)(nl - s) : strlen(s));
 			if (nl)
 				put(&t, "\n", 1);
 		}
 	}
-	while (objects) {
-		struct object *o = objects;
+	while (k.objects) {
+		struct object *o = k.objects;
 
-		objects = o->next;
+		k.objects = o->next;
 		if (o->dwfl)
 			dwfl_end(o->dwfl);
 		free(o->path);

@@ -58,7 +58,7 @@ int gp_cmd_query(int argc, char **argv)
 	if (status != GP_EXIT_OK)
 		gp_die(status, "%s", why);
 	if ((strcmp(name, "dump") == 0 || strcmp(name, "report") == 0) &&
-	    (lined = gp_add_lines(answer.text, json, &len))) {
+	    (lined = gp_add_lines(answer.text, json, pid, &len))) {
 		gp_answer_free(&answer);
 		answer.text = lined;
 		answer.len = len;

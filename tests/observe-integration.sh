@@ -10,7 +10,8 @@
 #    mutex lock (lines marked in the source, found with grep); `dump --json` is one balanced
 #    JSON object naming every thread, its frames with "file" and "line"; `tasks` has a line
 #    per thread; `stats` counts 8 live; a copy stripped of debug information (objcopy
-#    --strip-debug) dumps its frames by function+offset and object, no file:line, no error;
+#    --strip-debug) dumps its frames by function+offset and object, no file:line, no error; nor
+#    does a copy replaced by another file (a rebuild) after it started;
 #  - obs_accepts 20: its first open gives fd 3 (greenpoll holds no low number, not even
 #    reserved by a waiting accept); `stats` says net.accepts 20, tasks.created 40, tasks.exited 40, after the
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
@@ -319,6 +320,37 @@ waits_stripped() {
 		fail "$label (json)" "$(grep -o '{"function": "wait_in_read[^}]*}' "$tmp/dump.stripped.json")"
 	else
 		pass "$label: function+offset and object, no file:line, no error (text and json)"
+	fi
+}
+
+# a program and a library whose files were replaced since it started (a rebuild): their frames
+# get no file:line from the new files (lines for other addresses would be a silent wrong
+# answer); the program's name the old file, "(deleted)"; the library's, its path (the loader's
+# name for it), which now names another inode than the one mapped (libunwind, which reads
+# symbols from the files, then names no function: addresses only)
+waits_replaced() {
+	local p i ok=0 label="dump of a program whose file was replaced since it started"
+	cp "$fixtures/obs_waits" "$tmp/obs_waits_old"
+	cp "$lib" "$tmp/libgreenpoll_old.so"
+	start_waits replaced "$label" "$tmp/obs_waits_old" LD_PRELOAD="$tmp/libgreenpoll_old.so" || return
+	cp "$fixtures/obs_waits" "$tmp/obs_waits_new"
+	mv "$tmp/obs_waits_new" "$tmp/obs_waits_old"
+	cp "$lib" "$tmp/libgreenpoll_new.so"
+	mv "$tmp/libgreenpoll_new.so" "$tmp/libgreenpoll_old.so"
+	for i in $(seq 50); do
+		"$gp" dump "$p" >"$tmp/dump.replaced" 2>"$tmp/dump.err" &&
+			[ "$(parked_in "$tmp/dump.replaced")" -eq 7 ] && { ok=1; break; }
+		sleep 0.1
+	done
+	finish_bg
+	if [ "$ok" -ne 1 ] || [ -s "$tmp/dump.err" ]; then
+		fail "$label" "stderr '$(head -c 200 "$tmp/dump.err")': $(head -c 300 "$tmp/dump.replaced")"
+	elif ! grep -qE "^    #[0-9]+ [^ ]+ \($tmp/obs_waits_old \(deleted\)\+0x[0-9a-f]+\)\$" "$tmp/dump.replaced" ||
+		! grep -qE "^    #[0-9]+ [^ ]+ \($tmp/libgreenpoll_old\.so\+0x[0-9a-f]+\)\$" "$tmp/dump.replaced" ||
+		grep -q ' at ' "$tmp/dump.replaced"; then
+		fail "$label" "want every frame with object and address, none with file:line: $(grep -m 4 ' #' "$tmp/dump.replaced" | tr '\n' '|')"
+	else
+		pass "$label (the program and the preloaded library): no file:line from the new files"
 	fi
 }
 
@@ -685,6 +717,7 @@ else
 	waits_native
 	waits_shim
 	waits_stripped
+	waits_replaced
 	accepts
 	exec_image
 	lost_channel
