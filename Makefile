@@ -59,8 +59,13 @@ CLI_CFLAGS := $(STD) $(WARN) $(CFLAGS) -iquote cli -iquote shim -MMD -MP
 $(CLI_OBJ): $(B)/obj/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CLI_CFLAGS) -c $< -o $@
+# elfutils' libdw: file:line of the frames of a dump or report (cli/lines.c; the library itself
+# reads no line tables)
+DW_CFLAGS := $(shell pkg-config --cflags libdw 2>/dev/null)
+DW_LIBS   := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
+$(B)/obj/cli/lines.o: CLI_CFLAGS += $(DW_CFLAGS)
 $(B)/greenpoll: $(CLI_OBJ)
-	$(CC) -o $@ $^
+	$(CC) -o $@ $^ $(DW_LIBS)
 
 install: all
 	install -d $(TO_BIN) $(TO_LIB) $(TO_MAN1)

@@ -5,6 +5,7 @@
 #include "inspect.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <libunwind.h>
 #include <signal.h>
 #include <ucontext.h>
@@ -328,26 +329,39 @@ int gr_backtrace_here(uintptr_t *pcs, int max)
 	return unw_backtrace((void **)pcs, max);
 }
 
-void gr_symbolise(uintptr_t pc, bool exact, char *buf, size_t n)
+/* the path of the object of link map lm (the main program's has no name in its map) */
+static void module_path(const struct link_map *lm, char *buf, size_t n)
+{
+	long len;
+
+	if (lm->l_name[0]) {
+		snprintf(buf, n, "%s", lm->l_name);
+		return;
+	}
+	len = gr_sys3(SYS_readlink, "/proc/self/exe", buf, n - 1);
+	buf[len > 0 ? len : 0] = 0;
+}
+
+void gr_symbolise(uintptr_t pc, bool exact, struct gr_frame_name *f)
 {
 	unw_accessors_t *local = unw_get_accessors(unw_local_addr_space);
 	uintptr_t look = exact ? pc : pc - 1;
 	unw_word_t off = 0;
+	struct link_map *lm = NULL;
 	Dl_info info;
 
+	f->module[0] = 0;
+	f->addr = look;
+	if (dladdr1((void *)look, &info, (void **)&lm, RTLD_DL_LINKMAP) && lm) {
+		module_path(lm, f->module, sizeof f->module);
+		f->addr = look - lm->l_addr;
+	}
 	if (local->get_proc_name &&
-	    local->get_proc_name(unw_local_addr_space, look, buf, n, &off, NULL) == 0) {
-		size_t len = strlen(buf);
+	    local->get_proc_name(unw_local_addr_space, look, f->func, sizeof f->func, &off, NULL) == 0) {
+		size_t len = strlen(f->func);
 
-		snprintf(buf + len, n - len, "+0x%lx", (unsigned long)(off + (pc - look)));
+		snprintf(f->func + len, sizeof f->func - len, "+0x%lx", (unsigned long)(off + (pc - look)));
 		return;
 	}
-	if (dladdr((void *)look, &info) && info.dli_fname) {
-		const char *base = strrchr(info.dli_fname, '/');
-
-		snprintf(buf, n, "%s+0x%lx", base ? base + 1 : info.dli_fname,
-			 (unsigned long)(pc - (uintptr_t)info.dli_fbase));
-		return;
-	}
-	snprintf(buf, n, "0x%lx", (unsigned long)pc);
+	snprintf(f->func, sizeof f->func, "0x%lx", (unsigned long)pc);
 }

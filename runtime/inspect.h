@@ -87,11 +87,22 @@ void gr_sample_take(const void *uctx);
  * how many (libunwind, local: the calling task's stack as it is). */
 int gr_backtrace_here(uintptr_t *pcs, int max);
 
+/* A frame's names: what a reader needs in-process (the function) and out of it (the object
+ * and the address in it, which a line-table reader such as `greenpoll dump` or addr2line maps
+ * to a file and line). */
+#define GR_FRAME_FUNC 128
+#define GR_FRAME_MODULE 256
+struct gr_frame_name {
+	char func[GR_FRAME_FUNC];     /* "name+0x1f", or the address ("0x7f...") with no symbol */
+	char module[GR_FRAME_MODULE]; /* the object file's path, "" if pc is in none */
+	uintptr_t addr;		      /* the address in that file (its link-time address) */
+};
+
 /*
- * The name of the function pc is in, with the offset, into buf (size n): "name+0x1f"; or the
- * object file and offset ("libc.so.6+0x1234") when there is no symbol; or the address. pc is
- * taken as a return address (the call before it is looked up) unless exact.
+ * The names of the frame at pc into *f. pc is taken as a return address unless exact: then
+ * func's offset is the return address's and addr is the call's (pc - 1), the instruction
+ * whose line is wanted.
  */
-void gr_symbolise(uintptr_t pc, bool exact, char *buf, size_t n);
+void gr_symbolise(uintptr_t pc, bool exact, struct gr_frame_name *f);
 
 #endif

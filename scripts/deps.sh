@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh — installs the Debian 12 packages that README's commands need, if any are missing.
-#   scripts/deps.sh          build and test: compiler, make, Check, libunwind, procps, liburing,
+#   scripts/deps.sh          build and test: compiler, make, Check, libunwind, libdw (the
+#                            greenpoll command's file:line in dumps), procps, liburing,
 #                            python3 (tests/fixtures/sig_multiprocessing.py), groff-base (the
 #                            man page's check), bsdutils and util-linux (script, setpriv: the
 #                            command's tests)
@@ -10,7 +11,7 @@
 # works without a password; otherwise prints the command to run and exits 1.
 set -euo pipefail
 
-packages=(gcc make libc6-dev pkg-config check libunwind-dev g++ procps liburing-dev python3
+packages=(gcc make libc6-dev pkg-config check libunwind-dev libdw-dev g++ procps liburing-dev python3
 	groff-base bsdutils util-linux)
 case ${1-} in
 '') ;;

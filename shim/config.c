@@ -172,6 +172,34 @@ static bool parse_duration(const char *s, int64_t *out)
 	return true;
 }
 
+/*
+ * GREENPOLL_DUMP_SIGNAL's value: a signal's name (with or without SIG) or number, into *sig;
+ * NULL if it is one greenpoll may take, else why not (*sig 0 if it names no signal).
+ */
+static const char *parse_dump_signal(const char *v, int *sig)
+{
+	const char *name = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
+	unsigned long n;
+
+	*sig = 0;
+	if (parse_count(v, _NSIG - 1, &n) && n > 0)
+		*sig = (int)n;
+	for (int s = 1; s < _NSIG && !*sig; s++)
+		if (sigabbrev_np(s) && strcmp(sigabbrev_np(s), name) == 0)
+			*sig = s;
+	if (!*sig)
+		return "it names no signal";
+	if (*sig == SIGKILL || *sig == SIGSTOP)
+		return "that signal cannot be caught";
+	if (*sig == SIGSEGV || *sig == SIGBUS || *sig == SIGILL || *sig == SIGFPE)
+		return "that signal reports a fault of the program";
+	if (*sig == GR_PREEMPT_SIGNAL)
+		return "greenpoll preempts with that signal";
+	if (*sig > SIGSYS && *sig < SIGRTMIN)
+		return "glibc keeps that signal for itself";
+	return NULL;
+}
+
 static int default_procs(void)
 {
 	cpu_set_t set;
@@ -211,6 +239,7 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 	cfg->control = true;
 	cfg->report = NULL;
 	cfg->report_min_ns = DEFAULT_REPORT_MIN_NS;
+	cfg->dump_signal = 0;
 
 	if ((v = setting("GREENPOLL_PROCS"))) {
 		if (!parse_count(v, MAX_PROCS, &n) || n < 1) {
@@ -347,6 +376,18 @@ bool shim_config_load(struct shim_config *cfg, char *why, size_t whylen)
 			return false;
 		}
 		cfg->report_min_ns = ns;
+	}
+	if ((v = setting("GREENPOLL_DUMP_SIGNAL"))) {
+		const char *bad = parse_dump_signal(v, &cfg->dump_signal);
+
+		if (bad) {
+			snprintf(why, whylen,
+				 "GREENPOLL_DUMP_SIGNAL='%.40s' is not valid (%s): give the signal for a "
+				 "task dump on stderr, e.g. SIGQUIT, QUIT or 3 (not KILL, STOP, SEGV, "
+				 "BUS, ILL, FPE, URG), or unset it",
+				 v, bad);
+			return false;
+		}
 	}
 	return true;
 }

@@ -29,6 +29,11 @@
  *                    none
  *   GREENPOLL_REPORT_MIN  the shortest bracketed call the report lists by call site: a duration
  *                    with us, ms or s, 10us..60s; default 1ms
+ *   GREENPOLL_DUMP_SIGNAL  a signal on which the task dump is written to stderr (dumpsig.c): a
+ *                    name with or without SIG (SIGQUIT, QUIT) or a number 1..64; not one
+ *                    that cannot be caught or that reports a fault (SIGKILL, SIGSTOP, SIGSEGV,
+ *                    SIGBUS, SIGILL, SIGFPE), nor glibc's own (32, 33), nor the preemption
+ *                    signal (GR_PREEMPT_SIGNAL); default none
  *
  * An empty value counts as unset. A bad value is an error: one line on stderr naming the
  * variable and what it must be, and the process exits with status 2 before main.
@@ -39,6 +44,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+
+/* the signal greenpoll preempts with and samples running tasks with (preempt.c) */
+#define GR_PREEMPT_SIGNAL SIGURG
 
 /* GREENPOLL_FAULTS: percentages (0: never), the delay of a delayed wake-up, the PRNG's seed */
 struct shim_faults {
@@ -62,6 +71,7 @@ struct shim_config {
 	bool control;
 	const char *report; /* the environment's string, or NULL */
 	int64_t report_min_ns;
+	int dump_signal; /* 0: none */
 };
 
 /* Fill cfg; false with a one-line message in why if a setting is bad. */

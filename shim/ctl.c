@@ -7,7 +7,9 @@
  * tasks and carriers are doing (all parked, one computing without end, a carrier blocked in a
  * call), so it depends on no carrier polling and on no thread of the program. That costs every
  * preloaded process one OS thread (a 256 KiB stack, reserved lazily, asleep in poll) and one
- * fd; GREENPOLL_CONTROL=off saves both. Not the monitor's thread: the monitor sleeps
+ * fd; GREENPOLL_CONTROL=off saves both. The same thread writes the dumps GREENPOLL_DUMP_SIGNAL
+ * asks for (dumpsig.c): with that setting it runs even with GREENPOLL_CONTROL=off, with no
+ * socket, waiting for the signal alone. Not the monitor's thread: the monitor sleeps
  * for microseconds between looks and must never wait on a slow client; a dump of thousands of
  * tasks takes milliseconds.
  *
@@ -87,6 +89,7 @@
 
 static struct {
 	bool on;
+	bool dump_signal; /* GREENPOLL_DUMP_SIGNAL is served (dumpsig.c) */
 	bool said; /* the channel's failure was told (inherited by fork children) */
 	int (*start_os_thread)(void *(*)(void *), void *);
 	_Atomic int listen_fd, conn_fd; /* hidden fd slots (-1: none) */
@@ -299,37 +302,58 @@ static bool still_ours(int lfd)
 	       strncmp(addr.sun_path, ctl.path, sizeof addr.sun_path) == 0;
 }
 
+/* A connection came to listening socket lfd, or the socket was lost: served, or made again
+ * (the slot left -1 once the channel is given up: lost too often, or not made again). */
+static void serve_listener(int lfd, short revents)
+{
+	long fd;
+
+	if (!(revents & POLLNVAL) && still_ours(lfd)) {
+		fd = gr_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			serve((int)fd);
+		else if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS)
+			gr_sys2(SYS_nanosleep, &(struct timespec){.tv_nsec = 10000000}, NULL);
+		return; /* EAGAIN (the connection went away), ECONNABORTED: again */
+	}
+	if (atomic_load(&ctl.listen_fd) != lfd)
+		return; /* moved out of the way of a dup2 (gr_hiddenfd_move): not lost */
+	/* lost behind our back (a raw close; the number may be the program's now: never closed
+	 * by us) */
+	if (++ctl.remakes > REMAKES_MAX || !open_channel()) {
+		atomic_store(&ctl.listen_fd, -1);
+		return;
+	}
+	gr_say("the control socket (fd %d) was closed behind greenpoll's back (a raw close "
+	       "system call?); made a new one (fd %d)", lfd, atomic_load(&ctl.listen_fd));
+}
+
+/* The channel's thread: connections to the listening socket, if there is one, and the dumps
+ * GREENPOLL_DUMP_SIGNAL asks for (dumpsig.c), if it is set; it ends when neither is left. */
 static void *ctl_thread(void *arg)
 {
+	sigset_t wait_mask;
+	bool dump_signal;
+
 	(void)arg;
 	gr_tcb_forget_runtime();
+	dump_signal = ctl_dump_signal_wait_mask(&wait_mask);
 	for (;;) {
 		int lfd = atomic_load(&ctl.listen_fd);
 		struct pollfd p = {.fd = lfd, .events = POLLIN};
-		long fd;
 
-		/* wait in poll, not in accept: a blocked accept holds the lowest free fd number
-		 * reserved (the kernel takes it before waiting), which the program would miss */
-		if (gr_sys3(SYS_poll, &p, 1, -1) < 0)
-			continue; /* EINTR */
-		if (!(p.revents & POLLNVAL) && still_ours(lfd)) {
-			fd = gr_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0)
-				serve((int)fd);
-			else if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS)
-				gr_sys2(SYS_nanosleep, &(struct timespec){.tv_nsec = 10000000}, NULL);
-			continue; /* EAGAIN (the connection went away), ECONNABORTED: again */
-		}
-		if (atomic_load(&ctl.listen_fd) != lfd)
-			continue; /* moved out of the way of a dup2 (gr_hiddenfd_move): not lost */
-		/* lost behind our back (a raw close; the number may be the program's now: never
-		 * closed by us) */
-		if (++ctl.remakes > REMAKES_MAX || !open_channel()) {
-			atomic_store(&ctl.listen_fd, -1);
+		if (ctl_dump_signal_asked())
+			ctl_dump_to(STDERR_FILENO);
+		if (lfd < 0 && !dump_signal)
 			return NULL;
-		}
-		gr_say("the control socket (fd %d) was closed behind greenpoll's back (a raw close "
-		       "system call?); made a new one (fd %d)", lfd, atomic_load(&ctl.listen_fd));
+		/* wait in poll, not in accept: a blocked accept holds the lowest free fd number
+		 * reserved (the kernel takes it before waiting), which the program would miss; the
+		 * dump signal let in only here (a negative fd is not polled) */
+		if (gr_sys6(SYS_ppoll, (long)&p, 1, 0, dump_signal ? (long)&wait_mask : 0, _NSIG / 8,
+			    0) <= 0)
+			continue; /* EINTR: the dump signal, maybe */
+		if (lfd >= 0 && p.revents)
+			serve_listener(lfd, p.revents);
 	}
 	return NULL;
 }
@@ -338,12 +362,14 @@ static void start(void)
 {
 	int err;
 
-	if (!open_channel())
+	if (ctl.on && !open_channel() && !ctl.dump_signal)
 		return;
 	if ((err = ctl.start_os_thread(ctl_thread, NULL))) {
-		gr_sys1(SYS_close, atomic_exchange(&ctl.listen_fd, -1));
-		gr_sys1(SYS_unlink, ctl.path);
-		ctl.pid = 0;
+		if (atomic_load(&ctl.listen_fd) >= 0) {
+			gr_sys1(SYS_close, atomic_exchange(&ctl.listen_fd, -1));
+			gr_sys1(SYS_unlink, ctl.path);
+			ctl.pid = 0;
+		}
 		say_once("cannot start its thread (%s)", strerror(err));
 	}
 }
@@ -355,7 +381,10 @@ void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(vo
 	ctl.start_os_thread = start_os_thread;
 	gr_hiddenfd_register(&ctl.listen_fd);
 	gr_hiddenfd_register(&ctl.conn_fd);
-	if (ctl.on)
+	if (cfg->dump_signal && !(ctl.dump_signal = ctl_dump_signal_init(cfg->dump_signal)))
+		gr_say("cannot take signal %d (GREENPOLL_DUMP_SIGNAL): no dump on it",
+		       cfg->dump_signal);
+	if (ctl.on || ctl.dump_signal)
 		start();
 }
 
@@ -373,7 +402,7 @@ static void ctl_after_fork_child(struct gr_task *self)
 		gr_sys1(SYS_close, fd);
 	if ((fd = atomic_exchange(&ctl.conn_fd, -1)) >= 0)
 		gr_sys1(SYS_close, fd);
-	if (ctl.on)
+	if (ctl.on || ctl.dump_signal)
 		gr_park_first_hook(start);
 }
 GR_AFTER_FORK(GR_FORK_SHIM, ctl_after_fork_child);

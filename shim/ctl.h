@@ -6,6 +6,7 @@
 #ifndef GR_CTL_H
 #define GR_CTL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -15,6 +16,13 @@
 /* At start-up, on the initial task: the channel for this process (unless off), served by an
  * OS thread of its own started with start_os_thread. */
 void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(void *), void *));
+
+/* GREENPOLL_DUMP_SIGNAL (dumpsig.c). At start-up: take signal sig for dumps; false if it
+ * cannot be. On the control thread: the mask its waits let the signal in with (false: no
+ * dump signal), and whether a dump was asked for since the last look. */
+bool ctl_dump_signal_init(int sig);
+bool ctl_dump_signal_wait_mask(sigset_t *mask);
+bool ctl_dump_signal_asked(void);
 
 /* CLOCK_MONOTONIC ns at start-up (the run's length, for stats and the report). */
 int64_t ctl_started_at(void);
@@ -37,6 +45,13 @@ void ctl_tasks(struct gr_out *o);
  * past it (libc's start of the process) left out.
  */
 int ctl_program_frames(const uintptr_t *pcs, int n, bool keep_entry, int *first);
+
+/* Frame i of a backtrace, its names f: a text line "    #i FUNCTION (PATH+0xADDR)", or a
+ * JSON object {"function", "module", "address"} (with a ", " before it but for the first);
+ * the module part only where the frame is in an object file. `greenpoll` finds these to add
+ * file:line (cli/lines.c): their form is its to read. */
+struct gr_frame_name;
+void ctl_frame(struct gr_out *o, int i, const struct gr_frame_name *f, bool json);
 
 /* The text dump written to fd (the deadlock report's). */
 void ctl_dump_to(int fd);

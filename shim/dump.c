@@ -13,13 +13,17 @@
  *    (getpeername; a listening socket's own address, the wait being an accept), the object
  *    (mutex, condvar, rwlock, barrier, semaphore, futex) by address, a join's target thread,
  *    a deadline if the wait has one (a sleep's end);
- *  - a backtrace of a task that is not running, from its saved registers: function+offset
- *    (libunwind reads the symbol tables of the files, static functions included, so a program
- *    built without -rdynamic is named too), or the file and offset where there is no symbol.
- *    No file:line: libunwind does not read DWARF line tables, and reading them here would mean
- *    a DWARF parser in the library. greenpoll's own innermost frames (the switch, the park) are
- *    left out. A running task is sampled on its carrier (runtime/inspect.h says when it
- *    cannot be: then it shows no backtrace, and why).
+ *  - a backtrace of a task that is not running, from its saved registers: each frame's
+ *    function+offset (libunwind reads the symbol tables of the files, static functions
+ *    included, so a program built without -rdynamic is named too), and the object file it is
+ *    in with the address in that file, "(PATH+0xADDR)" (JSON: "module", "address"). No
+ *    file:line here: libunwind does not read DWARF line tables, and reading them in the
+ *    process would mean a DWARF reader in the library and its costs in every program; the
+ *    `greenpoll` command reads them out of the process (cli/lines.c) from the object and
+ *    address each frame names, and `addr2line -e PATH ADDR` does the same by hand (the
+ *    deadlock report, GREENPOLL_DUMP_SIGNAL, the report written at exit). greenpoll's own
+ *    innermost frames (the switch, the park) are left out. A running task is sampled on its
+ *    carrier (runtime/inspect.h says when it cannot be: then it shows no backtrace, and why).
  * Symbol lookups read files: each address is looked up once per dump (names are cached by
  * address), so thousands of tasks parked at the same few places cost a few lookups.
  */
@@ -43,23 +47,40 @@
 
 #define VIEW_SLACK 64	   /* views allocated beyond the tasks counted */
 #define SYMBOL_CACHE 1024 /* addresses whose names a dump keeps (a power of two) */
-#define SYMBOL_LEN 160
 
 struct symbol_cache {
 	uintptr_t key[SYMBOL_CACHE]; /* pc * 2 + exact (pc - 1 is looked up unless exact) */
-	char name[SYMBOL_CACHE][SYMBOL_LEN];
+	struct gr_frame_name name[SYMBOL_CACHE];
 };
 
-static const char *symbol(struct symbol_cache *c, uintptr_t pc, bool exact)
+static const struct gr_frame_name *symbol(struct symbol_cache *c, uintptr_t pc, bool exact)
 {
 	uintptr_t key = pc * 2 + exact;
 	size_t i = (size_t)((key >> 2) * 0x9e3779b97f4a7c15ull >> 54) & (SYMBOL_CACHE - 1);
 
 	if (c->key[i] != key) {
-		gr_symbolise(pc, exact, c->name[i], sizeof c->name[i]);
+		gr_symbolise(pc, exact, &c->name[i]);
 		c->key[i] = key;
 	}
-	return c->name[i];
+	return &c->name[i];
+}
+
+void ctl_frame(struct gr_out *o, int i, const struct gr_frame_name *f, bool json)
+{
+	if (json) {
+		gr_out_puts(o, i ? ", {\"function\": \"" : "{\"function\": \"");
+		gr_out_json_str(o, f->func);
+		if (f->module[0]) {
+			gr_out_puts(o, "\", \"module\": \"");
+			gr_out_json_str(o, f->module);
+			gr_out_printf(o, "\", \"address\": \"0x%lx", (unsigned long)f->addr);
+		}
+		gr_out_puts(o, "\"}");
+	} else if (f->module[0]) {
+		gr_out_printf(o, "    #%d %s (%s+0x%lx)\n", i, f->func, f->module, (unsigned long)f->addr);
+	} else {
+		gr_out_printf(o, "    #%d %s\n", i, f->func);
+	}
 }
 
 /* Views of every live task, in a new array (*n of them); NULL out of memory. */
@@ -248,7 +269,7 @@ static void text_task(struct gr_out *o, const struct gr_task_view *v, const stru
 	}
 	frames = backtrace_of(v, pcs, &first, &exact);
 	for (int i = first; i < frames; i++)
-		gr_out_printf(o, "    #%d %s\n", i - first, symbol(syms, pcs[i], exact && i == first));
+		ctl_frame(o, i - first, symbol(syms, pcs[i], exact && i == first), false);
 	if (!frames && v->state == GR_TASK_RUNNING && s->blocking_depth)
 		gr_out_puts(o, "    (no backtrace: see the blocking report for its call sites)\n");
 	else if (!frames && v->state == GR_TASK_RUNNING)
@@ -297,11 +318,8 @@ static void json_task(struct gr_out *o, const struct gr_task_view *v, const stru
 	}
 	gr_out_puts(o, ", \"frames\": [");
 	frames = backtrace_of(v, pcs, &first, &exact);
-	for (int i = first; i < frames; i++) {
-		gr_out_puts(o, i > first ? ", \"" : "\"");
-		gr_out_json_str(o, symbol(syms, pcs[i], exact && i == first));
-		gr_out_puts(o, "\"");
-	}
+	for (int i = first; i < frames; i++)
+		ctl_frame(o, i - first, symbol(syms, pcs[i], exact && i == first), true);
 	gr_out_puts(o, "]}");
 }
 

@@ -90,7 +90,7 @@ static void task_exiting(struct gr_task *t)
 __attribute__((constructor(101))) static void shim_start(void)
 {
 	struct shim_config cfg;
-	char why[256];
+	char why[320];
 	struct gr_sched_hooks sched_hooks = {.start_os_thread = start_os_thread};
 	struct gr_task_hooks task_hooks = {
 		.run = shim_run_task, .at_exit = task_exiting, .last_exited = last_task_exited};

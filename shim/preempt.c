@@ -40,10 +40,11 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "inspect.h"
 #include "sched.h"
 
-#define PREEMPT_SIGNAL SIGURG
+#define PREEMPT_SIGNAL GR_PREEMPT_SIGNAL
 #define MAX_RANGES 64
 
 static struct {

@@ -86,7 +86,8 @@ void ctl_report(struct gr_out *o, bool json)
 	int64_t dropped_ns;
 	uint64_t dropped;
 	int n;
-	char cmd[64], sym[160];
+	char cmd[64];
+	struct gr_frame_name sym;
 
 	if (!sites) {
 		gr_out_puts(o, "error: out of memory for the report\n");
@@ -132,14 +133,8 @@ void ctl_report(struct gr_out *o, bool json)
 				      secs(s->total_ns), secs(s->worst_ns));
 		}
 		for (int f = 0; f < s->nframes; f++) {
-			gr_symbolise(s->pcs[f], false, sym, sizeof sym);
-			if (json) {
-				gr_out_puts(o, f ? ", \"" : "\"");
-				gr_out_json_str(o, sym);
-				gr_out_puts(o, "\"");
-			} else {
-				gr_out_printf(o, "    #%d %s\n", f, sym);
-			}
+			gr_symbolise(s->pcs[f], false, &sym);
+			ctl_frame(o, f, &sym, json);
 		}
 		if (json)
 			gr_out_puts(o, "]}");

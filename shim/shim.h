@@ -244,8 +244,9 @@ void shim_code_ranges_init(void);
 /* whether pc is in greenpoll's own code (preempt.c) */
 bool shim_pc_in_greenpoll(uintptr_t pc);
 
-/* Keep sig's real disposition greenpoll's (the preemption signal): the program's sigaction
- * and signal for it are recorded and reported back only. False if it cannot be. */
+/* Keep sig's real disposition greenpoll's (the preemption signal, GREENPOLL_DUMP_SIGNAL's):
+ * the program's sigaction and signal for it are recorded and reported back only. False if it
+ * cannot be. */
 bool shim_signal_reserve(int sig);
 
 /* A reserved signal that was not greenpoll's: what the program asked for (its handler, or

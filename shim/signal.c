@@ -9,9 +9,11 @@
  * recorded mask follows the kernel's (the handler's mask inside, the restored one after), at no
  * system call (runtime/sigstate.h).
  *
- * The preemption signal (SIGURG, see preempt.c) is reserved: its real disposition stays
- * greenpoll's handler; what the program sets for it is recorded, reported back, and acted on
- * by shim_signal_forward when a SIGURG is not greenpoll's.
+ * Reserved signals keep greenpoll's handler as their real disposition; what the program sets
+ * for them is recorded and reported back only. The preemption signal (SIGURG, see preempt.c):
+ * the program's disposition is acted on by shim_signal_forward when a SIGURG is not
+ * greenpoll's. GREENPOLL_DUMP_SIGNAL's (dumpsig.c): the signal is greenpoll's alone, the
+ * program's handler for it never runs.
  */
 #include "shim.h"
 
@@ -23,7 +25,7 @@
 
 static struct sigaction handlers[NSIG];		 /* the program's, for wrapped signals */
 static atomic_bool wrapped[NSIG];
-static int reserved_sig; /* set once at start-up, before any thread */
+static uint64_t reserved; /* GR_SIGBIT of each; set at start-up, before any thread */
 
 bool shim_signal_reserve(int sig)
 {
@@ -31,7 +33,7 @@ bool shim_signal_reserve(int sig)
 		return false;
 	atomic_store(&wrapped[sig], handlers[sig].sa_handler != SIG_DFL &&
 					 handlers[sig].sa_handler != SIG_IGN);
-	reserved_sig = sig;
+	reserved |= GR_SIGBIT(sig);
 	return true;
 }
 
@@ -109,7 +111,7 @@ GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	bool was_wrapped;
 	int r;
 
-	if (reserved_sig && sig == reserved_sig)
+	if (sig > 0 && sig < NSIG && (reserved & GR_SIGBIT(sig)))
 		return reserved_sigaction(sig, act, old);
 	if (sig <= 0 || sig >= NSIG || !act)
 		goto plain;

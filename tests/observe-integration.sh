@@ -6,8 +6,12 @@
 #    the shim, `greenpoll dump PID` names each thread's wait (fd, direction, peer or listening
 #    address, the mutex's and condvar's addresses the fixture printed, the join's target) and
 #    shows the fixture's function of each wait in that thread's backtrace, and the computing
-#    thread's function in its sampled backtrace; `dump --json` is one balanced JSON object
-#    naming every thread; `tasks` has a line per thread; `stats` counts 8 live;
+#    thread's function in its sampled backtrace, with the file:line of the read, accept and
+#    mutex lock (lines marked in the source, found with grep); `dump --json` is one balanced
+#    JSON object naming every thread, its frames with "file" and "line"; `tasks` has a line
+#    per thread; `stats` counts 8 live; a copy stripped of debug information (objcopy
+#    --strip-debug) dumps its frames by function+offset and object, no file:line, no error; nor
+#    does a copy replaced by another file (a rebuild) after it started;
 #  - obs_accepts 20: its first open gives fd 3 (greenpoll holds no low number, not even
 #    reserved by a waiting accept); `stats` says net.accepts 20, tasks.created 40, tasks.exited 40, after the
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
@@ -17,8 +21,16 @@
 #    client is refused, the channel is made again with one line on stderr, the one after is
 #    answered;
 #  - obs_slow_call with GREENPOLL_REPORT: the report's first line is the verdict, and it names
-#    flock and the fixture's wait_in_flock as a call site; while its thread waits in flock (the
+#    flock and the fixture's wait_in_flock as a call site, with its object and address, which
+#    addr2line maps to the flock's line; `greenpoll report` of the live process gives that
+#    file:line (text and JSON); while its thread waits in flock (the
 #    holder keeps the lock 5 s), the dump says "blocked in flock" and tasks "blocked ... flock";
+#  - GREENPOLL_DUMP_SIGNAL=SIGQUIT (with the control channel, and with GREENPOLL_CONTROL=off):
+#    kill -QUIT writes the dump of obs_waits on stderr, naming its waits, and the program ends
+#    as natively; obs_dump_signal's own SIGQUIT handler runs natively and under greenpoll
+#    without the setting, not with it (sigaction still reports it); without the setting,
+#    SIGQUIT ends obs_waits with status 128+3 natively and under greenpoll; bad values (an
+#    uncatchable, fault or preemption signal, no signal) are one line and status 2;
 #  - the channel's access: directory 0700 and socket 0600 owned by the user; as root, the
 #    command run as another user (setpriv, uid 65534) gets no dump, and a client of that uid
 #    given CAP_DAC_OVERRIDE to reach the socket is closed unanswered (SO_PEERCRED); when not
@@ -89,6 +101,21 @@ wait_for() {
 
 info() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/info"; }
 
+# marker_line FIXTURE WORD: the line of tests/fixtures/FIXTURE.c marked "/* line: WORD */"
+marker_line() { grep -n "/\* line: $2 \*/" "$(dirname -- "${BASH_SOURCE[0]}")/fixtures/$1.c" | cut -d: -f1; }
+
+# check_line LABEL TID FUNCTION FIXTURE WORD: in the text dump $tmp/dump, thread TID's frame of
+# FUNCTION is at FIXTURE.c's line marked WORD
+check_line() {
+	local label="dump, file:line: $1" want
+	want="$4.c:$(marker_line "$4" "$5")"
+	if block_of "$2" "$tmp/dump" | grep -qE "^    #[0-9]+ $3(\.[a-z]+\.[0-9]+)?\+0x[0-9a-f]+ at /.*/$want\$"; then
+		pass "$label ($want)"
+	else
+		fail "$label" "want $3 at .../$want: $(block_of "$2" "$tmp/dump" | tr '\n' '|' | head -c 300)"
+	fi
+}
+
 # block_of TID FILE: the lines of thread TID's block in the text dump FILE
 block_of() {
 	awk -v t="thread $1" 'index($0, t) == 1 && (length($0) == length(t) ||
@@ -148,7 +175,7 @@ check_wait() {
 		fail "$label" "no 'thread $2' in the dump"
 	elif ! head -n 1 <<<"$block" | grep -qF -- "$3"; then
 		fail "$label" "want '$3' in '$(head -n 1 <<<"$block")'"
-	elif ! grep -qE "^    #[0-9]+ $4(\.[a-z]+\.[0-9]+)?\+0x[0-9a-f]+$" <<<"$block"; then
+	elif ! grep -qE "^    #[0-9]+ $4(\.[a-z]+\.[0-9]+)?\+0x[0-9a-f]+( at .*| \(.*\))?$" <<<"$block"; then
 		fail "$label" "no frame of $4 in its backtrace: $(tr '\n' '|' <<<"$block" | head -c 300)"
 	else
 		pass "$label"
@@ -192,6 +219,9 @@ waits_shim() {
 	check_wait "read of stdin" "$(info releaser)" "in read on fd 0" wait_for_go
 	check_wait "join and its target" "$(info main)" "in join of thread $(info reader)" wait_in_join
 	check_wait "a running thread, sampled" "$(info spinner)" "\"obs-spinner\" " spin_in_loop
+	check_line "read" "$(info reader)" wait_in_read obs_waits read
+	check_line "accept" "$(info acceptor)" wait_in_accept obs_waits accept
+	check_line "mutex" "$(info locker)" wait_on_mutex obs_waits mutex
 
 	if ! "$gp" dump "$p" --json >"$tmp/dump.json" 2>"$tmp/dump.err"; then
 		fail "dump --json" "status $?: $(head -c 200 "$tmp/dump.err")"
@@ -206,10 +236,12 @@ waits_shim() {
 		elif [ -n "$missing" ]; then
 			fail "dump --json" "no \"tid\" of:$missing"
 		elif ! grep -q '"wait": {"what": "accept", "for_ns": [0-9]*, "fd": [0-9]*, "local": "'"$(info listen)"'"}' "$tmp/dump.json" ||
-			! grep -q '"frames": \["[^"]*", "wait_in_join+0x' "$tmp/dump.json"; then
+			! grep -q '"frames": \[{"function": "[^"]*"[^}]*}, {"function": "wait_in_join+0x' "$tmp/dump.json"; then
 			fail "dump --json" "no accept wait with its address, or no wait_in_join frame: $(head -c 300 "$tmp/dump.json")"
+		elif ! grep -qE '\{"function": "wait_in_read\+0x[0-9a-f]+", "module": "/[^"]*/obs_waits", "address": "0x[0-9a-f]+", "file": "/[^"]*/obs_waits\.c", "line": '"$(marker_line obs_waits read)"'\}' "$tmp/dump.json"; then
+			fail "dump --json" "no wait_in_read frame with its module, file and line $(marker_line obs_waits read): $(grep -o '{"function": "wait_in_read[^}]*}' "$tmp/dump.json")"
 		else
-			pass "dump --json"
+			pass "dump --json (and file:line of a frame)"
 		fi
 	fi
 
@@ -243,6 +275,82 @@ waits_shim() {
 		fail "socket file removed at exit" "$ctl_dir/$p.sock is still there"
 	else
 		pass "socket file removed at exit"
+	fi
+}
+
+# start_waits NAME LABEL PROGRAM ENV...: PROGRAM (obs_waits or a copy) under the shim with ENV
+# in the background (start_bg NAME, info file $tmp/info.NAME); its pid in p once its threads
+# are about to wait; else a failure under LABEL, and false
+start_waits() {
+	local name=$1 label=$2 program=$3
+	shift 3
+	rm -f "$tmp/info.$name"
+	start_bg "$name" -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$@" "$program" "$tmp/info.$name"
+	if ! wait_for "$tmp/info.$name" end; then
+		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/$name.err")"
+		finish_bg
+		return 1
+	fi
+	p=$(awk '$1 == "main" { print $2 }' "$tmp/info.$name")
+}
+
+# parked_in DUMP: how many threads the text dump in file DUMP shows parked
+parked_in() { grep -c '^thread [0-9]* .* parked for ' "$1"; }
+
+# a copy without debug information: the same frames by function+offset and object, no file:line
+waits_stripped() {
+	local p i ok=0 label="dump of a program without debug information"
+	objcopy --strip-debug "$fixtures/obs_waits" "$tmp/obs_waits"
+	start_waits stripped "$label" "$tmp/obs_waits" || return
+	for i in $(seq 50); do
+		"$gp" dump "$p" >"$tmp/dump.stripped" 2>"$tmp/dump.err" &&
+			[ "$(parked_in "$tmp/dump.stripped")" -eq 7 ] && { ok=1; break; }
+		sleep 0.1
+	done
+	"$gp" dump "$p" --json >"$tmp/dump.stripped.json" 2>>"$tmp/dump.err"
+	local st=$?
+	finish_bg
+	if [ "$ok" -ne 1 ] || [ "$st" -ne 0 ] || [ -s "$tmp/dump.err" ]; then
+		fail "$label" "status $st, stderr '$(head -c 200 "$tmp/dump.err")': $(head -c 300 "$tmp/dump.stripped")"
+	elif ! grep -qE "^    #[0-9]+ wait_in_read\+0x[0-9a-f]+ \($tmp/obs_waits\+0x[0-9a-f]+\)\$" "$tmp/dump.stripped" ||
+		grep -q 'obs_waits\.c' "$tmp/dump.stripped"; then
+		fail "$label" "want wait_in_read+0x.. ($tmp/obs_waits+0x..), no obs_waits.c: $(grep -m 3 'wait_in_\|obs_waits\.c' "$tmp/dump.stripped" | tr '\n' '|')"
+	elif ! grep -qE '\{"function": "wait_in_read\+0x[0-9a-f]+", "module": "[^"]*", "address": "0x[0-9a-f]+"\}' "$tmp/dump.stripped.json" ||
+		grep -q 'obs_waits\.c' "$tmp/dump.stripped.json"; then
+		fail "$label (json)" "$(grep -o '{"function": "wait_in_read[^}]*}' "$tmp/dump.stripped.json")"
+	else
+		pass "$label: function+offset and object, no file:line, no error (text and json)"
+	fi
+}
+
+# a program and a library whose files were replaced since it started (a rebuild): their frames
+# get no file:line from the new files (lines for other addresses would be a silent wrong
+# answer); the program's name the old file, "(deleted)"; the library's, its path (the loader's
+# name for it), which now names another inode than the one mapped (libunwind, which reads
+# symbols from the files, then names no function: addresses only)
+waits_replaced() {
+	local p i ok=0 label="dump of a program whose file was replaced since it started"
+	cp "$fixtures/obs_waits" "$tmp/obs_waits_old"
+	cp "$lib" "$tmp/libgreenpoll_old.so"
+	start_waits replaced "$label" "$tmp/obs_waits_old" LD_PRELOAD="$tmp/libgreenpoll_old.so" || return
+	cp "$fixtures/obs_waits" "$tmp/obs_waits_new"
+	mv "$tmp/obs_waits_new" "$tmp/obs_waits_old"
+	cp "$lib" "$tmp/libgreenpoll_new.so"
+	mv "$tmp/libgreenpoll_new.so" "$tmp/libgreenpoll_old.so"
+	for i in $(seq 50); do
+		"$gp" dump "$p" >"$tmp/dump.replaced" 2>"$tmp/dump.err" &&
+			[ "$(parked_in "$tmp/dump.replaced")" -eq 7 ] && { ok=1; break; }
+		sleep 0.1
+	done
+	finish_bg
+	if [ "$ok" -ne 1 ] || [ -s "$tmp/dump.err" ]; then
+		fail "$label" "stderr '$(head -c 200 "$tmp/dump.err")': $(head -c 300 "$tmp/dump.replaced")"
+	elif ! grep -qE "^    #[0-9]+ [^ ]+ \($tmp/obs_waits_old \(deleted\)\+0x[0-9a-f]+\)\$" "$tmp/dump.replaced" ||
+		! grep -qE "^    #[0-9]+ [^ ]+ \($tmp/libgreenpoll_old\.so\+0x[0-9a-f]+\)\$" "$tmp/dump.replaced" ||
+		grep -q ' at ' "$tmp/dump.replaced"; then
+		fail "$label" "want every frame with object and address, none with file:line: $(grep -m 4 ' #' "$tmp/dump.replaced" | tr '\n' '|')"
+	else
+		pass "$label (the program and the preloaded library): no file:line from the new files"
 	fi
 }
 
@@ -361,7 +469,7 @@ lost_channel() {
 # ---- the blocking report ----
 
 slow_call() {
-	local first
+	local first p
 	run -- "$fixtures/obs_slow_call" "$tmp/lock.native"
 	local native_out=$(cat "$tmp/out")
 	run -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 GREENPOLL_REPORT="$tmp/report" \
@@ -378,6 +486,38 @@ slow_call() {
 		fail "report: flock's count" "$(tail -n 5 "$tmp/report")"
 	else
 		pass "report: the verdict, then flock at wait_in_flock"
+	fi
+	# written in the process: the frame's object and address, which addr2line takes
+	local frame module addr want
+	want="obs_slow_call.c:$(marker_line obs_slow_call flock)"
+	frame=$(grep -m 1 -E '^    #0 wait_in_flock\+0x[0-9a-f]+ \(/.*\+0x[0-9a-f]+\)$' "$tmp/report")
+	module=$(sed -E 's/.* \((.*)\+0x[0-9a-f]+\)$/\1/' <<<"$frame")
+	addr=$(sed -E 's/.*\+(0x[0-9a-f]+)\)$/\1/' <<<"$frame")
+	if [ -z "$frame" ] || ! addr2line -e "$module" "$addr" | grep -q "/$want\$"; then
+		fail "report file: the object and address of wait_in_flock, for addr2line" \
+			"frame '$frame', addr2line: $(addr2line -e "$module" "$addr" 2>&1)"
+	else
+		pass "report file: the object and address of wait_in_flock, addr2line says $want"
+	fi
+	# asked of the live process: file:line, text and json
+	start_bg slow -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$fixtures/obs_slow_call" \
+		"$tmp/lock.live" 300 "$tmp/info.slow"
+	if ! wait_for "$tmp/info.slow" end; then
+		fail "report: file:line" "no 'end' in its info file: $(head -c 200 "$tmp/slow.err")"
+		finish_bg
+		return
+	fi
+	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.slow")
+	"$gp" report "$p" >"$tmp/report.live" 2>&1
+	"$gp" report "$p" --json >"$tmp/report.json" 2>&1
+	finish_bg
+	if ! awk '/^  flock: 1 call, / { f = 1; next } f && /^    #0 wait_in_flock\+0x[0-9a-f]+ at \/.*\/'"$want"'$/ { ok = 1 }
+			/^$/ { f = 0 } END { exit !ok }' "$tmp/report.live"; then
+		fail "report: flock's call site at $want" "$(head -c 400 "$tmp/report.live")"
+	elif ! grep -qE '\{"function": "wait_in_flock\+0x[0-9a-f]+", "module": "[^"]*", "address": "0x[0-9a-f]+", "file": "/[^"]*/obs_slow_call\.c", "line": '"${want#*:}"'\}' "$tmp/report.json"; then
+		fail "report --json: flock's call site at $want" "$(head -c 400 "$tmp/report.json")"
+	else
+		pass "report: flock's call site at $want (text and json)"
 	fi
 }
 
@@ -401,6 +541,98 @@ blocked_call() {
 	fi
 	wait "$bg_pid"
 	bg_pid=''
+}
+
+# ---- GREENPOLL_DUMP_SIGNAL ----
+
+# last_dump FILE: the last dump in FILE (from its last "greenpoll dump of" line)
+last_dump() { awk '/^greenpoll dump of / { n = 0; delete l } { l[n++] = $0 } END { for (i = 0; i < n; i++) print l[i] }' "$1"; }
+
+# obs_waits with GREENPOLL_DUMP_SIGNAL=SIGQUIT (and the extra settings given): SIGQUIT writes
+# the dump on stderr, naming the waits with their frames' objects; the program then ends as
+# natively
+dump_on_signal() {
+	local p i ok=0 label="GREENPOLL_DUMP_SIGNAL=SIGQUIT${1:+ $1}"
+	start_waits sig "$label" "$fixtures/obs_waits" GREENPOLL_DUMP_SIGNAL=SIGQUIT "$@" || return
+	# the threads wrote their tids just before their waits: soon a dump shows them all parked
+	for i in $(seq 50); do
+		kill -QUIT "$p"
+		sleep 0.1
+		last_dump "$tmp/sig.err" >"$tmp/sig.dump"
+		[ "$(parked_in "$tmp/sig.dump")" -eq 7 ] && { ok=1; break; }
+	done
+	finish_bg
+	if [ "$ok" -ne 1 ]; then
+		fail "$label" "no dump with 7 parked threads on stderr: $(head -c 400 "$tmp/sig.err")"
+	elif ! head -n 1 "$tmp/sig.dump" | grep -qx "greenpoll dump of $p (obs_waits): 8 threads" ||
+		! grep -q "in mutex on $(awk '$1 == "mutex" { print $2 }' "$tmp/info.sig")\$" "$tmp/sig.dump" ||
+		! grep -qE "^    #[0-9]+ wait_in_read\+0x[0-9a-f]+ \(/.*/obs_waits\+0x[0-9a-f]+\)\$" "$tmp/sig.dump" ||
+		! grep -qE "^    #[0-9]+ wait_in_accept\+0x[0-9a-f]+ \(/.*/obs_waits\+0x[0-9a-f]+\)\$" "$tmp/sig.dump"; then
+		fail "$label" "the dump does not name the waits: $(head -c 600 "$tmp/sig.dump")"
+	elif [ "$status" -ne 0 ] || [ "$(cat "$tmp/sig.out")" != "all waits ended" ]; then
+		fail "$label" "then status $status, stdout '$(head -c 200 "$tmp/sig.out")'"
+	else
+		pass "$label: the dump on stderr, then the program ends as natively"
+	fi
+}
+
+# obs_dump_signal: its own SIGQUIT handler runs natively and under greenpoll without the
+# setting; with it, the signal is greenpoll's (a dump, the handler not run, sigaction still
+# reports it); without the setting, a program with no handler dies of SIGQUIT as natively
+dump_signal_handler() {
+	local label mode want_runs p
+	for mode in native shim setting; do
+		local env=()
+		case $mode in
+		shim) env=(LD_PRELOAD="$lib") ;;
+		setting) env=(LD_PRELOAD="$lib" GREENPOLL_DUMP_SIGNAL=QUIT) ;;
+		esac
+		label="obs_dump_signal, its own SIGQUIT handler ($mode)"
+		rm -f "$tmp/info.dsig"
+		start_bg dsig -- "${env[@]}" "$fixtures/obs_dump_signal" "$tmp/info.dsig"
+		if ! wait_for "$tmp/info.dsig" end; then
+			fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/dsig.err")"
+			finish_bg
+			continue
+		fi
+		p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.dsig")
+		kill -QUIT "$p"
+		for i in $(seq 50); do
+			[ "$mode" != setting ] || grep -q '^    #[0-9]* wait_for_line+0x' "$tmp/dsig.err" && break
+			sleep 0.1
+		done
+		sleep 0.2 # natively, the handler runs meanwhile (in main's read, restarted)
+		finish_bg
+		want_runs=1
+		[ "$mode" != setting ] || want_runs=0
+		if [ "$status" -ne 0 ] || [ "$(cat "$tmp/dsig.out")" != "$(printf 'sigaction: its handler\nhandler ran %d time(s)' "$want_runs")" ]; then
+			fail "$label" "status $status, stdout '$(cat "$tmp/dsig.out")', stderr: $(head -c 200 "$tmp/dsig.err")"
+		elif [ "$mode" = setting ] && { ! grep -q "^greenpoll dump of $p (obs_dump_signal): 1 threads\$" "$tmp/dsig.err" ||
+			! grep -q '^    #[0-9]* wait_for_line+0x' "$tmp/dsig.err"; }; then
+			fail "$label" "no dump naming wait_for_line on stderr: $(head -c 300 "$tmp/dsig.err")"
+		elif [ "$mode" != setting ] && [ -s "$tmp/dsig.err" ]; then
+			fail "$label" "stderr: $(head -c 300 "$tmp/dsig.err")"
+		else
+			pass "$label: ran $want_runs time(s)$([ "$mode" != setting ] || echo ', the dump instead'); sigaction reports it"
+		fi
+	done
+	for mode in native shim; do
+		local env=()
+		[ "$mode" = native ] || env=(LD_PRELOAD="$lib")
+		rm -f "$tmp/info.quit"
+		start_bg quit -- "${env[@]}" "$fixtures/obs_waits" "$tmp/info.quit"
+		wait_for "$tmp/info.quit" end
+		kill -QUIT "$(awk '$1 == "main" { print $2 }' "$tmp/info.quit")"
+		wait "$bg_pid" 2>/dev/null # not bash's "Quit" job report
+		status=$?
+		bg_pid=''
+		exec 9>&-
+		if [ "$status" -ne $((128 + 3)) ]; then
+			fail "SIGQUIT without GREENPOLL_DUMP_SIGNAL ($mode)" "status $status, want $((128 + 3)); stderr: $(head -c 200 "$tmp/quit.err")"
+		else
+			pass "SIGQUIT without GREENPOLL_DUMP_SIGNAL ($mode): ends the program (status 128+3)"
+		fi
+	done
 }
 
 # ---- who may use the channel ----
@@ -466,7 +698,9 @@ access() {
 		pass "GREENPOLL_CONTROL=off makes no socket"
 	fi
 	finish_bg
-	for setting in GREENPOLL_CONTROL=maybe GREENPOLL_REPORT_MIN=5 GREENPOLL_REPORT_MIN=1us; do
+	for setting in GREENPOLL_CONTROL=maybe GREENPOLL_REPORT_MIN=5 GREENPOLL_REPORT_MIN=1us \
+		GREENPOLL_DUMP_SIGNAL=SIGKILL GREENPOLL_DUMP_SIGNAL=STOP GREENPOLL_DUMP_SIGNAL=11 \
+		GREENPOLL_DUMP_SIGNAL=SIGURG GREENPOLL_DUMP_SIGNAL=SIGNOPE GREENPOLL_DUMP_SIGNAL=65; do
 		run -- LD_PRELOAD="$lib" "$setting" "$fixtures/hello"
 		if [ "$status" -ne 2 ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
 			! grep -q "^greenpoll: ${setting%%=*}='" "$tmp/err"; then
@@ -482,11 +716,16 @@ if [ ! -x "$gp" ] || [ ! -f "$lib" ] || [ ! -x "$fixtures/obs_waits" ]; then
 else
 	waits_native
 	waits_shim
+	waits_stripped
+	waits_replaced
 	accepts
 	exec_image
 	lost_channel
 	slow_call
 	blocked_call
+	dump_on_signal
+	dump_on_signal GREENPOLL_CONTROL=off
+	dump_signal_handler
 	access
 fi
 report observe-integration
