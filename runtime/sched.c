@@ -445,6 +445,23 @@ static bool run_timers(struct gr_proc *p)
 }
 
 /*
+ * c's own processor's due timers, at every look for a task (after Go's checkTimers at the top
+ * of findRunnable): a task whose sleep or timed wait ended goes to `next` and runs as soon as
+ * the task switching away has (see the header of sched.h). The clock is read only when the
+ * heap has a slot; switch_to reuses the reading (c->looked_ns) instead of reading it again.
+ */
+static bool run_own_timers(struct gr_carrier *c)
+{
+	int64_t next = gr_timers_next(&c->p->timers);
+
+	c->looked_ns = 0;
+	if (next == GR_NEVER)
+		return false;
+	c->looked_ns = gr_nanotime();
+	return next <= c->looked_ns && gr_timers_run(&c->p->timers, c->looked_ns, NULL) > 0;
+}
+
+/*
  * A fair share of the global queue (after Go's globrunqget): one task to run, the rest of the
  * batch onto p's run queue, so tasks that overflowed there are not left behind while p keeps
  * getting new work of its own.
@@ -472,10 +489,10 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 		sched.hooks.route_signals();
 
 	tick(p);
-	/* now and then the global queue, timers and the ring go first: `next` alone could keep
-	 * two tasks that wake each other running forever */
+	run_own_timers(c);
+	/* now and then the global queue and the ring go first: `next` alone could keep two tasks
+	 * that wake each other (or a task that sleeps for nothing) running forever */
 	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % GLOBQ_EVERY == 0) {
-		run_timers(p);
 		/* the poller when the ring runs low (bigger batches, fewer looks), and at least
 		 * every NETPOLL_EVERY ticks however long the ring stays */
 		if (gr_runq_len(&p->runq) < NETPOLL_LOW_RING ||
@@ -487,8 +504,6 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	if ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq)))
 		return t;
 	if ((t = globq_take(c)))
-		return t;
-	if (run_timers(p) && ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
 	if (!atomic_load(&sched.polling) && poll_ready(c) &&
 	    ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
@@ -890,7 +905,7 @@ static void spare_hand(struct gr_carrier *c, struct gr_proc *p)
 static void switch_to(struct gr_carrier *c, struct gr_task *prev, struct gr_task *next)
 {
 	struct gr_task *after = gr_runq_peek(&c->p->runq);
-	int64_t now = gr_nanotime();
+	int64_t now = c->looked_ns ? c->looked_ns : gr_nanotime();
 
 	if (prev)
 		gr_stat_add(c->stats, GR_STAT_BUSY_NS, (uint64_t)gr_cputime_stop(prev, now));
@@ -1005,9 +1020,8 @@ static void yield(bool preempted)
 		return;
 	}
 	if (preempted) {
-		/* a time slice has passed: due timers, ready fds and the global queue are owed a
-		 * look (find_runnable looks there only every GLOBQ_EVERY switches) */
-		run_timers(c->p);
+		/* a time slice has passed: ready fds and the global queue are owed a look
+		 * (find_runnable looks there only every GLOBQ_EVERY switches) */
 		poll_ready(c);
 		if ((next = globq_take(c)))
 			runq_put(c, next);
