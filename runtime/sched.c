@@ -1249,20 +1249,22 @@ bool gr_sched_quiescent(void)
  */
 static void make_own_context(struct gr_carrier *c)
 {
-	size_t guard = gr_page_size();
+	/* the static TLS below the TCB comes on top of the stack: it can be larger (a program's
+	 * big __thread arrays; ThreadSanitizer's runtime alone takes 768 KB) */
+	size_t guard = gr_page_size(), size = CARRIER_STACK + gr_tls_reserve();
 	bool reused;
 	int err;
-	void *top = gr_stack_get(CARRIER_STACK, guard, &reused, &err), *tcb;
+	void *top = gr_stack_get(size, guard, &reused, &err), *tcb;
 
 	if (!top)
 		gr_throw("runtime: cannot map a carrier's stack");
-	tcb = gr_tcb_make((char *)top - GR_STACK_NODE_BYTES, (char *)top - CARRIER_STACK - guard,
-			  CARRIER_STACK + guard, guard, gr_task_fresh_tid(), NULL);
+	tcb = gr_tcb_make((char *)top - GR_STACK_NODE_BYTES, (char *)top - size - guard,
+			  size + guard, guard, gr_task_fresh_tid(), NULL);
 	if (!tcb)
 		gr_throw("runtime: cannot make a carrier's TCB");
 	gr_tcb_set_carrier(tcb, c);
 	c->own_fs = tcb;
-	c->own_lo = (uintptr_t)top - CARRIER_STACK;
+	c->own_lo = (uintptr_t)top - size;
 	c->own_hi = (uintptr_t)top;
 	gr_ctx_make(&c->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), NULL,
 		    carrier_loop, c);
