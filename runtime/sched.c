@@ -503,6 +503,7 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal)
 	}
 	if ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq)))
 		return t;
+	c->looked_ns = 0; /* what follows may take a while (the poller, stealing): read again */
 	if ((t = globq_take(c)))
 		return t;
 	if (!atomic_load(&sched.polling) && poll_ready(c) &&
