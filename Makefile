@@ -110,9 +110,8 @@ test:
 # with ASan (libasan preloaded first; tests/sanitize.sh lists them): ASan's defaults keep no
 # fake stacks, so green stacks need no fiber annotations (__sanitizer_start_switch_fiber):
 # what it must be told, that a reused stack region is clean, runtime/stack.c tells it. TSan
-# cannot run the library: the carriers are made with libc's pthread_create behind TSan's
-# interceptors, and every task switch would need __tsan_switch_to_fiber to follow a task from
-# carrier to carrier; preloaded, the TSan build dies at start-up (SIGSEGV, even for hello).
+# cannot run the library yet: preloaded, the TSan build dies at start-up (SIGSEGV, even for
+# hello); tests/sanitize.sh's header says at which steps and what is left to do.
 SAN_CFLAGS := -O1 -g
 
 asan-build tsan-build:

@@ -7,7 +7,8 @@
  *
  * Beside the ring, one `next` slot: the task most recently made ready by the owner, run before
  * the ring (a task woken by the running one usually shares its data, and a ping-pong between
- * two tasks then stays on one carrier). Thieves take it only when the ring is empty and it has
+ * two tasks then stays on one carrier; a task whose timer the owner fired has slept long
+ * enough). Thieves take it only when the ring is empty and it has
  * stayed put for a few microseconds, so it is not pulled to another CPU just before its own
  * processor would have run it.
  *

@@ -445,6 +445,23 @@ static bool run_timers(struct gr_proc *p)
 }
 
 /*
+ * c's own processor's due timers, at every look for a task (after Go's checkTimers at the top
+ * of findRunnable): a task whose sleep or timed wait ended goes to `next` and runs as soon as
+ * the task switching away has (see the header of sched.h). The clock is read only when the
+ * heap has a slot; switch_to reuses the reading (c->looked_ns) instead of reading it again.
+ */
+static bool run_own_timers(struct gr_carrier *c)
+{
+	int64_t next = gr_timers_next(&c->p->timers);
+
+	c->looked_ns = 0;
+	if (next == GR_NEVER)
+		return false;
+	c->looked_ns = gr_nanotime();
+	return next <= c->looked_ns && gr_timers_run(&c->p->timers, c->looked_ns, NULL) > 0;
+}
+
+/*
  * A fair share of the global queue (after Go's globrunqget): one task to run, the rest of the
  * batch onto p's run queue, so tasks that overflowed there are not left behind while p keeps
  * getting new work of its own.
@@ -486,10 +503,10 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal, bool idle
 		sched.hooks.route_signals();
 
 	tick(p);
-	/* now and then the global queue, timers and the ring go first: `next` alone could keep
-	 * two tasks that wake each other running forever */
+	run_own_timers(c);
+	/* now and then the global queue and the ring go first: `next` alone could keep two tasks
+	 * that wake each other (or a task that sleeps for nothing) running forever */
 	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % GLOBQ_EVERY == 0) {
-		run_timers(p);
 		/* the poller when the ring runs low (bigger batches, fewer looks), and at least
 		 * every NETPOLL_EVERY ticks however long the ring stays */
 		if (gr_runq_len(&p->runq) < NETPOLL_LOW_RING ||
@@ -500,9 +517,8 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal, bool idle
 	}
 	if ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq)))
 		return t;
+	c->looked_ns = 0; /* what follows may take a while (the poller, stealing): read again */
 	if ((t = globq_take(c)))
-		return t;
-	if (run_timers(p) && ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
 		return t;
 	if (!atomic_load(&sched.polling) && !(idles_if_none && polls_next_if_idle(c)) && poll_ready(c) &&
 	    ((t = gr_runq_get_next(&p->runq)) || (t = gr_runq_get(&p->runq))))
@@ -904,7 +920,7 @@ static void spare_hand(struct gr_carrier *c, struct gr_proc *p)
 static void switch_to(struct gr_carrier *c, struct gr_task *prev, struct gr_task *next)
 {
 	struct gr_task *after = gr_runq_peek(&c->p->runq);
-	int64_t now = gr_nanotime();
+	int64_t now = c->looked_ns ? c->looked_ns : gr_nanotime();
 
 	if (prev)
 		gr_stat_add(c->stats, GR_STAT_BUSY_NS, (uint64_t)gr_cputime_stop(prev, now));
@@ -1019,9 +1035,8 @@ static void yield(bool preempted)
 		return;
 	}
 	if (preempted) {
-		/* a time slice has passed: due timers, ready fds and the global queue are owed a
-		 * look (find_runnable looks there only every GLOBQ_EVERY switches) */
-		run_timers(c->p);
+		/* a time slice has passed: ready fds and the global queue are owed a look
+		 * (find_runnable looks there only every GLOBQ_EVERY switches) */
 		poll_ready(c);
 		if ((next = globq_take(c)))
 			runq_put(c, next);
@@ -1249,20 +1264,22 @@ bool gr_sched_quiescent(void)
  */
 static void make_own_context(struct gr_carrier *c)
 {
-	size_t guard = gr_page_size();
+	/* the static TLS below the TCB comes on top of the stack: it can be larger (a program's
+	 * big __thread arrays; ThreadSanitizer's runtime alone takes 768 KB) */
+	size_t guard = gr_page_size(), size = CARRIER_STACK + gr_tls_reserve();
 	bool reused;
 	int err;
-	void *top = gr_stack_get(CARRIER_STACK, guard, &reused, &err), *tcb;
+	void *top = gr_stack_get(size, guard, &reused, &err), *tcb;
 
 	if (!top)
 		gr_throw("runtime: cannot map a carrier's stack");
-	tcb = gr_tcb_make((char *)top - GR_STACK_NODE_BYTES, (char *)top - CARRIER_STACK - guard,
-			  CARRIER_STACK + guard, guard, gr_task_fresh_tid(), NULL);
+	tcb = gr_tcb_make((char *)top - GR_STACK_NODE_BYTES, (char *)top - size - guard,
+			  size + guard, guard, gr_task_fresh_tid(), NULL);
 	if (!tcb)
 		gr_throw("runtime: cannot make a carrier's TCB");
 	gr_tcb_set_carrier(tcb, c);
 	c->own_fs = tcb;
-	c->own_lo = (uintptr_t)top - CARRIER_STACK;
+	c->own_lo = (uintptr_t)top - size;
 	c->own_hi = (uintptr_t)top;
 	gr_ctx_make(&c->ctx, (char *)top - GR_STACK_NODE_BYTES - gr_tls_reserve(), NULL,
 		    carrier_loop, c);

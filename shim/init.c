@@ -30,6 +30,7 @@
 #include "sched.h"
 #include "stack.h"
 #include "throw.h"
+#include "tls.h"
 
 int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
 		      void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
@@ -51,7 +52,8 @@ static int start_os_thread(void *(*fn)(void *), void *arg)
 	sigfillset(&all);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 << 10);
+	/* glibc carves the static TLS out of the size asked for */
+	pthread_attr_setstacksize(&attr, (256 << 10) + gr_tls_reserve());
 	REAL(pthread_sigmask)(SIG_SETMASK, &all, &old);
 	err = REAL(pthread_create)(&th, &attr, fn, arg);
 	REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);

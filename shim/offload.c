@@ -22,6 +22,7 @@
 #include "sys.h"
 
 #include "monitor.h"
+#include "tls.h"
 #include "waitq.h"
 
 #define OFFLOAD_STACK (64 * 1024)
@@ -68,7 +69,7 @@ long shim_offload(long (*fn)(void *arg), void *arg, const char *what)
 		return fn(arg);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, OFFLOAD_STACK);
+	pthread_attr_setstacksize(&attr, OFFLOAD_STACK + gr_tls_reserve()); /* TLS comes out of it */
 	err = REAL(pthread_create)(&th, &attr, offload_thread, &o);
 	pthread_attr_destroy(&attr);
 	if (err)

@@ -55,9 +55,10 @@ fixture_check() {
 		# what they print depends on the machine (privileges, the fds the runner left
 		# open): the shim's must match native
 		[ "$mode" = native ] || same_stdout_as_native "$case" ;;
-	tls_park_wake | fs_park_resume | fs_pingpong | trim_while_borrowed)
+	tls_park_wake | fs_park_resume | fs_pingpong | trim_while_borrowed | tls_big_static)
 		case $case in
 		tls_park_wake) lines="pairs=24 rounds=1500 ok" ;;
+		tls_big_static) lines="threads=8 ok" ;;
 		trim_while_borrowed) lines="rounds=4 ok" ;;
 		fs_park_resume) lines="sleeps=1000 reads=1000 ok" ;;
 		fs_pingpong) lines="round_trips=1000 ok" ;;
@@ -90,7 +91,7 @@ fixture_shim_args() {
 		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
 	create_join_10k | thread_count | many_live_threads)
 		printf -- '--max-os-threads\n%s\n' $((procs + EXTRA_OS_THREADS)) ;;
-	idle_cpu | idle_light_load | mem_returns)
+	idle_cpu | idle_light_load | mem_returns | ticker_among_busy)
 		printf -- '--under-shim\n' ;;
 	esac
 }
@@ -138,7 +139,7 @@ for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
 	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
 	    mem_returns exec_fds timer_after_handoff tls_park_wake fs_park_resume fs_pingpong \
-	    trim_while_borrowed outside_task fd_reused_behind_back; do
+	    trim_while_borrowed outside_task ticker_among_busy tls_big_static fd_reused_behind_back; do
 	run_case "$case" native
 	run_case "$case" 2
 done
@@ -146,7 +147,7 @@ done
 # Other carrier counts. cpu_parallel cannot be parallel on one carrier.
 for case in tls_identity create_join_10k fifo_open_alone idle_light_load vfork_threads \
 	    waitpid_parks fork_offload fork_from_many thread_identity timer_after_handoff \
-	    tls_park_wake outside_task fd_reused_behind_back; do
+	    tls_park_wake outside_task ticker_among_busy tls_big_static fd_reused_behind_back; do
 	run_case "$case" 1
 done
 for case in tls_identity create_join_10k cpu_parallel; do
