@@ -164,12 +164,17 @@ __attribute__((destructor)) static void shim_stop(void) { say_fs_writes(); }
  * next definition would have to be looked up) */
 GR_EXPORT void _exit(int status)
 {
+	SHIM_CALLED(_exit);
 	say_fs_writes();
 	for (;;)
 		gr_sys1(SYS_exit_group, status);
 }
 
-GR_EXPORT void _Exit(int status) { _exit(status); }
+GR_EXPORT void _Exit(int status)
+{
+	SHIM_CALLED(_Exit);
+	_exit(status);
+}
 
 /*
  * main runs under a landing place of ours for pthread_exit's forced unwind (glibc's own, set
@@ -200,6 +205,7 @@ GR_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, ch
 				void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
 				void *stack_end)
 {
+	SHIM_CALLED(__libc_start_main);
 	program_main = main;
 	return REAL(__libc_start_main)(main_under_shim, argc, argv, init, fini, rtld_fini,
 				       stack_end);

@@ -368,6 +368,7 @@ static ssize_t rw_vec(int fd, enum fd_kind k, const struct iovec *iov, int cnt, 
 
 GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
+	SHIM_CALLED(read);
 	enum fd_kind k;
 	struct iovec iov = {buf, len};
 
@@ -388,6 +389,7 @@ GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
+	SHIM_CALLED(readv);
 	enum fd_kind k;
 
 	if (!managed(fd, &k) || cnt < 0 || cnt > IOV_MAX)
@@ -398,6 +400,7 @@ GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
 			   socklen_t *alen)
 {
+	SHIM_CALLED(recvfrom);
 	enum fd_kind k;
 	struct xfer x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .alen = alen};
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
@@ -417,11 +420,13 @@ GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 
 GR_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
+	SHIM_CALLED(recv);
 	return recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
 GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	SHIM_CALLED(recvmsg);
 	enum fd_kind k;
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
@@ -453,6 +458,7 @@ static ssize_t attempt_sendmmsg(int fd, void *arg)
 GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 		       struct timespec *timeout)
 {
+	SHIM_CALLED(recvmmsg);
 	enum fd_kind k;
 	struct mmsg m = {vec, n, flags};
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
@@ -467,6 +473,7 @@ GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 
 GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
+	SHIM_CALLED(write);
 	enum fd_kind k;
 	struct iovec iov = {(void *)buf, len};
 
@@ -480,6 +487,7 @@ GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
+	SHIM_CALLED(writev);
 	enum fd_kind k;
 
 	if (!managed(fd, &k) || cnt < 0 || cnt > IOV_MAX)
@@ -490,6 +498,7 @@ GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *addr, socklen_t alen)
 {
+	SHIM_CALLED(sendto);
 	enum fd_kind k;
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
@@ -506,11 +515,13 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 GR_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
+	SHIM_CALLED(send);
 	return sendto(fd, buf, len, flags, NULL, 0);
 }
 
 GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	SHIM_CALLED(sendmsg);
 	enum fd_kind k;
 
 	if (!managed(fd, &k) || (k != FD_STREAM && k != FD_DGRAM))
@@ -521,6 +532,7 @@ GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 GR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
+	SHIM_CALLED(sendmmsg);
 	enum fd_kind k;
 	unsigned int sent = 0;
 	struct shim_io io = {.mode = GR_PD_W, .nonblock = flags & MSG_DONTWAIT};

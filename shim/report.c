@@ -67,21 +67,44 @@ void shim_report_call(const char *name, int64_t since)
 
 	gr_stat_call(gr_stat_here(), name, ns >= rep.min_ns);
 	if (ns >= rep.min_ns) {
+		struct gr_task *t = gr_current_task();
 		uintptr_t pcs[HERE_FRAMES];
-		int first, n = ctl_program_frames(pcs, gr_backtrace_here(pcs, HERE_FRAMES), false,
-						  &first);
+		int first, n;
 
+		shim_of(t)->uncounted = true; /* libunwind's calls (calls.h) */
+		n = ctl_program_frames(pcs, gr_backtrace_here(pcs, HERE_FRAMES), false, &first);
+		shim_of(t)->uncounted = false;
 		gr_sites_add(&rep.sites, name, pcs + first, n - first, ns);
 	}
 }
 
 static double secs(int64_t ns) { return (double)ns / 1e9; }
 
+/* every interposed function the program called, most calls first: calls[0..n) (calls.h) */
+static void report_intercepted(struct gr_out *o, bool json, const struct shim_call_count *calls,
+			       int n)
+{
+	gr_out_puts(o, json ? "\"intercepted\": [" :
+			      "\ncalls intercepted (count, green, passed to the kernel), most first:\n");
+	for (int k = 0; k < n; k++)
+		gr_out_printf(o, json ? "%s{\"call\": \"%s\", \"count\": %llu, \"green\": %llu, "
+					"\"passed\": %llu}"
+				      : "%s  %s %llu %llu %llu\n",
+			      json && k ? ", " : "", calls[k].name,
+			      (unsigned long long)calls[k].sum.n,
+			      (unsigned long long)calls[k].sum.green,
+			      (unsigned long long)calls[k].sum.passed);
+	gr_out_puts(o, json ? "]" : "");
+}
+
 void ctl_report(struct gr_out *o, bool json)
 {
 	struct gr_site *sites = malloc(GR_SITES_MAX * sizeof *sites);
 	struct gr_stat_call_sum calls[CALL_NAMES];
 	int ncalls = gr_stat_calls(calls, CALL_NAMES);
+	/* counted before the report's own work (symbols: files read) on a task adds to them */
+	struct shim_call_count intercepted[SHIM_CALLS];
+	int nintercepted = shim_calls_sorted(intercepted);
 	int64_t run = gr_nanotime() - ctl_started_at(), carrier = run * gr_sched_nprocs(), blocked = 0;
 	int64_t dropped_ns;
 	uint64_t dropped;
@@ -156,7 +179,9 @@ void ctl_report(struct gr_out *o, bool json)
 				      (unsigned long long)calls[k].n, (unsigned long long)calls[k].slow);
 		}
 	}
-	gr_out_puts(o, json ? "}}\n" : "");
+	gr_out_puts(o, json ? "}, " : "");
+	report_intercepted(o, json, intercepted, nintercepted);
+	gr_out_puts(o, json ? "}\n" : "");
 	free(sites);
 }
 

@@ -80,6 +80,7 @@
 
 GR_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
 {
+	SHIM_CALLED(setsockopt);
 	int r = REAL(setsockopt)(fd, level, opt, val, len);
 
 	if (r == 0 && level == SOL_SOCKET &&
@@ -93,6 +94,7 @@ GR_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t 
 
 GR_EXPORT int listen(int fd, int backlog)
 {
+	SHIM_CALLED(listen);
 	int r = REAL(listen)(fd, backlog);
 
 	if (r == 0)
@@ -204,6 +206,7 @@ static ssize_t accept_wait(int fd, struct accept_args *a)
 
 GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
+	SHIM_CALLED(accept4);
 	struct accept_args a = {addr, len, flags};
 	ssize_t r;
 
@@ -227,6 +230,7 @@ GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 GR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
+	SHIM_CALLED(accept);
 	if (!gr_current_task())
 		return REAL(accept)(fd, addr, len);
 	return accept4(fd, addr, len, 0);
@@ -251,6 +255,7 @@ static ssize_t attempt_connected(int fd, void *arg)
 
 GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	SHIM_CALLED(connect);
 	struct shim_io io = {.mode = GR_PD_W};
 	long fl;
 	ssize_t r;
@@ -283,6 +288,7 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 GR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
 {
+	SHIM_CALLED(sendfile);
 	enum fd_kind k = fd_kind(out);
 	char *buf;
 	size_t total = 0;
@@ -387,6 +393,7 @@ static int splice_look(void *arg)
 GR_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
 			 unsigned int flags)
 {
+	SHIM_CALLED(splice);
 	struct splice_args s = {in, out, off_in, off_out, len, flags, 0};
 	int fds[2] = {in, out}, r;
 
