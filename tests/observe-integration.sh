@@ -19,6 +19,10 @@
 #  - obs_slow_call with GREENPOLL_REPORT: the report's first line is the verdict, and it names
 #    flock and the fixture's wait_in_flock as a call site; while its thread waits in flock (the
 #    holder keeps the lock 5 s), the dump says "blocked in flock" and tasks "blocked ... flock";
+#  - obs_call_counts: the calls of accept, connect, read, write, pthread_mutex_lock (contended),
+#    usleep and pread it counted itself are the counts `stats` (calls.NAME, text and JSON) and
+#    the report's "calls intercepted" (text at exit, JSON from `report`) give; socket I/O was
+#    never passed to libc, every usleep waited green, every pread of a file was passed;
 #  - the channel's access: directory 0700 and socket 0600 owned by the user; as root, the
 #    command run as another user (setpriv, uid 65534) gets no dump, and a client of that uid
 #    given CAP_DAC_OVERRIDE to reach the socket is closed unanswered (SO_PEERCRED); when not
@@ -381,6 +385,55 @@ slow_call() {
 	fi
 }
 
+# the calls a fixture counted itself ("NAME N" lines, natively): the same counts in `stats`
+# (calls.NAME N, and in its JSON) while it runs, and in the report's "calls intercepted" at exit
+call_counts() {
+	local p native_out name n line problems=''
+	run -- "$fixtures/obs_call_counts" "$tmp/info.counts.native" </dev/null
+	native_out=$(cat "$tmp/out")
+	if [ "$status" -ne 0 ] || [ "$(wc -l <<<"$native_out")" -ne 7 ]; then
+		fail "obs_call_counts (native)" "$(reason), stdout '$(head -c 200 "$tmp/out")'"
+		return
+	fi
+	# no call site is listed (no backtrace is taken, whose libunwind calls would be counted)
+	start_bg counts -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 GREENPOLL_REPORT="$tmp/counts.report" \
+		GREENPOLL_REPORT_MIN=60s "$fixtures/obs_call_counts" "$tmp/info.counts"
+	if ! wait_for "$tmp/info.counts" end; then
+		fail "obs_call_counts (shim)" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/counts.err")"
+		finish_bg
+		return
+	fi
+	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.counts")
+	"$gp" stats "$p" >"$tmp/stats" 2>&1
+	"$gp" stats "$p" --json >"$tmp/stats.json" 2>&1
+	"$gp" report "$p" --json >"$tmp/report.json" 2>&1
+	finish_bg
+	while read -r name n; do
+		grep -qx "calls\.$name $n" "$tmp/stats" || problems+=" stats:$name"
+		grep -q "\"calls\.$name\": $n[,}]" "$tmp/stats.json" || problems+=" stats-json:$name"
+		grep -q "{\"call\": \"$name\", \"count\": $n," "$tmp/report.json" || problems+=" report-json:$name"
+		line=$(sed -n '/^calls intercepted (count, green, passed to the kernel), most first:$/,$p' \
+			"$tmp/counts.report" | grep -E "^  $name [0-9]+ [0-9]+ [0-9]+$")
+		read -r _ count green passed <<<"$line"
+		[ "${count:-}" = "$n" ] && [ "$green" -le "$n" ] && [ "$passed" -le "$n" ] ||
+			problems+=" report:$name"
+		case $name in # what each call did under the shim
+		read | write | connect | accept) [ "$passed" -eq 0 ] || problems+=" $name-passed" ;;
+		usleep) [ "$green" -eq "$n" ] || problems+=" usleep-green" ;;
+		pread) [ "$passed" -eq "$n" ] || problems+=" pread-passed" ;;
+		esac
+	done <<<"$native_out"
+	if [ "$status" -ne 0 ] || [ "$(cat "$tmp/counts.out")" != "$native_out" ]; then
+		fail "obs_call_counts (shim and native)" "status $status, stdout '$(head -c 200 "$tmp/counts.out")'"
+	elif [ -n "$(json_problem "$tmp/stats.json")$(json_problem "$tmp/report.json")" ]; then
+		fail "calls intercepted: JSON" "$(head -c 300 "$tmp/stats.json") $(head -c 300 "$tmp/report.json")"
+	elif [ -n "$problems" ]; then
+		fail "calls intercepted: the fixture's own counts" "wrong:$problems; $(sed -n '/^calls intercepted/,$p' "$tmp/counts.report" | head -n 12 | tr '\n' ' ')"
+	else
+		pass "calls intercepted: the fixture's own counts in stats, stats --json, report, report --json"
+	fi
+}
+
 # a thread blocked in a call greenpoll passes to the kernel: named, with the call, while it lasts
 blocked_call() {
 	local p i ok=0 label="dump: a thread blocked in flock"
@@ -486,6 +539,7 @@ else
 	exec_image
 	lost_channel
 	slow_call
+	call_counts
 	blocked_call
 	access
 fi
