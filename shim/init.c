@@ -90,6 +90,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 {
 	struct shim_config cfg;
 	char why[256];
+	int preempt_signal;
 	struct gr_sched_hooks sched_hooks = {.start_os_thread = start_os_thread};
 	struct gr_task_hooks task_hooks = {
 		.run = shim_run_task, .at_exit = task_exiting, .last_exited = last_task_exited};
@@ -112,12 +113,13 @@ __attribute__((constructor(101))) static void shim_start(void)
 	shim_task_init(initial_task, NULL);
 	shim_code_ranges_init();
 	shim_signal_init(initial_task, &sched_hooks);
+	preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0;
 	gr_monitor_configure(&(struct gr_monitor_config){
 		.preempt_ns = cfg.preempt_ns,
 		.deadlock_abort = cfg.deadlock_abort,
 		.debug = cfg.debug,
 		.off = !cfg.monitor,
-		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0,
+		.preempt_signal = preempt_signal,
 		.preempt_cookie = shim_preempt_cookie(),
 		.dump = ctl_dump_to});
 	if (cfg.fs_switch_syscall)
@@ -125,7 +127,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	gr_netpoll_init();
 	report_init(&cfg);
-	ctl_init(&cfg, start_os_thread);
+	ctl_init(&cfg, start_os_thread, preempt_signal);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	debug = cfg.debug;
 	if (cfg.debug && cfg.faults.on)

@@ -13,6 +13,8 @@
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
 #    pid; both socket files are gone once they ended; run by a shell's exec (same pid), it is
 #    dumped through the socket its image made in place of the shell's;
+#  - obs_fork_compute: its fork child computes and never waits; `greenpoll dump CHILD` shows
+#    it running, in child_computes (the child made its channel after some CPU time);
 #  - obs_lost_channel closes greenpoll's listening socket by a raw close system call: the next
 #    client is refused, the channel is made again with one line on stderr, the one after is
 #    answered;
@@ -305,6 +307,40 @@ accepts() {
 	fi
 }
 
+# ---- a fork child that computes, never waiting: seen once it has used some CPU time ----
+
+fork_compute() {
+	local child i ok=0 native_out label="dump of a fork child that computes and never waits"
+	touch "$tmp/stop.native"
+	run -- "$fixtures/obs_fork_compute" "$tmp/info.fc.native" "$tmp/stop.native"
+	native_out=$(cat "$tmp/out")
+	start_bg forkc -- LD_PRELOAD="$lib" "$fixtures/obs_fork_compute" "$tmp/info.fc" "$tmp/stop.fc"
+	if ! wait_for "$tmp/info.fc" end; then
+		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/forkc.err")"
+		touch "$tmp/stop.fc"
+		finish_bg
+		return
+	fi
+	child=$(awk '$1 == "child" { print $2 }' "$tmp/info.fc")
+	for i in $(seq 50); do
+		"$gp" dump "$child" >"$tmp/dump.fc" 2>"$tmp/dump.err" &&
+			grep -q "^thread $child \"obs_fork_comput\" running on carrier [0-9]*" "$tmp/dump.fc" &&
+			block_of "$child" "$tmp/dump.fc" | grep -q '^    #[0-9]* child_computes+0x' &&
+			{ ok=1; break; }
+		sleep 0.1
+	done
+	touch "$tmp/stop.fc"
+	finish_bg
+	if [ "$ok" -ne 1 ]; then
+		fail "$label" "child '$child': $(head -c 300 "$tmp/dump.fc" 2>/dev/null) $(head -c 200 "$tmp/dump.err")"
+	elif [ "$status" -ne 0 ] || [ "$(cat "$tmp/forkc.out")" != "$native_out" ] ||
+		[ "$native_out" != "child computed, status 0" ]; then
+		fail "obs_fork_compute (shim and native)" "status $status, stdout '$(head -c 100 "$tmp/forkc.out")', natively '$native_out'"
+	else
+		pass "$label: running, in child_computes; the same stdout as natively"
+	fi
+}
+
 # ---- an exec'd image: same pid, a socket of its own ----
 
 exec_image() {
@@ -536,6 +572,7 @@ else
 	waits_native
 	waits_shim
 	accepts
+	fork_compute
 	exec_image
 	lost_channel
 	slow_call
