@@ -16,8 +16,9 @@
  * finds no room in a slot's table is counted as unlisted ("other").
  *
  * Each interposed function's calls (shim/calls.h) are counted by a number the shim gives it,
- * in a fixed array of each slot (struct gr_stat_intercepted): made, waited green, passed to
- * libc. The runtime knows no names for them; gr_stat_intercepted_sum adds the slots up.
+ * in a fixed array of each slot (struct gr_stat_intercepted): made, waited green (counted by a
+ * wait's gr_wait_prepare, once a call), passed to libc (by the shim, once a call). The runtime
+ * knows no names for them; gr_stat_intercepted_sum adds the slots up.
  *
  * In a fork child every count starts again from 0 (the child's own).
  */
@@ -129,6 +130,22 @@ struct gr_stat_call_sum {
 	uint64_t n, slow;
 };
 int gr_stat_calls(struct gr_stat_call_sum *out, int max);
+
+/* the parts of an interposed function's call, each counted once a call */
+enum { GR_STAT_CALL_GREEN = 1, GR_STAT_CALL_PASSED = 2 };
+
+/* Part `part` of call `call` (an interposed function's number) counted in slot s, if *todo
+ * says it was not yet (then it is cleared there); s's writer only (NULL s: not counted). */
+static inline void gr_stat_call_part(struct gr_stat_slot *s, unsigned call, uint8_t *todo,
+				     unsigned part)
+{
+	if (!(*todo & part))
+		return;
+	*todo &= (uint8_t)~part;
+	if (s)
+		gr_stat_bump(part == GR_STAT_CALL_GREEN ? &s->intercepted[call].green
+							: &s->intercepted[call].passed, 1);
+}
 
 /* The calls of interposed functions 0..n-1 (n <= GR_STAT_INTERCEPTED), summed over every
  * slot, into out[0..n). */

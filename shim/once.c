@@ -28,10 +28,13 @@ static void once_cancelled(void *arg)
 	gr_waitq_wake(once, -1);
 }
 
-/* pthread_once for a task (apart: its cleanup handler's setjmp would be in the frame of the
- * call's counting, calls.h) */
-static __attribute__((noinline)) int once_in_task(int *state, void (*init)(void))
+GR_EXPORT int pthread_once(pthread_once_t *once, void (*init)(void))
 {
+	SHIM_CALLED(pthread_once);
+	int *state = (int *)once;
+
+	if (!gr_current_task())
+		return REAL(pthread_once)(once, init);
 	for (;;) {
 		int seen = __atomic_load_n(state, __ATOMIC_ACQUIRE);
 
@@ -48,13 +51,4 @@ static __attribute__((noinline)) int once_in_task(int *state, void (*init)(void)
 		}
 		shim_park_through_signals(state, once_in_progress, NULL, GR_NEVER, "pthread_once");
 	}
-}
-
-GR_EXPORT int pthread_once(pthread_once_t *once, void (*init)(void))
-{
-	SHIM_CALLED(pthread_once);
-
-	if (!gr_current_task())
-		return REAL(pthread_once)(once, init);
-	return once_in_task((int *)once, init);
 }

@@ -97,8 +97,7 @@ struct shim_task {
 	uint64_t fault_rng; /* GREENPOLL_FAULTS' PRNG state, 0 until the first draw (fault.c) */
 	const char *blocking_call; /* the outermost open bracket's call (dumps, the report) */
 	int64_t blocking_since;	   /* CLOCK_MONOTONIC ns it began */
-	uint32_t passed; /* calls passed to libc's own function (REAL), counted (calls.h) */
-	bool uncounted;	 /* greenpoll's own work calls other libraries: not the program's calls */
+	bool uncounted; /* greenpoll's own work calls other libraries: not the program's calls */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
 
@@ -112,8 +111,8 @@ static inline void shim_note_passed(void)
 {
 	struct gr_task *t = gr_current_task();
 
-	if (t)
-		shim_of(t)->passed++;
+	if (t && t->carrier) /* none yet: the initial task at start-up */
+		gr_stat_call_part(t->carrier->stats, t->call, &t->call_todo, GR_STAT_CALL_PASSED);
 }
 
 /* run the handlers of the signals pending on the task (and on the process) that it does not
