@@ -13,8 +13,10 @@
  * carriers for X% of the run (A s of B s carrier time)", where the carrier time is the run's
  * length times GREENPOLL_PROCS (the processors that could have run tasks) and A the time of
  * the calls at or over the threshold; then the sites, largest total first, each with its call's
- * name, count, total and worst time and its frames; then every call's count. Text, or one JSON
- * object (`report json`). Written to GREENPOLL_REPORT at exit (exit from any thread, or the
+ * name, count, total and worst time and its frames; then every call's count; then "calls
+ * intercepted": every interposed function the program called, with its counts (calls.h),
+ * taken before the report's own work on a task adds to them. Text, or one JSON object
+ * (`report json`). Written to GREENPOLL_REPORT at exit (exit from any thread, or the
  * last thread ending: a destructor), by the process that started with it (a fork child's calls
  * are its own and its report would overwrite the parent's: it writes none; an exec'd image
  * reads the setting again and writes its own), and given on the control channel's `report`.
