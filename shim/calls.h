@@ -11,7 +11,7 @@
  * carrier writes) and notes the function's number in the task (gr_task.call) with both parts
  * still to count: the first wait the call prepares (gr_wait_prepare) counts it green, the first
  * REAL it makes counts it passed. About fifteen instructions a call, no function call, nothing
- * shared, nothing at the return (measured: 1.5 ns a call; README).
+ * shared, nothing at the return (measured: about 1 ns a call; README).
  *
  * Counted: calls a task (a thread of the program) makes from code that is not greenpoll's:
  * a call greenpoll makes through one of its own exports (accept calling accept4, sleep calling
