@@ -425,7 +425,7 @@ slow_call() {
 # the calls a fixture counted itself ("NAME N" lines, natively): the same counts in `stats`
 # (calls.NAME N, and in its JSON) while it runs, and in the report's "calls intercepted" at exit
 call_counts() {
-	local p native_out name n line problems=''
+	local p native_out name n line count green through problems=''
 	run -- "$fixtures/obs_call_counts" "$tmp/info.counts.native" </dev/null
 	native_out=$(cat "$tmp/out")
 	if [ "$status" -ne 0 ] || [ "$(wc -l <<<"$native_out")" -ne 7 ]; then
@@ -451,13 +451,13 @@ call_counts() {
 		grep -q "{\"call\": \"$name\", \"count\": $n," "$tmp/report.json" || problems+=" report-json:$name"
 		line=$(sed -n '/^calls intercepted (count, green, passed to the kernel), most first:$/,$p' \
 			"$tmp/counts.report" | grep -E "^  $name [0-9]+ [0-9]+ [0-9]+$")
-		read -r _ count green passed <<<"$line"
-		[ "${count:-}" = "$n" ] && [ "$green" -le "$n" ] && [ "$passed" -le "$n" ] ||
+		read -r _ count green through <<<"$line"
+		[ "${count:-}" = "$n" ] && [ "$green" -le "$n" ] && [ "$through" -le "$n" ] ||
 			problems+=" report:$name"
 		case $name in # what each call did under the shim
-		read | write | connect | accept) [ "$passed" -eq 0 ] || problems+=" $name-passed" ;;
+		read | write | connect | accept) [ "$through" -eq 0 ] || problems+=" $name-passed" ;;
 		usleep) [ "$green" -eq "$n" ] || problems+=" usleep-green" ;;
-		pread) [ "$passed" -eq "$n" ] || problems+=" pread-passed" ;;
+		pread) [ "$through" -eq "$n" ] || problems+=" pread-passed" ;;
 		esac
 	done <<<"$native_out"
 	# greenpoll's accept takes accept4's path: part of the program's accept, not a call of its
