@@ -38,6 +38,7 @@ CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard cli/*.c))
 # libunwind's generic API (unw_create_addr_space: inspect.c unwinds copies of task stacks)
 UNWIND_LIBS := $(shell pkg-config --libs libunwind-generic 2>/dev/null || echo -lunwind-generic -lunwind)
 LIB_CFLAGS := $(STD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread -iquote runtime -iquote shim \
+              -iquote $(B)/gen \
               -fno-omit-frame-pointer -MMD -MP $(SAN_FLAGS)
 
 .PHONY: all test demo bench deps clean unit integration compat install uninstall
@@ -50,6 +51,18 @@ $(B)/obj/%.o: %.c
 $(B)/obj/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+# the interposed functions' names (shim/calls.h), from their definitions; rewritten only when
+# they change, so that only then does every shim object build again
+SHIM_CALLS_H := $(B)/gen/shim_calls.h
+$(SHIM_CALLS_H): $(wildcard shim/*.c) scripts/shim-calls.sh
+	@mkdir -p $(dir $@)
+	scripts/shim-calls.sh $(wildcard shim/*.c) > $@.new
+	if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard shim/*.c)): $(SHIM_CALLS_H)
+# an export ending in a tail call of another (accept's of accept4) would make that one look
+# called by the program (calls.h tells greenpoll's own calls by their return address)
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard shim/*.c)): LIB_CFLAGS += -fno-optimize-sibling-calls
 
 $(B)/libgreenpoll.so: $(LIB_OBJ)
 	$(CC) -shared $(SAN_FLAGS) -o $@ $^ -pthread -ldl $(UNWIND_LIBS) -Wl,-z,now -Wl,--no-undefined

@@ -33,6 +33,8 @@ uint32_t gr_wait_prepare(bool interruptible)
 	struct gr_task *t = gr_current_task();
 	uint32_t seq = ++t->wait_seq;
 
+	gr_stat_call_part(t->carrier->stats, t->call, &t->call_todo, GR_STAT_CALL_GREEN);
+
 	t->wait_interruptible = interruptible;
 	/* published (in a queue, a pollDesc) only after this, by a release of its own. Sequentially
 	 * consistent, as gr_interrupt's store of interrupted and load of the token are: of the two

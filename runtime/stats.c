@@ -82,11 +82,6 @@ struct gr_stat_slot *gr_stat_slot_new(void)
 	return s;
 }
 
-static void bump(_Atomic uint64_t *c)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
-}
-
 static void named_add(struct gr_stat_named *t, const char *name, bool slow)
 {
 	for (int i = 0; i < GR_STAT_NAMES; i++) {
@@ -95,15 +90,15 @@ static void named_add(struct gr_stat_named *t, const char *name, bool slow)
 		if (!w) /* the writer claims it: the counts are 0, so a reader may see it either way */
 			atomic_store_explicit(&t->e[i].name, w = name, memory_order_release);
 		if (w == name) {
-			bump(&t->e[i].n);
+			gr_stat_bump(&t->e[i].n, 1);
 			if (slow)
-				bump(&t->e[i].slow);
+				gr_stat_bump(&t->e[i].slow, 1);
 			return;
 		}
 	}
-	bump(&t->unlisted);
+	gr_stat_bump(&t->unlisted, 1);
 	if (slow)
-		bump(&t->unlisted_slow);
+		gr_stat_bump(&t->unlisted_slow, 1);
 }
 
 void gr_stat_park(struct gr_stat_slot *s, const char *what)
@@ -158,6 +153,19 @@ int gr_stat_calls(struct gr_stat_call_sum *out, int max)
 				   atomic_load_explicit(&s->calls.unlisted_slow, memory_order_relaxed));
 	}
 	return k;
+}
+
+void gr_stat_intercepted_sum(struct gr_stat_intercepted_sum *out, int n)
+{
+	memset(out, 0, (size_t)n * sizeof *out);
+	for (struct gr_stat_slot *s = atomic_load(&slots); s; s = s->next)
+		for (int i = 0; i < n; i++) {
+			const struct gr_stat_intercepted *c = &s->intercepted[i];
+
+			out[i].n += atomic_load_explicit(&c->n, memory_order_relaxed);
+			out[i].green += atomic_load_explicit(&c->green, memory_order_relaxed);
+			out[i].passed += atomic_load_explicit(&c->passed, memory_order_relaxed);
+		}
 }
 
 void gr_stat_add_shared(enum gr_stat k, uint64_t n)

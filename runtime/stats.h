@@ -15,6 +15,11 @@
  * name: parks into classes (gr_stat_park_class), calls one by one (gr_stat_calls). A name that
  * finds no room in a slot's table is counted as unlisted ("other").
  *
+ * Each interposed function's calls (shim/calls.h) are counted by a number the shim gives it,
+ * in a fixed array of each slot (struct gr_stat_intercepted): made, waited green (counted by a
+ * wait's gr_wait_prepare, once a call), passed to libc (by the shim, once a call). The runtime
+ * knows no names for them; gr_stat_intercepted_sum adds the slots up.
+ *
  * In a fork child every count starts again from 0 (the child's own).
  */
 #ifndef GR_STATS_H
@@ -80,22 +85,35 @@ struct gr_stat_named {
 	_Atomic uint64_t unlisted, unlisted_slow;
 };
 
+#define GR_STAT_INTERCEPTED 256 /* interposed functions a slot counts (shim/calls.h) */
+
+/* one interposed function's calls: made, of which waited green, of which passed to libc */
+struct gr_stat_intercepted {
+	_Atomic uint64_t n, green, passed;
+};
+
 struct gr_stat_slot {
 	_Alignas(64) _Atomic uint64_t v[GR_STAT_PER_CARRIER];
 	struct gr_stat_named parks, calls;
+	struct gr_stat_intercepted intercepted[GR_STAT_INTERCEPTED];
 	struct gr_stat_slot *next; /* every slot; const once listed */
 };
 
 /* A new slot (zeroed, listed for gr_stat_sum), or NULL out of memory. Never freed. */
 struct gr_stat_slot *gr_stat_slot_new(void);
 
+/* Add n to counter c of a slot; only the slot's writer calls it (no locked instruction). */
+static inline void gr_stat_bump(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
 /* Add n to counter k of slot s; only s's writer calls it (NULL s: not counted). */
 static inline void gr_stat_add(struct gr_stat_slot *s, enum gr_stat k, uint64_t n)
 {
 	if (s)
-		atomic_store_explicit(&s->v[k],
-				      atomic_load_explicit(&s->v[k], memory_order_relaxed) + n,
-				      memory_order_relaxed);
+		gr_stat_bump(&s->v[k], n);
 }
 
 /* One park on `what` counted in slot s (s's writer only). */
@@ -112,6 +130,29 @@ struct gr_stat_call_sum {
 	uint64_t n, slow;
 };
 int gr_stat_calls(struct gr_stat_call_sum *out, int max);
+
+/* the parts of an interposed function's call, each counted once a call */
+enum { GR_STAT_CALL_GREEN = 1, GR_STAT_CALL_PASSED = 2 };
+
+/* Part `part` of call `call` (an interposed function's number) counted in slot s, if *todo
+ * says it was not yet (then it is cleared there); s's writer only (NULL s: not counted). */
+static inline void gr_stat_call_part(struct gr_stat_slot *s, unsigned call, uint8_t *todo,
+				     unsigned part)
+{
+	if (!(*todo & part))
+		return;
+	*todo &= (uint8_t)~part;
+	if (s)
+		gr_stat_bump(part == GR_STAT_CALL_GREEN ? &s->intercepted[call].green
+							: &s->intercepted[call].passed, 1);
+}
+
+/* The calls of interposed functions 0..n-1 (n <= GR_STAT_INTERCEPTED), summed over every
+ * slot, into out[0..n). */
+struct gr_stat_intercepted_sum {
+	uint64_t n, green, passed;
+};
+void gr_stat_intercepted_sum(struct gr_stat_intercepted_sum *out, int n);
 
 /* Add n to a shared counter (k >= GR_STAT_PER_CARRIER). */
 void gr_stat_add_shared(enum gr_stat k, uint64_t n);

@@ -70,6 +70,12 @@ struct gr_task {
 				     * for the forking task in a fork child */
 	struct gr_timer wait_timer; /* deadline of the current wait */
 
+	/* the interposed function the task was last called in (its number, shim/calls.h) and the
+	 * parts of that call not counted yet (GR_STAT_CALL_GREEN, _PASSED: stats.h); written by the
+	 * task */
+	uint16_t call;
+	uint8_t call_todo;
+
 	uint64_t id;		/* unique for the process's life */
 	int32_t tid;		/* gettid() of the task: unique among live tasks, < 2^28 (task.c) */
 	void *(*start)(void *); /* const after create */

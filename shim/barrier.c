@@ -29,6 +29,7 @@ static bool same_round(const void *addr, void *arg)
 
 GR_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
+	SHIM_CALLED(pthread_barrier_wait);
 	struct gbarrier *g = (struct gbarrier *)b;
 	unsigned int round;
 
@@ -48,6 +49,7 @@ GR_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 
 GR_EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 {
+	SHIM_CALLED(pthread_barrier_destroy);
 	struct gbarrier *g = (struct gbarrier *)b;
 
 	if (!gr_current_task() || g->shared)

@@ -32,61 +32,73 @@
 
 GR_EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
+	SHIM_CALLED(pread);
 	return SHIM_BLOCKING(REAL(pread)(fd, buf, len, off));
 }
 
 GR_EXPORT ssize_t pread64(int fd, void *buf, size_t len, off64_t off)
 {
+	SHIM_CALLED(pread64);
 	return SHIM_BLOCKING(REAL(pread64)(fd, buf, len, off));
 }
 
 GR_EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
+	SHIM_CALLED(pwrite);
 	return SHIM_BLOCKING(REAL(pwrite)(fd, buf, len, off));
 }
 
 GR_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
+	SHIM_CALLED(pwrite64);
 	return SHIM_BLOCKING(REAL(pwrite64)(fd, buf, len, off));
 }
 
 GR_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
+	SHIM_CALLED(preadv);
 	return SHIM_BLOCKING(REAL(preadv)(fd, iov, cnt, off));
 }
 
 GR_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
+	SHIM_CALLED(preadv64);
 	return SHIM_BLOCKING(REAL(preadv64)(fd, iov, cnt, off));
 }
 
 GR_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
+	SHIM_CALLED(pwritev);
 	return SHIM_BLOCKING(REAL(pwritev)(fd, iov, cnt, off));
 }
 
 GR_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
+	SHIM_CALLED(pwritev64);
 	return SHIM_BLOCKING(REAL(pwritev64)(fd, iov, cnt, off));
 }
 
 GR_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
+	SHIM_CALLED(preadv2);
 	return SHIM_BLOCKING(REAL(preadv2)(fd, iov, cnt, off, flags));
 }
 
 GR_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
 {
+	SHIM_CALLED(preadv64v2);
 	return SHIM_BLOCKING(REAL(preadv64v2)(fd, iov, cnt, off, flags));
 }
 
 GR_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
+	SHIM_CALLED(pwritev2);
 	return SHIM_BLOCKING(REAL(pwritev2)(fd, iov, cnt, off, flags));
 }
 
 GR_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
 {
+	SHIM_CALLED(pwritev64v2);
 	return SHIM_BLOCKING(REAL(pwritev64v2)(fd, iov, cnt, off, flags));
 }
 
@@ -94,21 +106,25 @@ GR_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t 
 
 GR_EXPORT int fsync(int fd)
 {
+	SHIM_CALLED(fsync);
 	return SHIM_BLOCKING(REAL(fsync)(fd));
 }
 
 GR_EXPORT int fdatasync(int fd)
 {
+	SHIM_CALLED(fdatasync);
 	return SHIM_BLOCKING(REAL(fdatasync)(fd));
 }
 
 GR_EXPORT int sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
 {
+	SHIM_CALLED(sync_file_range);
 	return SHIM_BLOCKING(REAL(sync_file_range)(fd, off, len, flags));
 }
 
 GR_EXPORT int syncfs(int fd)
 {
+	SHIM_CALLED(syncfs);
 	return SHIM_BLOCKING(REAL(syncfs)(fd));
 }
 
@@ -116,6 +132,7 @@ GR_EXPORT int syncfs(int fd)
 
 GR_EXPORT int flock(int fd, int op)
 {
+	SHIM_CALLED(flock);
 	if (op & LOCK_NB)
 		return REAL(flock)(fd, op);
 	return SHIM_BLOCKING(REAL(flock)(fd, op));
@@ -123,6 +140,7 @@ GR_EXPORT int flock(int fd, int op)
 
 GR_EXPORT int lockf(int fd, int cmd, off_t len)
 {
+	SHIM_CALLED(lockf);
 	if (cmd != F_LOCK)
 		return REAL(lockf)(fd, cmd, len);
 	return SHIM_BLOCKING(REAL(lockf)(fd, cmd, len));
@@ -130,6 +148,7 @@ GR_EXPORT int lockf(int fd, int cmd, off_t len)
 
 GR_EXPORT int lockf64(int fd, int cmd, off64_t len)
 {
+	SHIM_CALLED(lockf64);
 	if (cmd != F_LOCK)
 		return REAL(lockf64)(fd, cmd, len);
 	return SHIM_BLOCKING(REAL(lockf64)(fd, cmd, len));
@@ -139,21 +158,25 @@ GR_EXPORT int lockf64(int fd, int cmd, off64_t len)
 
 GR_EXPORT ssize_t msgrcv(int id, void *msg, size_t size, long type, int flags)
 {
+	SHIM_CALLED(msgrcv);
 	return SHIM_BLOCKING_LONG(REAL(msgrcv)(id, msg, size, type, flags));
 }
 
 GR_EXPORT int msgsnd(int id, const void *msg, size_t size, int flags)
 {
+	SHIM_CALLED(msgsnd);
 	return SHIM_BLOCKING(REAL(msgsnd)(id, msg, size, flags));
 }
 
 GR_EXPORT int semop(int id, struct sembuf *ops, size_t n)
 {
+	SHIM_CALLED(semop);
 	return SHIM_BLOCKING(REAL(semop)(id, ops, n));
 }
 
 GR_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct timespec *timeout)
 {
+	SHIM_CALLED(semtimedop);
 	return SHIM_BLOCKING(REAL(semtimedop)(id, ops, n, timeout));
 }
 
@@ -161,6 +184,7 @@ GR_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct time
 
 GR_EXPORT int system(const char *command)
 {
+	SHIM_CALLED(system);
 	fd_before_exec(); /* the shell gets the program's fds (exec.c) */
 	return SHIM_BLOCKING_LONG(REAL(system)(command));
 }

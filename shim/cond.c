@@ -62,6 +62,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline)
 
 GR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
+	SHIM_CALLED(pthread_cond_wait);
 	if (!green(c))
 		return SHIM_BLOCKING_LONG(REAL(pthread_cond_wait)(c, m));
 	return cond_wait(c, m, GR_NEVER);
@@ -70,6 +71,7 @@ GR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
 				     const struct timespec *abstime)
 {
+	SHIM_CALLED(pthread_cond_clockwait);
 	if (!green(c))
 		return SHIM_BLOCKING_LONG(REAL(pthread_cond_clockwait)(c, m, clock, abstime));
 	if (!shim_valid_timespec(abstime) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
@@ -80,6 +82,7 @@ GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
 GR_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 				     const struct timespec *abstime)
 {
+	SHIM_CALLED(pthread_cond_timedwait);
 	if (!green(c))
 		return SHIM_BLOCKING_LONG(REAL(pthread_cond_timedwait)(c, m, abstime));
 	return pthread_cond_clockwait(c, m,
@@ -89,6 +92,7 @@ GR_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 
 GR_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
+	SHIM_CALLED(pthread_cond_signal);
 	if (!green(c))
 		return REAL(pthread_cond_signal)(c);
 	atomic_fetch_add(seq_of(c), 1);
@@ -98,6 +102,7 @@ GR_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 
 GR_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
+	SHIM_CALLED(pthread_cond_broadcast);
 	if (!green(c))
 		return REAL(pthread_cond_broadcast)(c);
 	atomic_fetch_add(seq_of(c), 1);

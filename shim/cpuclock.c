@@ -75,6 +75,7 @@ static bool task_run_time(struct gr_task *self, pid_t tid, int64_t *ns)
 
 GR_EXPORT int clock_gettime(clockid_t clock, struct timespec *ts)
 {
+	SHIM_CALLED(clock_gettime);
 	struct gr_task *self;
 	int64_t ns;
 	pid_t tid;
@@ -90,6 +91,7 @@ GR_EXPORT int clock_gettime(clockid_t clock, struct timespec *ts)
 
 GR_EXPORT int clock_getres(clockid_t clock, struct timespec *res)
 {
+	SHIM_CALLED(clock_getres);
 	struct gr_task *self = gr_current_task();
 	int64_t ns;
 	pid_t tid;
@@ -148,6 +150,7 @@ int shim_cpuclock_sleep(struct gr_task *self, clockid_t clock, int flags,
 
 GR_EXPORT int pthread_getcpuclockid(pthread_t th, clockid_t *clock)
 {
+	SHIM_CALLED(pthread_getcpuclockid);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t)

@@ -35,10 +35,22 @@
  *
  * A fork child closes its copy of the parent's listening socket at once (the same open file:
  * it must not take the parent's connections) and makes its own, for its own pid, with a thread
- * of its own, when one of its tasks first parks (gr_park_first_hook): most children exec or
- * exit first, and making a channel (a socket, a bind, a thread) would add about a millisecond
- * to every fork here. A child is therefore not seen by `greenpoll` until it first waits; one
- * that computes without waiting never is.
+ * of its own, never in fork itself: most children exec or exit first, and making a channel (a
+ * socket, a bind, a thread) would add about a millisecond to every fork here. It makes it when
+ * one of its tasks first parks (gr_park_first_hook), or once it has used CHILD_CPU_NS of CPU
+ * time, whichever comes first: a child that computes without waiting is seen too. Nothing else
+ * runs in the child to notice the time (its monitor starts with its second carrier), so fork
+ * arms a timer of the kernel on the CPU clock of the child's one thread (two system calls,
+ * 13 us on the machine where a fork round trip takes 3 ms; exec and exit end it) whose signal
+ * is greenpoll's preemption signal, with
+ * a value of its own (child_timer_cookie): its handler (shim/preempt.c) makes the channel there
+ * if the task was interrupted in the program's own code, where a task may switch, so may call
+ * anything; elsewhere (in libc, in greenpoll) the timer is armed again for CHILD_RETRY_NS. A CPU
+ * clock, not the wall clock: a child waiting in the kernel (a call greenpoll passes through)
+ * uses none, so the signal never interrupts a wait, where a call that is not restarted by
+ * SA_RESTART (semop, a poll of other fds) would see EINTR. Such a child (waiting, never
+ * parking), and any child when preemption is off (GREENPOLL_PREEMPT=off, GREENPOLL_MONITOR=off:
+ * no handler), is seen only from its first park.
  *
  * The fds: the listening socket and the connection being answered are hidden fds
  * (hiddenfd.h): placed high, close-on-exec, kept from the program's close, close_range, dup2.
@@ -73,6 +85,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl_proto.h"
@@ -87,9 +100,17 @@
 #define ANSWER_TIMEOUT_S 10 /* nor may one that stops reading the answer hold the channel */
 #define REMAKES_MAX 8	    /* channels made again after a loss, at most */
 
+#define CHILD_CPU_NS 100000000LL /* a fork child makes its channel after this CPU time */
+#define CHILD_RETRY_NS 10000000LL /* or this much later, if the time came in libc or greenpoll */
+
+static char child_timer_cookie; /* the fork child's timer's signal value */
+
 static struct {
 	bool on;
 	bool dump_signal; /* GREENPOLL_DUMP_SIGNAL is served (dumpsig.c) */
+	int timer_signal; /* the preemption signal, for a fork child's timer (0: none) */
+	int child_timer;  /* a fork child's timer (kernel id), -1: none */
+	atomic_bool child_pending; /* a fork child that has not made its channel yet */
 	bool said; /* the channel's failure was told (inherited by fork children) */
 	int (*start_os_thread)(void *(*)(void *), void *);
 	_Atomic int listen_fd, conn_fd; /* hidden fd slots (-1: none) */
@@ -97,7 +118,7 @@ static struct {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int remakes;
 	int64_t started_at;
-} ctl = {.listen_fd = -1, .conn_fd = -1};
+} ctl = {.listen_fd = -1, .conn_fd = -1, .child_timer = -1};
 
 int64_t ctl_started_at(void) { return ctl.started_at; }
 
@@ -374,10 +395,12 @@ static void start(void)
 	}
 }
 
-void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(void *), void *))
+void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(void *), void *),
+	      int timer_signal)
 {
 	ctl.started_at = gr_nanotime();
 	ctl.on = cfg->control;
+	ctl.timer_signal = timer_signal;
 	ctl.start_os_thread = start_os_thread;
 	gr_hiddenfd_register(&ctl.listen_fd);
 	gr_hiddenfd_register(&ctl.conn_fd);
@@ -388,22 +411,64 @@ void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(vo
 		start();
 }
 
-/* fork.h: the parent's channel closed, one of the child's own opened when a task first parks */
+/* the fork child's timer to fire after ns more of its thread's CPU time */
+static void child_timer_arm(int64_t ns)
+{
+	struct itimerspec when = {.it_value = {ns / 1000000000, ns % 1000000000}};
+
+	gr_sys4(SYS_timer_settime, ctl.child_timer, 0, &when, NULL);
+}
+
+/* a fork child's first park, or its timer's signal where anything may be called: its channel,
+ * once */
+static void child_start(void)
+{
+	if (!atomic_exchange(&ctl.child_pending, false))
+		return;
+	if (ctl.child_timer >= 0)
+		gr_sys1(SYS_timer_delete, ctl.child_timer);
+	ctl.child_timer = -1;
+	start();
+}
+
+void *ctl_child_timer_cookie(void) { return &child_timer_cookie; }
+
+void ctl_child_timer_fired(bool may_start)
+{
+	if (may_start)
+		child_start();
+	else if (atomic_load(&ctl.child_pending))
+		child_timer_arm(CHILD_RETRY_NS);
+}
+
+/* fork.h: the parent's channel closed; the child's own made at its first park or after
+ * CHILD_CPU_NS of CPU time (see the header) */
 static void ctl_after_fork_child(struct gr_task *self)
 {
-	int fd;
+	struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID,
+			      .sigev_signo = ctl.timer_signal,
+			      .sigev_value.sival_ptr = &child_timer_cookie};
+	int fd, id;
 
 	(void)self;
 	gr_park_first_hook(NULL); /* a child of a child that had not made its channel yet */
 	ctl.started_at = gr_nanotime();
 	ctl.pid = 0; /* the parent's file is the parent's to remove */
 	ctl.remakes = 0;
+	ctl.child_timer = -1; /* the parent's, if any, is not the child's (timers are not inherited) */
 	if ((fd = atomic_exchange(&ctl.listen_fd, -1)) >= 0)
 		gr_sys1(SYS_close, fd);
 	if ((fd = atomic_exchange(&ctl.conn_fd, -1)) >= 0)
 		gr_sys1(SYS_close, fd);
-	if (ctl.on || ctl.dump_signal)
-		gr_park_first_hook(start);
+	atomic_store(&ctl.child_pending, ctl.on || ctl.dump_signal);
+	if (!ctl.on && !ctl.dump_signal)
+		return;
+	gr_park_first_hook(child_start);
+	ev._sigev_un._tid = (pid_t)gr_sys0(SYS_gettid); /* sigev_notify_thread_id */
+	if (ctl.timer_signal && gr_sys3(SYS_timer_create, CLOCK_THREAD_CPUTIME_ID, &ev, &id) == 0) {
+		ctl.child_timer = id;
+		child_timer_arm(CHILD_CPU_NS);
+	}
 }
 GR_AFTER_FORK(GR_FORK_SHIM, ctl_after_fork_child);
 

@@ -14,8 +14,16 @@
 #include "out.h"
 
 /* At start-up, on the initial task: the channel for this process (unless off), served by an
- * OS thread of its own started with start_os_thread. */
-void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(void *), void *));
+ * OS thread of its own started with start_os_thread. timer_signal: the preemption signal, whose
+ * handler is greenpoll's, for a fork child's timer (0: none; ctl.c). */
+void ctl_init(const struct shim_config *cfg, int (*start_os_thread)(void *(*)(void *), void *),
+	      int timer_signal);
+
+/* A fork child's channel timer (ctl.c): the value its signal carries; and its signal came, in
+ * code where the task may call anything (may_start: the channel is made now) or not (the timer
+ * is armed again a little later). */
+void *ctl_child_timer_cookie(void);
+void ctl_child_timer_fired(bool may_start);
 
 /* GREENPOLL_DUMP_SIGNAL (dumpsig.c). At start-up: take signal sig for dumps; false if it
  * cannot be. On the control thread: the mask its waits let the signal in with (false: no

@@ -35,6 +35,19 @@ static void put_stat(struct stat_writer *w, const struct gr_stat_sum *s, enum gr
 	put(w, gr_stat_name(k), s->v[k]);
 }
 
+/* calls.NAME: each interposed function the program called, most calls first (calls.h) */
+static void put_intercepted(struct stat_writer *w)
+{
+	struct shim_call_count calls[SHIM_CALLS];
+	int n = shim_calls_sorted(calls);
+	char name[48];
+
+	for (int k = 0; k < n; k++) {
+		snprintf(name, sizeof name, "calls.%s", calls[k].name);
+		put(w, name, calls[k].sum.n);
+	}
+}
+
 void ctl_stats(struct gr_out *o, bool json)
 {
 	struct stat_writer w = {.o = o, .json = json, .first = true};
@@ -81,6 +94,7 @@ void ctl_stats(struct gr_out *o, bool json)
 	put(&w, "stacks.cached", (uint64_t)pooled);
 	put_stat(&w, &s, GR_STAT_ACCEPTS);
 	put_stat(&w, &s, GR_STAT_BLOCKING_CALLS);
+	put_intercepted(&w);
 	if (json)
 		gr_out_puts(o, w.first ? "{}\n" : "}\n");
 }

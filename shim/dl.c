@@ -7,6 +7,7 @@
 
 GR_EXPORT void *dlopen(const char *file, int mode)
 {
+	SHIM_CALLED(dlopen);
 	void *h = REAL(dlopen)(file, mode);
 
 	if (h && gr_current_task())
@@ -16,6 +17,7 @@ GR_EXPORT void *dlopen(const char *file, int mode)
 
 GR_EXPORT void *dlmopen(Lmid_t lmid, const char *file, int mode)
 {
+	SHIM_CALLED(dlmopen);
 	void *h = REAL(dlmopen)(lmid, file, mode);
 
 	if (h && gr_current_task())

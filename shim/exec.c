@@ -27,30 +27,35 @@
 
 GR_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
+	SHIM_CALLED(execve);
 	fd_before_exec();
 	return REAL(execve)(path, argv, envp);
 }
 
 GR_EXPORT int execv(const char *path, char *const argv[])
 {
+	SHIM_CALLED(execv);
 	fd_before_exec();
 	return REAL(execv)(path, argv);
 }
 
 GR_EXPORT int execvp(const char *file, char *const argv[])
 {
+	SHIM_CALLED(execvp);
 	fd_before_exec();
 	return REAL(execvp)(file, argv);
 }
 
 GR_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+	SHIM_CALLED(execvpe);
 	fd_before_exec();
 	return REAL(execvpe)(file, argv, envp);
 }
 
 GR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
+	SHIM_CALLED(fexecve);
 	fd_before_exec();
 	return REAL(fexecve)(fd, argv, envp);
 }
@@ -58,6 +63,7 @@ GR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 GR_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		       int flags)
 {
+	SHIM_CALLED(execveat);
 	fd_before_exec();
 	return REAL(execveat)(dirfd, path, argv, envp, flags);
 }
@@ -102,6 +108,7 @@ static void argv_from_list(char **argv, size_t after, const char *first, va_list
 
 GR_EXPORT int execl(const char *path, const char *arg, ...)
 {
+	SHIM_CALLED(execl);
 	ARGV_FROM_LIST(argv, arg);
 	va_end(ap_);
 	return execv(path, argv);
@@ -109,6 +116,7 @@ GR_EXPORT int execl(const char *path, const char *arg, ...)
 
 GR_EXPORT int execlp(const char *file, const char *arg, ...)
 {
+	SHIM_CALLED(execlp);
 	ARGV_FROM_LIST(argv, arg);
 	va_end(ap_);
 	return execvp(file, argv);
@@ -116,6 +124,7 @@ GR_EXPORT int execlp(const char *file, const char *arg, ...)
 
 GR_EXPORT int execle(const char *path, const char *arg, ...)
 {
+	SHIM_CALLED(execle);
 	char **envp;
 
 	ARGV_FROM_LIST(argv, arg);
@@ -127,6 +136,7 @@ GR_EXPORT int execle(const char *path, const char *arg, ...)
 GR_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *acts,
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+	SHIM_CALLED(posix_spawn);
 	fd_before_exec();
 	return SHIM_BLOCKING(REAL(posix_spawn)(pid, path, acts, attr, argv, envp));
 }
@@ -134,12 +144,14 @@ GR_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
 GR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *acts,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+	SHIM_CALLED(posix_spawnp);
 	fd_before_exec();
 	return SHIM_BLOCKING(REAL(posix_spawnp)(pid, file, acts, attr, argv, envp));
 }
 
 GR_EXPORT FILE *popen(const char *command, const char *type)
 {
+	SHIM_CALLED(popen);
 	fd_before_exec();
 	return SHIM_BLOCKING(REAL(popen)(command, type));
 }

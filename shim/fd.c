@@ -47,6 +47,7 @@ static enum fd_kind kind_of_socket_type(int type)
 
 GR_EXPORT int socket(int domain, int type, int protocol)
 {
+	SHIM_CALLED(socket);
 	int fd = REAL(socket)(domain, type, protocol);
 
 	if (fd >= 0) {
@@ -61,6 +62,7 @@ GR_EXPORT int socket(int domain, int type, int protocol)
 
 GR_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {
+	SHIM_CALLED(socketpair);
 	int r = REAL(socketpair)(domain, type, protocol, sv);
 
 	if (r == 0) {
@@ -72,6 +74,7 @@ GR_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 
 GR_EXPORT int pipe2(int fds[2], int flags)
 {
+	SHIM_CALLED(pipe2);
 	int r = REAL(pipe2)(fds, flags);
 
 	if (r == 0) {
@@ -83,11 +86,13 @@ GR_EXPORT int pipe2(int fds[2], int flags)
 
 GR_EXPORT int pipe(int fds[2])
 {
+	SHIM_CALLED(pipe);
 	return pipe2(fds, 0);
 }
 
 GR_EXPORT int close(int fd)
 {
+	SHIM_CALLED(close);
 	if (gr_hiddenfd_owns(fd)) {
 		errno = EBADF; /* not the program's: to it, no such fd is open */
 		return -1;
@@ -108,6 +113,7 @@ static int close_span(unsigned int first, unsigned int last, int flags)
 
 GR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
+	SHIM_CALLED(close_range);
 	int own[GR_HIDDENFD_MAX], n = gr_hiddenfd_list(own);
 
 	for (int i = 0; i < n; i++) {
@@ -126,6 +132,7 @@ GR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 GR_EXPORT void closefrom(int lowfd)
 {
+	SHIM_CALLED(closefrom);
 	close_range(lowfd < 0 ? 0 : (unsigned int)lowfd, ~0u, 0);
 }
 
@@ -164,6 +171,7 @@ static int make_room(int newfd)
 
 GR_EXPORT int dup(int oldfd)
 {
+	SHIM_CALLED(dup);
 	int fd = REAL(dup)(gr_hiddenfd_owns(oldfd) ? -1 : oldfd);
 
 	if (fd >= 0) {
@@ -175,6 +183,7 @@ GR_EXPORT int dup(int oldfd)
 
 GR_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	SHIM_CALLED(dup3);
 	int r;
 
 	if (oldfd == newfd || gr_hiddenfd_owns(oldfd))
@@ -189,6 +198,7 @@ GR_EXPORT int dup3(int oldfd, int newfd, int flags)
 
 GR_EXPORT int dup2(int oldfd, int newfd)
 {
+	SHIM_CALLED(dup2);
 	int r;
 
 	if (oldfd == newfd || gr_hiddenfd_owns(oldfd))
@@ -203,6 +213,7 @@ GR_EXPORT int dup2(int oldfd, int newfd)
 
 GR_EXPORT int fclose(FILE *f)
 {
+	SHIM_CALLED(fclose);
 	int fd = fileno(f);
 
 	if (fd >= 0)
@@ -212,6 +223,7 @@ GR_EXPORT int fclose(FILE *f)
 
 GR_EXPORT int pclose(FILE *f)
 {
+	SHIM_CALLED(pclose);
 	int fd = fileno(f);
 
 	if (fd >= 0)
@@ -249,6 +261,7 @@ static int fcntl_arg(int fd, int cmd, void *arg)
 
 GR_EXPORT int fcntl(int fd, int cmd, ...)
 {
+	SHIM_CALLED(fcntl);
 	va_list ap;
 	void *arg;
 
@@ -261,6 +274,7 @@ GR_EXPORT int fcntl(int fd, int cmd, ...)
 /* what <fcntl.h> calls under _FILE_OFFSET_BITS=64 */
 GR_EXPORT int fcntl64(int fd, int cmd, ...)
 {
+	SHIM_CALLED(fcntl64);
 	va_list ap;
 	void *arg;
 
@@ -272,6 +286,7 @@ GR_EXPORT int fcntl64(int fd, int cmd, ...)
 
 GR_EXPORT int ioctl(int fd, unsigned long request, ...)
 {
+	SHIM_CALLED(ioctl);
 	va_list ap;
 	void *arg;
 

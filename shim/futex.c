@@ -112,6 +112,7 @@ static bool waits_by_design(long number)
 
 GR_EXPORT long syscall(long number, ...)
 {
+	SHIM_CALLED(syscall);
 	va_list ap;
 	long a[6], result;
 

@@ -38,6 +38,7 @@
 
 GR_EXPORT pid_t gettid(void)
 {
+	SHIM_CALLED(gettid);
 	struct gr_task *self = gr_current_task();
 
 	return self ? self->tid : REAL(gettid)();
@@ -47,6 +48,7 @@ GR_EXPORT pid_t gettid(void)
 
 GR_EXPORT int pthread_setname_np(pthread_t th, const char *name)
 {
+	SHIM_CALLED(pthread_setname_np);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t)
@@ -59,6 +61,7 @@ GR_EXPORT int pthread_setname_np(pthread_t th, const char *name)
 
 GR_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 {
+	SHIM_CALLED(pthread_getname_np);
 	struct gr_task *t = shim_task_of_thread(th);
 	char name[16];
 
@@ -89,6 +92,7 @@ static struct gr_task *task_of_id(pid_t id)
 
 GR_EXPORT int pthread_kill(pthread_t th, int sig)
 {
+	SHIM_CALLED(pthread_kill);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t || !gr_current_task())
@@ -113,6 +117,7 @@ long shim_thread_kill(pid_t tgid, pid_t tid, int sig)
 
 GR_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
 {
+	SHIM_CALLED(tgkill);
 	long r = gr_current_task() ? shim_thread_kill(tgid, tid, sig) : -ENOSYS;
 
 	if (r == -ENOSYS)
@@ -126,6 +131,7 @@ GR_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
 
 GR_EXPORT int pthread_sigqueue(pthread_t th, int sig, const union sigval value)
 {
+	SHIM_CALLED(pthread_sigqueue);
 	struct gr_task *t = shim_task_of_thread(th);
 	siginfo_t info;
 
@@ -181,6 +187,7 @@ static int get_affinity(struct gr_task *t, size_t size, cpu_set_t *set)
 
 GR_EXPORT int pthread_setaffinity_np(pthread_t th, size_t size, const cpu_set_t *set)
 {
+	SHIM_CALLED(pthread_setaffinity_np);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	return t ? set_affinity(t, size, set) : REAL(pthread_setaffinity_np)(th, size, set);
@@ -188,6 +195,7 @@ GR_EXPORT int pthread_setaffinity_np(pthread_t th, size_t size, const cpu_set_t 
 
 GR_EXPORT int pthread_getaffinity_np(pthread_t th, size_t size, cpu_set_t *set)
 {
+	SHIM_CALLED(pthread_getaffinity_np);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	return t ? get_affinity(t, size, set) : REAL(pthread_getaffinity_np)(th, size, set);
@@ -203,6 +211,7 @@ static int as_errno_result(int err)
 
 GR_EXPORT int sched_setaffinity(pid_t id, size_t size, const cpu_set_t *set)
 {
+	SHIM_CALLED(sched_setaffinity);
 	struct gr_task *t = task_of_id(id);
 
 	return t ? as_errno_result(set_affinity(t, size, set))
@@ -211,6 +220,7 @@ GR_EXPORT int sched_setaffinity(pid_t id, size_t size, const cpu_set_t *set)
 
 GR_EXPORT int sched_getaffinity(pid_t id, size_t size, cpu_set_t *set)
 {
+	SHIM_CALLED(sched_getaffinity);
 	struct gr_task *t = task_of_id(id);
 
 	return t ? as_errno_result(get_affinity(t, size, set))
@@ -338,6 +348,7 @@ void shim_sched_report(struct gr_task *t, pthread_attr_t *attr)
 
 GR_EXPORT int pthread_setschedparam(pthread_t th, int policy, const struct sched_param *param)
 {
+	SHIM_CALLED(pthread_setschedparam);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t)
@@ -347,6 +358,7 @@ GR_EXPORT int pthread_setschedparam(pthread_t th, int policy, const struct sched
 
 GR_EXPORT int pthread_getschedparam(pthread_t th, int *policy, struct sched_param *param)
 {
+	SHIM_CALLED(pthread_getschedparam);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t)
@@ -360,6 +372,7 @@ GR_EXPORT int pthread_getschedparam(pthread_t th, int *policy, struct sched_para
 
 GR_EXPORT int pthread_setschedprio(pthread_t th, int prio)
 {
+	SHIM_CALLED(pthread_setschedprio);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t)
@@ -369,6 +382,7 @@ GR_EXPORT int pthread_setschedprio(pthread_t th, int prio)
 
 GR_EXPORT int sched_setscheduler(pid_t id, int policy, const struct sched_param *param)
 {
+	SHIM_CALLED(sched_setscheduler);
 	struct gr_task *t = task_of_id(id);
 	int err;
 
@@ -383,6 +397,7 @@ GR_EXPORT int sched_setscheduler(pid_t id, int policy, const struct sched_param 
 
 GR_EXPORT int sched_getscheduler(pid_t id)
 {
+	SHIM_CALLED(sched_getscheduler);
 	struct gr_task *t = task_of_id(id);
 
 	return t ? shim_of(t)->sched.policy : REAL(sched_getscheduler)(id);
@@ -390,6 +405,7 @@ GR_EXPORT int sched_getscheduler(pid_t id)
 
 GR_EXPORT int sched_setparam(pid_t id, const struct sched_param *param)
 {
+	SHIM_CALLED(sched_setparam);
 	struct gr_task *t = task_of_id(id);
 
 	if (!t)
@@ -401,6 +417,7 @@ GR_EXPORT int sched_setparam(pid_t id, const struct sched_param *param)
 
 GR_EXPORT int sched_getparam(pid_t id, struct sched_param *param)
 {
+	SHIM_CALLED(sched_getparam);
 	struct gr_task *t = task_of_id(id);
 
 	if (!t)

@@ -93,6 +93,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 {
 	struct shim_config cfg;
 	char why[320];
+	int preempt_signal;
 	struct gr_sched_hooks sched_hooks = {.start_os_thread = start_os_thread};
 	struct gr_task_hooks task_hooks = {
 		.run = shim_run_task, .at_exit = task_exiting, .last_exited = last_task_exited};
@@ -115,12 +116,13 @@ __attribute__((constructor(101))) static void shim_start(void)
 	shim_task_init(initial_task, NULL);
 	shim_code_ranges_init();
 	shim_signal_init(initial_task, &sched_hooks);
+	preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0;
 	gr_monitor_configure(&(struct gr_monitor_config){
 		.preempt_ns = cfg.preempt_ns,
 		.deadlock_abort = cfg.deadlock_abort,
 		.debug = cfg.debug,
 		.off = !cfg.monitor,
-		.preempt_signal = cfg.preempt_ns && cfg.monitor ? shim_preempt_init() : 0,
+		.preempt_signal = preempt_signal,
 		.preempt_cookie = shim_preempt_cookie(),
 		.dump = ctl_dump_to});
 	if (cfg.fs_switch_syscall)
@@ -128,7 +130,7 @@ __attribute__((constructor(101))) static void shim_start(void)
 	gr_sched_init(cfg.procs, cfg.max_carriers, initial_task, &sched_hooks);
 	gr_netpoll_init();
 	report_init(&cfg);
-	ctl_init(&cfg, start_os_thread);
+	ctl_init(&cfg, start_os_thread, preempt_signal);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	debug = cfg.debug;
 	if (cfg.debug && cfg.faults.on)
@@ -167,12 +169,17 @@ __attribute__((destructor)) static void shim_stop(void) { say_fs_writes(); }
  * next definition would have to be looked up) */
 GR_EXPORT void _exit(int status)
 {
+	SHIM_CALLED(_exit);
 	say_fs_writes();
 	for (;;)
 		gr_sys1(SYS_exit_group, status);
 }
 
-GR_EXPORT void _Exit(int status) { _exit(status); }
+GR_EXPORT void _Exit(int status)
+{
+	SHIM_CALLED(_Exit);
+	_exit(status);
+}
 
 /*
  * main runs under a landing place of ours for pthread_exit's forced unwind (glibc's own, set
@@ -203,6 +210,7 @@ GR_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, ch
 				void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
 				void *stack_end)
 {
+	SHIM_CALLED(__libc_start_main);
 	program_main = main;
 	return REAL(__libc_start_main)(main_under_shim, argc, argv, init, fini, rtld_fini,
 				       stack_end);

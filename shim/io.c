@@ -369,6 +369,7 @@ static ssize_t rw_vec(struct fd_view *v, const struct iovec *iov, int cnt, bool 
 
 GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
+	SHIM_CALLED(read);
 	struct fd_view v;
 	struct iovec iov = {buf, len};
 
@@ -388,6 +389,7 @@ GR_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
+	SHIM_CALLED(readv);
 	struct fd_view v;
 
 	if (!managed(fd, &v) || cnt < 0 || cnt > IOV_MAX)
@@ -398,6 +400,7 @@ GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
 			   socklen_t *alen)
 {
+	SHIM_CALLED(recvfrom);
 	struct fd_view v;
 	struct xfer x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .alen = alen};
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
@@ -417,11 +420,13 @@ GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 
 GR_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
+	SHIM_CALLED(recv);
 	return recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
 GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	SHIM_CALLED(recvmsg);
 	struct fd_view v;
 
 	if (!managed(fd, &v) || !fd_is_socket(&v))
@@ -452,6 +457,7 @@ static ssize_t attempt_sendmmsg(struct fd_view *v, void *arg)
 GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 		       struct timespec *timeout)
 {
+	SHIM_CALLED(recvmmsg);
 	struct fd_view v;
 	struct mmsg m = {vec, n, flags};
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
@@ -466,6 +472,7 @@ GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 
 GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
+	SHIM_CALLED(write);
 	struct fd_view v;
 	struct iovec iov = {(void *)buf, len};
 
@@ -479,6 +486,7 @@ GR_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
+	SHIM_CALLED(writev);
 	struct fd_view v;
 
 	if (!managed(fd, &v) || cnt < 0 || cnt > IOV_MAX)
@@ -489,6 +497,7 @@ GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *addr, socklen_t alen)
 {
+	SHIM_CALLED(sendto);
 	struct fd_view v;
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
@@ -505,11 +514,13 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 GR_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
+	SHIM_CALLED(send);
 	return sendto(fd, buf, len, flags, NULL, 0);
 }
 
 GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	SHIM_CALLED(sendmsg);
 	struct fd_view v;
 
 	if (!managed(fd, &v) || !fd_is_socket(&v))
@@ -520,6 +531,7 @@ GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 GR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
+	SHIM_CALLED(sendmmsg);
 	struct fd_view v;
 	unsigned int sent = 0;
 	struct shim_io io = {.mode = GR_PD_W, .nonblock = flags & MSG_DONTWAIT};

@@ -13,6 +13,7 @@ static _Atomic unsigned keys_end; /* one past the highest key ever given a destr
 
 GR_EXPORT int pthread_key_create(pthread_key_t *key, void (*destructor)(void *))
 {
+	SHIM_CALLED(pthread_key_create);
 	int err = REAL(pthread_key_create)(key, destructor);
 	unsigned end;
 
@@ -27,6 +28,7 @@ GR_EXPORT int pthread_key_create(pthread_key_t *key, void (*destructor)(void *))
 
 GR_EXPORT int pthread_key_delete(pthread_key_t key)
 {
+	SHIM_CALLED(pthread_key_delete);
 	if (key < PTHREAD_KEYS_MAX)
 		atomic_store(&destructors[key], NULL);
 	return REAL(pthread_key_delete)(key);

@@ -115,6 +115,7 @@ static int mutex_acquire(pthread_mutex_t *m, bool try, int64_t deadline)
 
 GR_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
+	SHIM_CALLED(pthread_mutex_init);
 	int err = REAL(pthread_mutex_init)(m, attr);
 
 	if (!err && gr_current_task() && (gm(m)->kind & KIND_ROBUST)) {
@@ -126,6 +127,7 @@ GR_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *
 
 GR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
+	SHIM_CALLED(pthread_mutex_lock);
 	if (!green(m))
 		return SHIM_BLOCKING(REAL(pthread_mutex_lock)(m));
 	return mutex_acquire(m, false, GR_NEVER);
@@ -133,6 +135,7 @@ GR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 
 GR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
+	SHIM_CALLED(pthread_mutex_trylock);
 	if (!green(m))
 		return REAL(pthread_mutex_trylock)(m);
 	return mutex_acquire(m, true, GR_NEVER);
@@ -141,6 +144,7 @@ GR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 				      const struct timespec *abstime)
 {
+	SHIM_CALLED(pthread_mutex_clocklock);
 	if (!green(m))
 		return SHIM_BLOCKING(REAL(pthread_mutex_clocklock)(m, clock, abstime));
 	if (!shim_valid_timespec(abstime) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
@@ -150,6 +154,7 @@ GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 
 GR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
+	SHIM_CALLED(pthread_mutex_timedlock);
 	if (!green(m))
 		return SHIM_BLOCKING(REAL(pthread_mutex_timedlock)(m, abstime));
 	return pthread_mutex_clocklock(m, CLOCK_REALTIME, abstime);
@@ -157,6 +162,7 @@ GR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec 
 
 GR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
+	SHIM_CALLED(pthread_mutex_unlock);
 	struct gmutex *g = gm(m);
 	int type;
 
@@ -180,6 +186,7 @@ GR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 
 GR_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 {
+	SHIM_CALLED(pthread_spin_lock);
 	if (!gr_current_task())
 		return REAL(pthread_spin_lock)(l);
 	for (;;) {

@@ -30,6 +30,7 @@ static void once_cancelled(void *arg)
 
 GR_EXPORT int pthread_once(pthread_once_t *once, void (*init)(void))
 {
+	SHIM_CALLED(pthread_once);
 	int *state = (int *)once;
 
 	if (!gr_current_task())

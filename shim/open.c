@@ -68,6 +68,7 @@ static mode_t mode_arg(int flags, va_list ap)
 
 GR_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
+	SHIM_CALLED(openat);
 	va_list ap;
 	mode_t mode;
 
@@ -79,6 +80,7 @@ GR_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 
 GR_EXPORT int open(const char *path, int flags, ...)
 {
+	SHIM_CALLED(open);
 	va_list ap;
 	mode_t mode;
 
@@ -90,6 +92,7 @@ GR_EXPORT int open(const char *path, int flags, ...)
 
 GR_EXPORT int open64(const char *path, int flags, ...)
 {
+	SHIM_CALLED(open64);
 	va_list ap;
 	mode_t mode;
 
@@ -101,6 +104,7 @@ GR_EXPORT int open64(const char *path, int flags, ...)
 
 GR_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
+	SHIM_CALLED(openat64);
 	va_list ap;
 	mode_t mode;
 
@@ -113,31 +117,37 @@ GR_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 /* open with O_CREAT | O_WRONLY | O_TRUNC (libc's creat opens internally, unseen) */
 GR_EXPORT int creat(const char *path, mode_t mode)
 {
+	SHIM_CALLED(creat);
 	return open_green(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 GR_EXPORT int creat64(const char *path, mode_t mode)
 {
+	SHIM_CALLED(creat64);
 	return open_green(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 /* _FORTIFY_SOURCE's versions (no mode: O_CREAT is not allowed with them) */
 GR_EXPORT int __open_2(const char *path, int flags)
 {
+	SHIM_CALLED(__open_2);
 	return open_green(AT_FDCWD, path, flags, 0);
 }
 
 GR_EXPORT int __open64_2(const char *path, int flags)
 {
+	SHIM_CALLED(__open64_2);
 	return open_green(AT_FDCWD, path, flags, 0);
 }
 
 GR_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
+	SHIM_CALLED(__openat_2);
 	return open_green(dirfd, path, flags, 0);
 }
 
 GR_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
+	SHIM_CALLED(__openat64_2);
 	return open_green(dirfd, path, flags, 0);
 }

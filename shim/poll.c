@@ -237,6 +237,7 @@ static int green_poll(struct pollfd *fds, nfds_t n, const sigset_t *mask, int64_
 
 GR_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
+	SHIM_CALLED(poll);
 	if (!gr_current_task() || timeout == 0 || n > (nfds_t)INT32_MAX)
 		return REAL(poll)(fds, n, timeout);
 	return green_poll(fds, n, NULL, shim_deadline_ms(timeout));
@@ -251,6 +252,7 @@ static int64_t deadline_rel(const struct timespec *ts)
 
 GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
+	SHIM_CALLED(ppoll);
 	if (!gr_current_task() || (ts && !ts->tv_sec && !ts->tv_nsec) || n > (nfds_t)INT32_MAX)
 		return REAL(ppoll)(fds, n, ts, mask);
 	if (ts && (!shim_valid_timespec(ts) || ts->tv_sec < 0)) {
@@ -315,6 +317,7 @@ static int green_select(int nfds, fd_set *r, fd_set *w, fd_set *e, const sigset_
 
 GR_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
+	SHIM_CALLED(select);
 	int64_t deadline;
 	int res;
 
@@ -341,6 +344,7 @@ GR_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
 GR_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
 		      const sigset_t *mask)
 {
+	SHIM_CALLED(pselect);
 	if (!gr_current_task() || nfds < 0 || nfds > FD_SETSIZE || (ts && !ts->tv_sec && !ts->tv_nsec))
 		return REAL(pselect)(nfds, r, w, e, ts, mask);
 	if (ts && (!shim_valid_timespec(ts) || ts->tv_sec < 0)) {
@@ -389,6 +393,7 @@ static int green_epoll(int epfd, struct epoll_event *events, int max, const sigs
 
 GR_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int timeout)
 {
+	SHIM_CALLED(epoll_wait);
 	if (!gr_current_task() || timeout == 0 || max <= 0)
 		return REAL(epoll_wait)(epfd, events, max, timeout);
 	return green_epoll(epfd, events, max, NULL, shim_deadline_ms(timeout));
@@ -397,6 +402,7 @@ GR_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int time
 GR_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeout,
 			  const sigset_t *mask)
 {
+	SHIM_CALLED(epoll_pwait);
 	if (!gr_current_task() || timeout == 0 || max <= 0)
 		return REAL(epoll_pwait)(epfd, events, max, timeout, mask);
 	return green_epoll(epfd, events, max, mask, shim_deadline_ms(timeout));
@@ -405,6 +411,7 @@ GR_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int tim
 GR_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
 			   const struct timespec *ts, const sigset_t *mask)
 {
+	SHIM_CALLED(epoll_pwait2);
 	if (!gr_current_task() || (ts && !ts->tv_sec && !ts->tv_nsec) || max <= 0)
 		return REAL(epoll_pwait2)(epfd, events, max, ts, mask);
 	if (ts && (!shim_valid_timespec(ts) || ts->tv_sec < 0)) {

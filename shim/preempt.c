@@ -29,9 +29,13 @@
  *
  * The same signal, queued with sample_cookie's address, asks the carrier for a sample of the
  * task it runs (a dump of a running task: runtime/inspect.h), which the handler takes wherever
- * the task is (it only copies registers and stack) and which never makes it yield.
+ * the task is (it only copies registers and stack) and which never makes it yield. And a fork
+ * child's timer sends it (SI_TIMER, with ctl.c's cookie) when it is time for the child's
+ * control channel: made right there if the interrupted code may switch (ctl.c).
  */
 #include "shim.h"
+
+#include "ctl.h"
 
 #include <errno.h>
 #include <link.h>
@@ -118,6 +122,8 @@ static void on_preempt_signal(int sig, siginfo_t *info, void *uctx)
 
 	if (ours && info->si_value.sival_ptr == &sample_cookie) {
 		gr_sample_take(uctx);
+	} else if (info->si_code == SI_TIMER && info->si_value.sival_ptr == ctl_child_timer_cookie()) {
+		ctl_child_timer_fired(gr_current_task() && may_switch(uc));
 	} else if (!ours || info->si_value.sival_ptr != &preempt_cookie) {
 		shim_signal_forward(sig, info, uctx);
 	} else if (gr_current_task() && may_switch(uc)) {

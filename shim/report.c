@@ -13,8 +13,10 @@
  * carriers for X% of the run (A s of B s carrier time)", where the carrier time is the run's
  * length times GREENPOLL_PROCS (the processors that could have run tasks) and A the time of
  * the calls at or over the threshold; then the sites, largest total first, each with its call's
- * name, count, total and worst time and its frames; then every call's count. Text, or one JSON
- * object (`report json`). Written to GREENPOLL_REPORT at exit (exit from any thread, or the
+ * name, count, total and worst time and its frames; then every call's count; then "calls
+ * intercepted": every interposed function the program called, with its counts (calls.h),
+ * taken before the report's own work on a task adds to them. Text, or one JSON object
+ * (`report json`). Written to GREENPOLL_REPORT at exit (exit from any thread, or the
  * last thread ending: a destructor), by the process that started with it (a fork child's calls
  * are its own and its report would overwrite the parent's: it writes none; an exec'd image
  * reads the setting again and writes its own), and given on the control channel's `report`.
@@ -67,21 +69,44 @@ void shim_report_call(const char *name, int64_t since)
 
 	gr_stat_call(gr_stat_here(), name, ns >= rep.min_ns);
 	if (ns >= rep.min_ns) {
+		struct gr_task *t = gr_current_task();
 		uintptr_t pcs[HERE_FRAMES];
-		int first, n = ctl_program_frames(pcs, gr_backtrace_here(pcs, HERE_FRAMES), false,
-						  &first);
+		int first, n;
 
+		shim_of(t)->uncounted = true; /* libunwind's calls (calls.h) */
+		n = ctl_program_frames(pcs, gr_backtrace_here(pcs, HERE_FRAMES), false, &first);
+		shim_of(t)->uncounted = false;
 		gr_sites_add(&rep.sites, name, pcs + first, n - first, ns);
 	}
 }
 
 static double secs(int64_t ns) { return (double)ns / 1e9; }
 
+/* every interposed function the program called, most calls first: calls[0..n) (calls.h) */
+static void report_intercepted(struct gr_out *o, bool json, const struct shim_call_count *calls,
+			       int n)
+{
+	gr_out_puts(o, json ? "\"intercepted\": [" :
+			      "\ncalls intercepted (count, green, passed to the kernel), most first:\n");
+	for (int k = 0; k < n; k++)
+		gr_out_printf(o, json ? "%s{\"call\": \"%s\", \"count\": %llu, \"green\": %llu, "
+					"\"passed\": %llu}"
+				      : "%s  %s %llu %llu %llu\n",
+			      json && k ? ", " : "", calls[k].name,
+			      (unsigned long long)calls[k].sum.n,
+			      (unsigned long long)calls[k].sum.green,
+			      (unsigned long long)calls[k].sum.passed);
+	gr_out_puts(o, json ? "]" : "");
+}
+
 void ctl_report(struct gr_out *o, bool json)
 {
 	struct gr_site *sites = malloc(GR_SITES_MAX * sizeof *sites);
 	struct gr_stat_call_sum calls[CALL_NAMES];
 	int ncalls = gr_stat_calls(calls, CALL_NAMES);
+	/* counted before the report's own work (symbols: files read) on a task adds to them */
+	struct shim_call_count intercepted[SHIM_CALLS];
+	int nintercepted = shim_calls_sorted(intercepted);
 	int64_t run = gr_nanotime() - ctl_started_at(), carrier = run * gr_sched_nprocs(), blocked = 0;
 	int64_t dropped_ns;
 	uint64_t dropped;
@@ -151,7 +176,9 @@ void ctl_report(struct gr_out *o, bool json)
 				      (unsigned long long)calls[k].n, (unsigned long long)calls[k].slow);
 		}
 	}
-	gr_out_puts(o, json ? "}}\n" : "");
+	gr_out_puts(o, json ? "}, " : "");
+	report_intercepted(o, json, intercepted, nintercepted);
+	gr_out_puts(o, json ? "}\n" : "");
 	free(sites);
 }
 

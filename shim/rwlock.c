@@ -140,6 +140,7 @@ static int timed(pthread_rwlock_t *l, bool writer, clockid_t clock, const struct
 
 GR_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
+	SHIM_CALLED(pthread_rwlock_rdlock);
 	if (green(l))
 		return acquire(l, false, false, GR_NEVER);
 	return SHIM_BLOCKING(REAL(pthread_rwlock_rdlock)(l));
@@ -147,6 +148,7 @@ GR_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 
 GR_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
+	SHIM_CALLED(pthread_rwlock_wrlock);
 	if (green(l))
 		return acquire(l, true, false, GR_NEVER);
 	return SHIM_BLOCKING(REAL(pthread_rwlock_wrlock)(l));
@@ -154,17 +156,20 @@ GR_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 
 GR_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
+	SHIM_CALLED(pthread_rwlock_tryrdlock);
 	return green(l) ? acquire(l, false, true, GR_NEVER) : REAL(pthread_rwlock_tryrdlock)(l);
 }
 
 GR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
+	SHIM_CALLED(pthread_rwlock_trywrlock);
 	return green(l) ? acquire(l, true, true, GR_NEVER) : REAL(pthread_rwlock_trywrlock)(l);
 }
 
 GR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock,
 					 const struct timespec *abs)
 {
+	SHIM_CALLED(pthread_rwlock_clockrdlock);
 	if (green(l))
 		return timed(l, false, clock, abs);
 	return SHIM_BLOCKING(REAL(pthread_rwlock_clockrdlock)(l, clock, abs));
@@ -173,6 +178,7 @@ GR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock,
 GR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
 					 const struct timespec *abs)
 {
+	SHIM_CALLED(pthread_rwlock_clockwrlock);
 	if (green(l))
 		return timed(l, true, clock, abs);
 	return SHIM_BLOCKING(REAL(pthread_rwlock_clockwrlock)(l, clock, abs));
@@ -180,6 +186,7 @@ GR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
 
 GR_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *abs)
 {
+	SHIM_CALLED(pthread_rwlock_timedrdlock);
 	if (green(l))
 		return timed(l, false, CLOCK_REALTIME, abs);
 	return SHIM_BLOCKING(REAL(pthread_rwlock_timedrdlock)(l, abs));
@@ -187,6 +194,7 @@ GR_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct times
 
 GR_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *abs)
 {
+	SHIM_CALLED(pthread_rwlock_timedwrlock);
 	if (green(l))
 		return timed(l, true, CLOCK_REALTIME, abs);
 	return SHIM_BLOCKING(REAL(pthread_rwlock_timedwrlock)(l, abs));
@@ -194,6 +202,7 @@ GR_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct times
 
 GR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
+	SHIM_CALLED(pthread_rwlock_unlock);
 	struct grw *g = grw(l);
 	int s;
 

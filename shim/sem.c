@@ -107,11 +107,13 @@ static int shared_take(sem_t *s, clockid_t clock, const struct timespec *abs)
 
 GR_EXPORT int sem_wait(sem_t *s)
 {
+	SHIM_CALLED(sem_wait);
 	return green(s) ? sem_take(s, GR_NEVER) : shared_take(s, CLOCK_REALTIME, NULL);
 }
 
 GR_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abs)
 {
+	SHIM_CALLED(sem_clockwait);
 	if (!green(s))
 		return shared_take(s, clock, abs);
 	if (!shim_valid_timespec(abs) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)) {
@@ -123,11 +125,13 @@ GR_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *ab
 
 GR_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abs)
 {
+	SHIM_CALLED(sem_timedwait);
 	return green(s) ? sem_clockwait(s, CLOCK_REALTIME, abs) : shared_take(s, CLOCK_REALTIME, abs);
 }
 
 GR_EXPORT int sem_trywait(sem_t *s)
 {
+	SHIM_CALLED(sem_trywait);
 	if (!green(s))
 		return REAL(sem_trywait)(s);
 	if (take(gs(s)))
@@ -138,6 +142,7 @@ GR_EXPORT int sem_trywait(sem_t *s)
 
 GR_EXPORT int sem_post(sem_t *s)
 {
+	SHIM_CALLED(sem_post);
 	struct gsem *g = gs(s);
 	unsigned int v;
 

@@ -35,13 +35,15 @@
 
 /*
  * The next definition of a libc function, looked up the first time it is needed (an
- * interposed function can be called by another library's constructor before ours ran).
+ * interposed function can be called by another library's constructor before ours ran). The
+ * calling task's call is noted as passed to libc (calls.h).
  */
 #define REAL(name)                                                                              \
 	({                                                                                      \
 		static __typeof__(name) *real_##name;                                           \
 		if (!real_##name)                                                               \
 			real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name);              \
+		shim_note_passed();                                                             \
 		real_##name;                                                                    \
 	})
 
@@ -97,12 +99,22 @@ struct shim_task {
 	uint64_t fault_rng; /* GREENPOLL_FAULTS' PRNG state, 0 until the first draw (fault.c) */
 	const char *blocking_call; /* the outermost open bracket's call (dumps, the report) */
 	int64_t blocking_since;	   /* CLOCK_MONOTONIC ns it began */
+	bool uncounted; /* greenpoll's own work calls other libraries: not the program's calls */
 };
 _Static_assert(sizeof(struct shim_task) <= GR_TASK_LOCAL_BYTES, "shim_task fits gr_task.local");
 
 static inline struct shim_task *shim_of(struct gr_task *t)
 {
 	return (struct shim_task *)t->local;
+}
+
+/* REAL's note that the calling task's call goes to libc (calls.h) */
+static inline void shim_note_passed(void)
+{
+	struct gr_task *t = gr_current_task();
+
+	if (t && t->carrier) /* none yet: the initial task at start-up */
+		gr_stat_call_part(t->carrier->stats, t->call, &t->call_todo, GR_STAT_CALL_PASSED);
 }
 
 /* run the handlers of the signals pending on the task (and on the process) that it does not
@@ -315,5 +327,7 @@ void shim_task_init(struct gr_task *t, struct gr_task *parent);
 
 /* run t's start routine with a landing place for pthread_exit's unwind */
 void *shim_run_task(struct gr_task *t);
+
+#include "calls.h"
 
 #endif

@@ -60,6 +60,7 @@ static int task_sigmask(struct gr_task *self, int how, const sigset_t *set, sigs
 
 GR_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
+	SHIM_CALLED(pthread_sigmask);
 	struct gr_task *self = gr_current_task();
 
 	if (!self)
@@ -69,6 +70,7 @@ GR_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 
 GR_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
+	SHIM_CALLED(sigprocmask);
 	struct gr_task *self = gr_current_task();
 	int err;
 
@@ -83,6 +85,7 @@ GR_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 
 GR_EXPORT int sigpending(sigset_t *set)
 {
+	SHIM_CALLED(sigpending);
 	struct gr_task *self = gr_current_task();
 	int r;
 
@@ -97,6 +100,7 @@ GR_EXPORT int sigpending(sigset_t *set)
 
 GR_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
 {
+	SHIM_CALLED(sigaltstack);
 	struct gr_task *self = gr_current_task();
 	struct gr_altstack alt;
 	int r;
@@ -115,6 +119,7 @@ GR_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
 
 GR_EXPORT int raise(int sig)
 {
+	SHIM_CALLED(raise);
 	struct gr_task *self = gr_current_task();
 	int err;
 
@@ -129,6 +134,7 @@ GR_EXPORT int raise(int sig)
 
 GR_EXPORT _Noreturn void abort(void)
 {
+	SHIM_CALLED(abort);
 	/* glibc's abort unblocks SIGABRT with its own system call, then raises it: the task's
 	 * mask is told first, so the handler runs in this task as it would natively */
 	if (gr_current_task())
@@ -147,6 +153,7 @@ static void note_jump_mask(struct __jmp_buf_tag *env)
 
 GR_EXPORT _Noreturn void siglongjmp(sigjmp_buf env, int val)
 {
+	SHIM_CALLED(siglongjmp);
 	note_jump_mask(env);
 	REAL(siglongjmp)(env, val);
 	__builtin_unreachable();
@@ -154,6 +161,7 @@ GR_EXPORT _Noreturn void siglongjmp(sigjmp_buf env, int val)
 
 GR_EXPORT _Noreturn void longjmp(jmp_buf env, int val)
 {
+	SHIM_CALLED(longjmp);
 	note_jump_mask(env);
 	REAL(longjmp)(env, val);
 	__builtin_unreachable();
@@ -163,6 +171,7 @@ void __longjmp_chk(struct __jmp_buf_tag *env, int val);
 
 GR_EXPORT _Noreturn void __longjmp_chk(struct __jmp_buf_tag *env, int val)
 {
+	SHIM_CALLED(__longjmp_chk);
 	note_jump_mask(env);
 	REAL(__longjmp_chk)(env, val);
 	__builtin_unreachable();

@@ -107,6 +107,7 @@ static int reserved_sigaction(int sig, const struct sigaction *act, struct sigac
 
 GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+	SHIM_CALLED(sigaction);
 	struct sigaction prev, mine;
 	bool was_wrapped;
 	int r;
@@ -147,6 +148,7 @@ plain:
 
 GR_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
+	SHIM_CALLED(signal);
 	/* glibc's signal(): BSD semantics, the handler stays installed and calls restart */
 	struct sigaction act = {.sa_handler = handler, .sa_flags = SA_RESTART}, old;
 

@@ -65,6 +65,7 @@ void shim_timers_task_exiting(struct gr_task *t)
 
 GR_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *timer)
 {
+	SHIM_CALLED(timer_create);
 	struct gr_task *t;
 	struct sigevent process;
 	int slot;
@@ -90,6 +91,7 @@ GR_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *timer
 
 GR_EXPORT int timer_delete(timer_t timer)
 {
+	SHIM_CALLED(timer_delete);
 	int id = (int)(intptr_t)timer + 1;
 
 	for (int i = 0; i < MAX_TIMERS; i++) {

@@ -87,6 +87,7 @@ static int wait_signal(const sigset_t *set, siginfo_t *info, int64_t deadline, b
 
 GR_EXPORT int sigwait(const sigset_t *set, int *sig)
 {
+	SHIM_CALLED(sigwait);
 	int r;
 
 	if (!gr_current_task())
@@ -99,6 +100,7 @@ GR_EXPORT int sigwait(const sigset_t *set, int *sig)
 
 GR_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
+	SHIM_CALLED(sigwaitinfo);
 	if (!gr_current_task())
 		return REAL(sigwaitinfo)(set, info);
 	return wait_signal(set, info, GR_NEVER, false);
@@ -106,6 +108,7 @@ GR_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 
 GR_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
 {
+	SHIM_CALLED(sigtimedwait);
 	if (!gr_current_task())
 		return REAL(sigtimedwait)(set, info, timeout);
 	if (!timeout)
@@ -148,6 +151,7 @@ static int suspend(struct gr_task *self, uint64_t mask)
 
 GR_EXPORT int sigsuspend(const sigset_t *mask)
 {
+	SHIM_CALLED(sigsuspend);
 	struct gr_task *self = gr_current_task();
 
 	if (!self)
@@ -157,6 +161,7 @@ GR_EXPORT int sigsuspend(const sigset_t *mask)
 
 GR_EXPORT int pause(void)
 {
+	SHIM_CALLED(pause);
 	struct gr_task *self = gr_current_task();
 
 	if (!self)

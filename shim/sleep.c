@@ -87,6 +87,7 @@ static struct timespec ts_of(int64_t ns)
 GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
 			      struct timespec *rem)
 {
+	SHIM_CALLED(clock_nanosleep);
 	struct gr_task *self = gr_current_task();
 	int64_t left;
 	int err;
@@ -107,6 +108,7 @@ GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 
 GR_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
+	SHIM_CALLED(nanosleep);
 	struct gr_task *self = gr_current_task();
 	int err;
 
@@ -126,6 +128,7 @@ GR_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 
 GR_EXPORT int usleep(useconds_t usec)
 {
+	SHIM_CALLED(usleep);
 	struct timespec ts = {.tv_sec = usec / 1000000, .tv_nsec = (long)(usec % 1000000) * 1000};
 
 	if (!gr_current_task())
@@ -135,6 +138,7 @@ GR_EXPORT int usleep(useconds_t usec)
 
 GR_EXPORT unsigned int sleep(unsigned int seconds)
 {
+	SHIM_CALLED(sleep);
 	struct timespec ts = {.tv_sec = seconds}, rem = {0};
 
 	if (!gr_current_task())
@@ -146,6 +150,7 @@ GR_EXPORT unsigned int sleep(unsigned int seconds)
 
 GR_EXPORT int sched_yield(void)
 {
+	SHIM_CALLED(sched_yield);
 	if (!gr_current_task())
 		return REAL(sched_yield)();
 	gr_yield();

@@ -80,6 +80,7 @@
 
 GR_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
 {
+	SHIM_CALLED(setsockopt);
 	int r = REAL(setsockopt)(fd, level, opt, val, len);
 
 	if (r == 0 && level == SOL_SOCKET &&
@@ -93,6 +94,7 @@ GR_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t 
 
 GR_EXPORT int listen(int fd, int backlog)
 {
+	SHIM_CALLED(listen);
 	int r = REAL(listen)(fd, backlog);
 
 	if (r == 0)
@@ -204,6 +206,7 @@ static ssize_t accept_wait(const struct fd_view *v, struct accept_args *a)
 
 GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
+	SHIM_CALLED(accept4);
 	struct accept_args a = {addr, len, flags};
 	struct fd_view v;
 	ssize_t r;
@@ -226,6 +229,7 @@ GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 GR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
+	SHIM_CALLED(accept);
 	if (!gr_current_task())
 		return REAL(accept)(fd, addr, len);
 	return accept4(fd, addr, len, 0);
@@ -250,6 +254,7 @@ static ssize_t attempt_connected(struct fd_view *v, void *arg)
 
 GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	SHIM_CALLED(connect);
 	struct shim_io io = {.mode = GR_PD_W, .known_blocking = true};
 	struct fd_view v;
 	long fl;
@@ -287,6 +292,7 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 GR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count)
 {
+	SHIM_CALLED(sendfile);
 	struct fd_view v = fd_view(out);
 	char *buf;
 	size_t total = 0;
@@ -376,6 +382,7 @@ static int splice_look(void *arg)
 GR_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
 			 unsigned int flags)
 {
+	SHIM_CALLED(splice);
 	struct splice_args s = {fd_view(in), fd_view(out), off_in, off_out, len, flags, 0};
 	int fds[2] = {in, out}, r;
 

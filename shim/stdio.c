@@ -90,6 +90,7 @@ static bool mode_fits(int fd, const char *mode)
 
 GR_EXPORT FILE *fdopen(int fd, const char *mode)
 {
+	SHIM_CALLED(fdopen);
 	cookie_io_functions_t io = {
 		.read = cookie_read, .write = cookie_write, .seek = NULL, .close = cookie_close};
 	struct green_stream *s;
@@ -131,6 +132,7 @@ static int green_fileno(FILE *f)
 
 GR_EXPORT int fileno(FILE *f)
 {
+	SHIM_CALLED(fileno);
 	int fd = __atomic_load_n(&streams, __ATOMIC_ACQUIRE) ? green_fileno(f) : -1;
 
 	return fd >= 0 ? fd : REAL(fileno)(f);
@@ -138,6 +140,7 @@ GR_EXPORT int fileno(FILE *f)
 
 GR_EXPORT int fileno_unlocked(FILE *f)
 {
+	SHIM_CALLED(fileno_unlocked);
 	int fd = __atomic_load_n(&streams, __ATOMIC_ACQUIRE) ? green_fileno(f) : -1;
 
 	return fd >= 0 ? fd : REAL(fileno_unlocked)(f);
@@ -145,6 +148,7 @@ GR_EXPORT int fileno_unlocked(FILE *f)
 
 GR_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
 {
+	SHIM_CALLED(vdprintf);
 	char *text;
 	int n;
 	ssize_t put;
@@ -161,6 +165,7 @@ GR_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
 
 GR_EXPORT int dprintf(int fd, const char *fmt, ...)
 {
+	SHIM_CALLED(dprintf);
 	va_list ap;
 	int n;
 

@@ -96,6 +96,7 @@ static void task_attr(const pthread_attr_t *attr, struct gr_task_attr *ta)
 GR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*start)(void *),
 			     void *arg)
 {
+	SHIM_CALLED(pthread_create);
 	struct gr_task *self = gr_current_task();
 	struct gr_task_attr ta;
 	struct shim_sched sched;
@@ -147,6 +148,7 @@ static int join_task(struct gr_task *self, struct gr_task *t, void **ret, clocki
 
 GR_EXPORT int pthread_join(pthread_t th, void **ret)
 {
+	SHIM_CALLED(pthread_join);
 	struct gr_task *self = gr_current_task();
 	struct gr_task *t = shim_task_of_thread(th);
 
@@ -157,6 +159,7 @@ GR_EXPORT int pthread_join(pthread_t th, void **ret)
 
 GR_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret, const struct timespec *abstime)
 {
+	SHIM_CALLED(pthread_timedjoin_np);
 	struct gr_task *self = gr_current_task();
 	struct gr_task *t = shim_task_of_thread(th);
 
@@ -168,6 +171,7 @@ GR_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret, const struct timesp
 GR_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clock,
 				   const struct timespec *abstime)
 {
+	SHIM_CALLED(pthread_clockjoin_np);
 	struct gr_task *self = gr_current_task();
 	struct gr_task *t = shim_task_of_thread(th);
 
@@ -180,6 +184,7 @@ GR_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clock,
 
 GR_EXPORT int pthread_tryjoin_np(pthread_t th, void **ret)
 {
+	SHIM_CALLED(pthread_tryjoin_np);
 	struct gr_task *self = gr_current_task();
 	struct gr_task *t = shim_task_of_thread(th);
 
@@ -192,6 +197,7 @@ GR_EXPORT int pthread_tryjoin_np(pthread_t th, void **ret)
 
 GR_EXPORT int pthread_detach(pthread_t th)
 {
+	SHIM_CALLED(pthread_detach);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t)
@@ -203,6 +209,7 @@ GR_EXPORT int pthread_detach(pthread_t th)
 
 GR_EXPORT void pthread_exit(void *value)
 {
+	SHIM_CALLED(pthread_exit);
 	struct gr_task *self = gr_current_task();
 
 	if (self)
@@ -248,6 +255,7 @@ bool shim_interrupted(struct gr_task *t)
 
 GR_EXPORT int pthread_cancel(pthread_t th)
 {
+	SHIM_CALLED(pthread_cancel);
 	struct gr_task *t = shim_task_of_thread(th);
 
 	if (!t || !gr_current_task())
@@ -262,6 +270,7 @@ GR_EXPORT int pthread_cancel(pthread_t th)
 
 GR_EXPORT int pthread_setcancelstate(int state, int *old)
 {
+	SHIM_CALLED(pthread_setcancelstate);
 	struct gr_task *self = gr_current_task();
 	struct shim_task *st;
 
@@ -278,6 +287,7 @@ GR_EXPORT int pthread_setcancelstate(int state, int *old)
 
 GR_EXPORT int pthread_setcanceltype(int type, int *old)
 {
+	SHIM_CALLED(pthread_setcanceltype);
 	struct gr_task *self = gr_current_task();
 	struct shim_task *st;
 
@@ -294,6 +304,7 @@ GR_EXPORT int pthread_setcanceltype(int type, int *old)
 
 GR_EXPORT void pthread_testcancel(void)
 {
+	SHIM_CALLED(pthread_testcancel);
 	struct gr_task *self = gr_current_task();
 
 	if (!self) {
@@ -307,6 +318,7 @@ GR_EXPORT void pthread_testcancel(void)
 
 GR_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 {
+	SHIM_CALLED(pthread_getattr_np);
 	struct gr_task *t = shim_task_of_thread(th);
 	void *lo;
 	size_t size, guard;

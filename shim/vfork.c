@@ -24,5 +24,6 @@
 
 GR_EXPORT pid_t vfork(void)
 {
+	SHIM_CALLED(vfork);
 	return fork();
 }

@@ -38,6 +38,7 @@ static long do_waitid(void *arg)
 
 GR_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage)
 {
+	SHIM_CALLED(wait4);
 	struct child_wait w = {.pid = pid, .status = status, .options = options, .usage = usage};
 
 	if (!gr_current_task() || (options & WNOHANG))
@@ -47,16 +48,19 @@ GR_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage)
 
 GR_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
+	SHIM_CALLED(waitpid);
 	return wait4(pid, status, options, NULL);
 }
 
 GR_EXPORT pid_t wait(int *status)
 {
+	SHIM_CALLED(wait);
 	return wait4(-1, status, 0, NULL);
 }
 
 GR_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 {
+	SHIM_CALLED(waitid);
 	struct child_wait w = {.idtype = idtype, .id = id, .info = info, .options = options};
 
 	if (!gr_current_task() || (options & WNOHANG))

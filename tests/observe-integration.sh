@@ -17,6 +17,8 @@
 #    program closed every fd with a raw close_range; its fork child is dumped under its own
 #    pid; both socket files are gone once they ended; run by a shell's exec (same pid), it is
 #    dumped through the socket its image made in place of the shell's;
+#  - obs_fork_compute: its fork child computes and never waits; `greenpoll dump CHILD` shows
+#    it running, in child_computes (the child made its channel after some CPU time);
 #  - obs_lost_channel closes greenpoll's listening socket by a raw close system call: the next
 #    client is refused, the channel is made again with one line on stderr, the one after is
 #    answered;
@@ -31,6 +33,11 @@
 #    without the setting, not with it (sigaction still reports it); without the setting,
 #    SIGQUIT ends obs_waits with status 128+3 natively and under greenpoll; bad values (an
 #    uncatchable, fault or preemption signal, no signal) are one line and status 2;
+#  - obs_call_counts: the calls of accept, connect, read, write, pthread_mutex_lock (contended),
+#    usleep and pread it counted itself are the counts `stats` (calls.NAME, text and JSON) and
+#    the report's "calls intercepted" (text at exit, JSON from `report`) give; socket I/O was
+#    never passed to libc, every usleep waited green, every pread of a file was passed; the
+#    accept4 greenpoll's accept calls is not counted;
 #  - the channel's access: directory 0700 and socket 0600 owned by the user; as root, the
 #    command run as another user (setpriv, uid 65534) gets no dump, and a client of that uid
 #    given CAP_DAC_OVERRIDE to reach the socket is closed unanswered (SO_PEERCRED); when not
@@ -409,6 +416,40 @@ accepts() {
 	fi
 }
 
+# ---- a fork child that computes, never waiting: seen once it has used some CPU time ----
+
+fork_compute() {
+	local child i ok=0 native_out label="dump of a fork child that computes and never waits"
+	touch "$tmp/stop.native"
+	run -- "$fixtures/obs_fork_compute" "$tmp/info.fc.native" "$tmp/stop.native"
+	native_out=$(cat "$tmp/out")
+	start_bg forkc -- LD_PRELOAD="$lib" "$fixtures/obs_fork_compute" "$tmp/info.fc" "$tmp/stop.fc"
+	if ! wait_for "$tmp/info.fc" end; then
+		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/forkc.err")"
+		touch "$tmp/stop.fc"
+		finish_bg
+		return
+	fi
+	child=$(awk '$1 == "child" { print $2 }' "$tmp/info.fc")
+	for i in $(seq 50); do
+		"$gp" dump "$child" >"$tmp/dump.fc" 2>"$tmp/dump.err" &&
+			grep -q "^thread $child \"obs_fork_comput\" running on carrier [0-9]*" "$tmp/dump.fc" &&
+			block_of "$child" "$tmp/dump.fc" | grep -q '^    #[0-9]* child_computes+0x' &&
+			{ ok=1; break; }
+		sleep 0.1
+	done
+	touch "$tmp/stop.fc"
+	finish_bg
+	if [ "$ok" -ne 1 ]; then
+		fail "$label" "child '$child': $(head -c 300 "$tmp/dump.fc" 2>/dev/null) $(head -c 200 "$tmp/dump.err")"
+	elif [ "$status" -ne 0 ] || [ "$(cat "$tmp/forkc.out")" != "$native_out" ] ||
+		[ "$native_out" != "child computed, status 0" ]; then
+		fail "obs_fork_compute (shim and native)" "status $status, stdout '$(head -c 100 "$tmp/forkc.out")', natively '$native_out'"
+	else
+		pass "$label: running, in child_computes; the same stdout as natively"
+	fi
+}
+
 # ---- an exec'd image: same pid, a socket of its own ----
 
 exec_image() {
@@ -518,6 +559,57 @@ slow_call() {
 		fail "report --json: flock's call site at $want" "$(head -c 400 "$tmp/report.json")"
 	else
 		pass "report: flock's call site at $want (text and json)"
+	fi
+}
+
+# the calls a fixture counted itself ("NAME N" lines, natively): the same counts in `stats`
+# (calls.NAME N, and in its JSON) while it runs, and in the report's "calls intercepted" at exit
+call_counts() {
+	local p native_out name n line count green through problems=''
+	run -- "$fixtures/obs_call_counts" "$tmp/info.counts.native" </dev/null
+	native_out=$(cat "$tmp/out")
+	if [ "$status" -ne 0 ] || [ "$(wc -l <<<"$native_out")" -ne 7 ]; then
+		fail "obs_call_counts (native)" "$(reason), stdout '$(head -c 200 "$tmp/out")'"
+		return
+	fi
+	# no call site is listed (no backtrace is taken, whose libunwind calls would be counted)
+	start_bg counts -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 GREENPOLL_REPORT="$tmp/counts.report" \
+		GREENPOLL_REPORT_MIN=60s "$fixtures/obs_call_counts" "$tmp/info.counts"
+	if ! wait_for "$tmp/info.counts" end; then
+		fail "obs_call_counts (shim)" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/counts.err")"
+		finish_bg
+		return
+	fi
+	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.counts")
+	"$gp" stats "$p" >"$tmp/stats" 2>&1
+	"$gp" stats "$p" --json >"$tmp/stats.json" 2>&1
+	"$gp" report "$p" --json >"$tmp/report.json" 2>&1
+	finish_bg
+	while read -r name n; do
+		grep -qx "calls\.$name $n" "$tmp/stats" || problems+=" stats:$name"
+		grep -q "\"calls\.$name\": $n[,}]" "$tmp/stats.json" || problems+=" stats-json:$name"
+		grep -q "{\"call\": \"$name\", \"count\": $n," "$tmp/report.json" || problems+=" report-json:$name"
+		line=$(sed -n '/^calls intercepted (count, green, passed to the kernel), most first:$/,$p' \
+			"$tmp/counts.report" | grep -E "^  $name [0-9]+ [0-9]+ [0-9]+$")
+		read -r _ count green through <<<"$line"
+		[ "${count:-}" = "$n" ] && [ "$green" -le "$n" ] && [ "$through" -le "$n" ] ||
+			problems+=" report:$name"
+		case $name in # what each call did under the shim
+		read | write | connect | accept) [ "$through" -eq 0 ] || problems+=" $name-passed" ;;
+		usleep) [ "$green" -eq "$n" ] || problems+=" usleep-green" ;;
+		pread) [ "$through" -eq "$n" ] || problems+=" pread-passed" ;;
+		esac
+	done <<<"$native_out"
+	# greenpoll's accept takes accept4's path: part of the program's accept, not a call of its
+	! grep -q '^calls\.accept4 ' "$tmp/stats" || problems+=" accept4-counted"
+	if [ "$status" -ne 0 ] || [ "$(cat "$tmp/counts.out")" != "$native_out" ]; then
+		fail "obs_call_counts (shim and native)" "status $status, stdout '$(head -c 200 "$tmp/counts.out")'"
+	elif [ -n "$(json_problem "$tmp/stats.json")$(json_problem "$tmp/report.json")" ]; then
+		fail "calls intercepted: JSON" "$(head -c 300 "$tmp/stats.json") $(head -c 300 "$tmp/report.json")"
+	elif [ -n "$problems" ]; then
+		fail "calls intercepted: the fixture's own counts" "wrong:$problems; $(sed -n '/^calls intercepted/,$p' "$tmp/counts.report" | head -n 12 | tr '\n' ' ')"
+	else
+		pass "calls intercepted: the fixture's own counts in stats, stats --json, report, report --json"
 	fi
 }
 
@@ -719,9 +811,11 @@ else
 	waits_stripped
 	waits_replaced
 	accepts
+	fork_compute
 	exec_image
 	lost_channel
 	slow_call
+	call_counts
 	blocked_call
 	dump_on_signal
 	dump_on_signal GREENPOLL_CONTROL=off
