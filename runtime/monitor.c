@@ -92,6 +92,8 @@ static struct {
 } mon = {.cfg = {.preempt_ns = GR_PREEMPT_DEFAULT_NS}};
 
 void gr_monitor_configure(const struct gr_monitor_config *cfg) { mon.cfg = *cfg; }
+
+bool gr_monitor_hands_off(void) { return !mon.cfg.off; }
 void gr_monitor_external_begin(void) { atomic_fetch_add(&mon.external, 1); }
 void gr_monitor_external_end(void) { atomic_fetch_sub(&mon.external, 1); }
 

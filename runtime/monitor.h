@@ -25,6 +25,10 @@ struct gr_monitor_config {
 
 void gr_monitor_configure(const struct gr_monitor_config *cfg);
 
+/* Whether a monitor runs (it may not have started yet): a carrier blocked in a bracketed call
+ * then loses its processor after a short grace, so its other tasks run elsewhere. */
+bool gr_monitor_hands_off(void);
+
 /* Start the monitor thread, once (from gr_sched_start_carriers). */
 void gr_monitor_start(int (*start_os_thread)(void *(*fn)(void *), void *arg));
 

@@ -253,9 +253,13 @@ void fd_forget(int fd)
 		forget(e);
 }
 
-void fd_opened(int fd, mode_t mode)
+void fd_learn_mode(int fd, mode_t mode)
 {
-	fd_made(fd, S_ISREG(mode) || S_ISDIR(mode) ? kind_of_mode(mode) : FD_UNKNOWN, FD_SHORT_UNKNOWN);
+	struct fd_entry *e = fd_entry(fd);
+	unsigned char unknown = FD_UNKNOWN, k = kind_of_mode(mode);
+
+	if (e && k != FD_UNKNOWN && atomic_load_explicit(&e->kind, memory_order_relaxed) == FD_UNKNOWN)
+		atomic_compare_exchange_strong(&e->kind, &unknown, k);
 }
 
 void fd_forget_range(unsigned int first, unsigned int last)

@@ -130,16 +130,10 @@ void fd_set_connecting(const struct fd_view *v, bool on);
  * socket, an accepted one); FD_SHORT_UNKNOWN to ask at its first read. */
 void fd_made(int fd, enum fd_kind kind, enum fd_short_reads s);
 
-/*
- * fd was just opened by path (open, openat...): its entry is reset (the number may have been
- * closed behind the shim's back), and its kind recorded if `mode` (the path's stat, made
- * before the open; 0 if none was) says a regular file or a directory, which saves the fstat
- * of its first call. The path may have been replaced between the stat and the open: a FIFO
- * or device taken for a regular file then has its calls passed to libc inside a bracket,
- * which blocks as the call should (only its carrier is held); nothing else is recorded
- * from the stat, so no other mistake is possible.
- */
-void fd_opened(int fd, mode_t mode);
+/* The program's fstat of fd said `mode`: an fd whose kind is not known yet takes it from
+ * there (not a socket's: its type says which), which saves the fstat of its first blocking
+ * call. */
+void fd_learn_mode(int fd, mode_t mode);
 
 /* The program set a TCP upper-layer protocol such as TLS on fd: short reads mean
  * FD_SHORT_MAYBE. */

@@ -1,14 +1,20 @@
 /*
- * open.c — opening a FIFO: a blocking open of a FIFO for reading or writing waits until the
- * other end is opened, which may be by another task of this process; it is offloaded so the
- * task waits, not the carrier. Every other open goes to libc as it is (the check is one stat of
- * the path, made only for the opens that could wait: O_RDONLY or O_WRONLY, without
- * O_NONBLOCK, O_PATH or O_CREAT of a new file), inside SHIM_BLOCKING (shim.h): an open on a
- * slow or network file system, or of a device whose open waits, blocks the carrier, whose
- * other tasks then run elsewhere. open, open64, openat, openat64, creat, creat64 and the
- * fortified __open_2 family all come here. The new fd's entry in the fd table is reset (its
- * number may have been closed behind the shim's back), and a regular file's or directory's
- * kind taken from that stat (fd_opened), so its first read or write makes no fstat.
+ * open.c — open, open64, openat, openat64, creat, creat64 and the fortified __open_2 family.
+ *
+ * An open goes to libc as it is, inside SHIM_BLOCKING (shim.h): an open on a slow or network
+ * file system, of a device whose open waits, or of a FIFO whose other end is not open yet
+ * (which may be opened by another task of this process) blocks the carrier, whose processor
+ * the monitor hands to another carrier after a short grace, so the other tasks run on. A file
+ * open costs the system call it costs natively, nothing more.
+ *
+ * With GREENPOLL_MONITOR=off nothing would hand the processor over, and a FIFO whose other end
+ * another task of this process opens would never be opened: then an open that could wait for a
+ * FIFO (O_RDONLY or O_WRONLY, without O_NONBLOCK or O_PATH) first stats the path, and a FIFO's
+ * open is offloaded to an OS thread of its own, so that the task waits, not the carrier.
+ *
+ * The new fd's entry in the fd table is reset (its number may have been closed behind the
+ * shim's back; fd_made with its kind unknown): its kind is learnt from the program's fstat
+ * (stat.c) or at its first blocking call.
  */
 #include "shim.h"
 
@@ -17,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "fdtable.h"
+#include "monitor.h"
 #include "sys.h"
 
 struct open_args {
@@ -33,31 +40,30 @@ static long open_fifo(void *arg)
 	return REAL(openat)(a->dirfd, a->path, a->flags, a->mode);
 }
 
-/* The path's file type (st_mode & S_IFMT), looked up only for an open that could wait for a
- * FIFO's other end; 0 when not looked up or not found. */
-static mode_t type_if_may_wait(int dirfd, const char *path, int flags)
+/* whether this open would wait for a FIFO's other end with no monitor to hand the carrier's
+ * processor over meanwhile */
+static bool fifo_without_monitor(int dirfd, const char *path, int flags)
 {
 	struct stat st;
 	int acc = flags & O_ACCMODE;
 
-	if (!gr_current_task() || (flags & (O_NONBLOCK | O_PATH)) || acc == O_RDWR || !path)
-		return 0;
-	return gr_sys4(SYS_newfstatat, dirfd, path, &st, 0) == 0 ? st.st_mode & S_IFMT : 0;
+	if (gr_monitor_hands_off() || !gr_current_task() || (flags & (O_NONBLOCK | O_PATH)) ||
+	    acc == O_RDWR || !path)
+		return false;
+	return gr_sys4(SYS_newfstatat, dirfd, path, &st, 0) == 0 && S_ISFIFO(st.st_mode);
 }
 
 static int open_green(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct open_args a = {dirfd, path, flags, mode};
-	mode_t type = type_if_may_wait(dirfd, path, flags);
 	int fd;
 
-	if (S_ISFIFO(type)) {
+	if (fifo_without_monitor(dirfd, path, flags))
 		fd = (int)shim_offload(open_fifo, &a, "open FIFO");
-		type = 0; /* classified at its first call, from the fd itself */
-	} else
+	else
 		fd = SHIM_BLOCKING_AS("open", REAL(openat)(dirfd, path, flags, mode));
 	if (fd >= 0)
-		fd_opened(fd, type);
+		fd_made(fd, FD_UNKNOWN, FD_SHORT_UNKNOWN);
 	return fd;
 }
 
