@@ -183,22 +183,27 @@ static bool unchanged(const struct gr_task_view *v)
 	       now.ctx.sp == v->sp && now.state != GR_TASK_RUNNING && now.state != GR_TASK_DEAD;
 }
 
+/* the frames from the cursor's on, into pcs (at most max): how many */
+static int walk(unw_cursor_t *cursor, uintptr_t *pcs, int max)
+{
+	int n = 0;
+
+	do {
+		unw_word_t ip;
+
+		if (unw_get_reg(cursor, UNW_REG_IP, &ip) < 0 || !ip)
+			break;
+		pcs[n++] = (uintptr_t)ip;
+	} while (n < max && unw_step(cursor) > 0);
+	return n;
+}
+
 /* unwind the snapshot s into pcs (at most max): how many */
 static int unwind(struct snapshot *s, unw_addr_space_t as, uintptr_t *pcs, int max)
 {
 	unw_cursor_t cursor;
-	int n = 0;
 
-	if (unw_init_remote(&cursor, as, s) < 0)
-		return 0;
-	do {
-		unw_word_t ip;
-
-		if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || !ip)
-			break;
-		pcs[n++] = (uintptr_t)ip;
-	} while (n < max && unw_step(&cursor) > 0);
-	return n;
+	return unw_init_remote(&cursor, as, s) < 0 ? 0 : walk(&cursor, pcs, max);
 }
 
 /* a parked or runnable task: copy, unwind, and check it did not run meanwhile */
@@ -324,9 +329,16 @@ int gr_view_backtrace(const struct gr_task_view *v, uintptr_t *pcs, int max, boo
 	return n;
 }
 
+/* Step by step, not unw_backtrace: that one keeps a 256 KiB cache per thread, which every task
+ * with a slow call would get (and touch) for the rest of its life. */
 int gr_backtrace_here(uintptr_t *pcs, int max)
 {
-	return unw_backtrace((void **)pcs, max);
+	unw_context_t uc;
+	unw_cursor_t cursor;
+
+	if (unw_getcontext(&uc) < 0 || unw_init_local(&cursor, &uc) < 0)
+		return 0;
+	return walk(&cursor, pcs, max);
 }
 
 /* the path of the object of link map lm (the main program's has no name in its map) */
