@@ -1,6 +1,7 @@
 /*
  * hiddenfd.h — greenpoll's own fds (the poller's epoll fd and eventfd, the control channel's
- * socket and the connection it is answering), which are not the program's.
+ * socket and the connection it is answering, libunwind's pipe: see shim_hide_library_fds),
+ * which are not the program's.
  *
  * Each lives in a slot its owner registers once (gr_hiddenfd_register: an atomic int holding
  * the fd, or -1 while it has none); the shim asks here whether an fd the program names is one
@@ -21,7 +22,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#define GR_HIDDENFD_MAX 4
+#define GR_HIDDENFD_MAX 6
 
 /* Keep slot's fd (-1: none) hidden from the program from now on. */
 void gr_hiddenfd_register(_Atomic int *slot);

@@ -329,6 +329,15 @@ int gr_view_backtrace(const struct gr_task_view *v, uintptr_t *pcs, int max, boo
 	return n;
 }
 
+void gr_unwind_init(void)
+{
+	unw_context_t uc;
+	unw_cursor_t cursor;
+
+	if (unw_getcontext(&uc) == 0)
+		unw_init_local(&cursor, &uc);
+}
+
 /* Step by step, not unw_backtrace: that one keeps a 256 KiB cache per thread, which every task
  * with a slow call would get (and touch) for the rest of its life. */
 int gr_backtrace_here(uintptr_t *pcs, int max)

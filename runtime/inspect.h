@@ -87,6 +87,9 @@ void gr_sample_take(const void *uctx);
  * how many (libunwind, local: the calling task's stack as it is). */
 int gr_backtrace_here(uintptr_t *pcs, int max);
 
+/* libunwind made ready (at start-up): the first use makes the pipe it tests addresses with. */
+void gr_unwind_init(void);
+
 /* A frame's names: what a reader needs in-process (the function) and out of it (the object
  * and the address in it, which a line-table reader such as `greenpoll dump` or addr2line maps
  * to a file and line). */

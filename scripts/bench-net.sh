@@ -17,7 +17,8 @@
 #      memory included, and the load generator's side of the connections too (the same for every
 #      server); the shimmed server also at GREENPOLL_STACK=64K;
 #   3. HTTP: wrk -t1 -c100 against tests/fixtures/http_server serving a 1 KiB file, native and
-#      shimmed (GREENPOLL_PROCS=1), after one request whose bytes are checked.
+#      shimmed (GREENPOLL_PROCS=1), after one request whose bytes are checked: requests/s,
+#      latency and the server's CPU µs per request.
 # The machine is shared and noisy: every run is repeated (3 times by default, the servers
 # alternating) and the median run is kept; the notes list every run.
 # Writes the tables to BUILD/bench-net.md and the throughput plot to BUILD/bench-net.png
@@ -30,7 +31,7 @@
 # (2 s), BENCH_NET_DURATION (3 s: echo and wrk), BENCH_NET_IDLE_CONNS (10000), BENCH_NET_REPS (3);
 # BENCH_NET_BASELINE=PATH adds to the echo runs the shimmed server under another build of
 # libgreenpoll.so (say main's, to compare a change side by side: "baseline" rows, × baseline in
-# the notes).
+# the notes), and to the HTTP runs.
 set -euo pipefail
 
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
@@ -98,6 +99,9 @@ say() { printf 'bench-net: %s\n' "$*" >&2; }
 meminfo() { awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo; }
 status() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
+# cpu_ticks PID: the process's user + system CPU time in clock ticks (after its name's ")")
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+
 # server_cmd KEY: sets cmd to the command line of server KEY, pinned to the server CPU
 server_cmd() {
 	local pin=(taskset -c "$srv_cpu") shim=(env LD_PRELOAD="$lib" GREENPOLL_PROCS=1)
@@ -111,6 +115,8 @@ server_cmd() {
 	go) cmd=("${pin[@]}" env GOMAXPROCS=1 "$echo_go") ;;
 	http-native) cmd=("${pin[@]}" "$http_server" --root "$tmp/www") ;;
 	http-shim) cmd=("${pin[@]}" "${shim[@]}" "$http_server" --root "$tmp/www") ;;
+	http-baseline) cmd=("${pin[@]}" env LD_PRELOAD="$baseline" GREENPOLL_PROCS=1 "$http_server" \
+		--root "$tmp/www") ;;
 	*) return 1 ;;
 	esac
 }
@@ -239,7 +245,7 @@ to_us() {
 
 # run_http KEY: one checked GET, then wrk, against the HTTP server KEY (http-native, http-shim)
 run_http() {
-	local key=$1 out rc=0 start limit=$((duration + 30)) got rps p50 p99 errs
+	local key=$1 out rc=0 start limit=$((duration + 30)) got rps p50 p99 errs cpu0 cpu1 reqs
 	run_label=$key
 	say "http, wrk -t1 -c100 -d${duration}s: $key"
 	! skip "$key" || return 0
@@ -263,8 +269,10 @@ run_http() {
 		return
 	fi
 	start=$SECONDS
+	cpu0=$(cpu_ticks "$srv_pid")
 	out=$(timeout -k 2 "$limit" taskset -c "$gen_cpu" wrk -t1 -c100 -d"${duration}s" --latency \
 		"http://127.0.0.1:$port/1k.txt" 2>"$tmp/wrk.err") || rc=$?
+	cpu1=$(cpu_ticks "$srv_pid")
 	stop_server
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
@@ -278,7 +286,10 @@ run_http() {
 		failed "$key" "HTTP, ${label[$key]}"
 		return
 	fi
+	reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
 	out="rps=${rps%.*} p50_us=$(to_us "$p50") p99_us=$(to_us "$p99") errors=$errs"
+	out+=" cpu_us_per_req=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.2f", n > 0 ? (b - a) / hz * 1e6 / n : 0 }')"
 	res[$key]+=$out$'\n'
 	say "  $out"
 	sleep 1
@@ -293,9 +304,12 @@ fs_switch=${fs_switch:-unknown}
 say "FS switch: $fs_switch; servers on CPU $srv_cpu, load generator on CPU $gen_cpu; shim: ${shim_state:-$lib}"
 servers=(shim native epoll go)
 baseline=${BENCH_NET_BASELINE:+$(readlink -f -- "$BENCH_NET_BASELINE")}
+http_servers=(http-native http-shim)
 if [[ -n $baseline ]]; then
 	servers=(shim baseline native epoll go)
+	http_servers=(http-native http-shim http-baseline)
 	label[baseline]="echo_server + baseline greenpoll ($baseline)"
+	label[http-baseline]="http_server + baseline greenpoll ($baseline)"
 	say "baseline: $baseline"
 fi
 idle_servers=(shim shim64k native epoll go)
@@ -320,7 +334,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 done
 for ((rep = 1; rep <= reps; rep++)); do
 	say "---- HTTP, round $rep of $reps"
-	for key in http-native http-shim; do
+	for key in "${http_servers[@]}"; do
 		run_http "$key"
 	done
 done
@@ -376,14 +390,14 @@ done
 
 http_rows=()
 native_http=$(field "$(pick http-native rps)" rps)
-for key in http-native http-shim; do
+for key in "${http_servers[@]}"; do
 	line=$(pick "$key" rps)
 	if [[ -z $line ]]; then
-		http_rows+=("${label[$key]}"$'\t'"$(cell "$key" '')"$'\t\t\t\t')
+		http_rows+=("${label[$key]}"$'\t'"$(cell "$key" '')"$'\t\t\t\t\t')
 		continue
 	fi
 	rps=$(field "$line" rps)
-	http_rows+=("${label[$key]}"$'\t'"$(cell "$key" "$rps")"$'\t'"$(ratio "$rps" "$native_http")"$'\t'"$(field "$line" p50_us)"$'\t'"$(field "$line" p99_us)"$'\t'"$(field "$line" errors)")
+	http_rows+=("${label[$key]}"$'\t'"$(cell "$key" "$rps")"$'\t'"$(ratio "$rps" "$native_http")"$'\t'"$(field "$line" p50_us)"$'\t'"$(field "$line" p99_us)"$'\t'"$(field "$line" cpu_us_per_req)"$'\t'"$(field "$line" errors)")
 done
 
 # target rows: what issue 3 asks of the shimmed server; TEST is an awk condition on a and b
@@ -415,7 +429,7 @@ target "idle KiB/connection, shim at 64 KiB stacks ÷ Go" "$(median idle.shim64k
 
 echo_header=$'connections\tserver\treq/s\t× epoll\tp50 µs\tp99 µs\tserver CPU s (busy)\tCPU µs/req\tFS writes/req\tOS threads'
 idle_header=$'server\tKiB/connection\t× native\tserver VmRSS KiB/connection\tOS threads'
-http_header=$'server\treq/s\t× native\tp50 µs\tp99 µs\terrors'
+http_header=$'server\treq/s\t× native\tp50 µs\tp99 µs\tCPU µs/req\terrors'
 target_header=$'target\tmeasured\twanted\tmet?'
 
 notes+=(
@@ -481,7 +495,7 @@ if [[ -n $baseline ]]; then
 	for n in "${conns_list[@]}"; do
 		v+=" at $n connections $(ratio "$(median "$n.shim" rps)" "$(median "$n.baseline" rps)");"
 	done
-	notes+=("${v%;}.")
+	notes+=("${v%;}." "HTTP req/s of each run, ${label[http-baseline]}: $(all_runs http-baseline rps); greenpoll ÷ baseline (medians) $(ratio "$(median http-shim rps)" "$(median http-baseline rps)").")
 fi
 # failed runs first, each with the latest reason
 fail_notes=()
@@ -511,7 +525,7 @@ printf -- '- %s\n' "${notes[@]}"
 	printf '### Idle memory per connection at %s connections\n\n' "$idle_conns"
 	markdown "$idle_header" '|---|---:|---:|---:|---:|' "${idle_rows[@]}"
 	printf '### HTTP: wrk -t1 -c100, 1 KiB file\n\n'
-	markdown "$http_header" '|---|---:|---:|---:|---:|---:|' "${http_rows[@]}"
+	markdown "$http_header" '|---|---:|---:|---:|---:|---:|---:|' "${http_rows[@]}"
 	printf '### Targets (issue 3)\n\n'
 	markdown "$target_header" '|---|---:|---|---|' "${target_rows[@]}"
 	printf -- '- %s\n' "${notes[@]}"

@@ -53,12 +53,33 @@ struct symbol_cache {
 	struct gr_frame_name name[SYMBOL_CACHE];
 };
 
+void shim_unwind_ready(void)
+{
+	static atomic_int state; /* 0: not yet, 1: being made ready, 2: ready */
+	int expect = 0;
+
+	if (atomic_load_explicit(&state, memory_order_acquire) == 2)
+		return;
+	if (atomic_compare_exchange_strong(&state, &expect, 1)) {
+		shim_hide_library_fds(gr_unwind_init);
+		atomic_store_explicit(&state, 2, memory_order_release);
+		return;
+	}
+	while (atomic_load_explicit(&state, memory_order_acquire) != 2) {
+		if (gr_current_task())
+			gr_yield(); /* the one making it ready may share this carrier */
+		else
+			REAL(sched_yield)();
+	}
+}
+
 static const struct gr_frame_name *symbol(struct symbol_cache *c, uintptr_t pc, bool exact)
 {
 	uintptr_t key = pc * 2 + exact;
 	size_t i = (size_t)((key >> 2) * 0x9e3779b97f4a7c15ull >> 54) & (SYMBOL_CACHE - 1);
 
 	if (c->key[i] != key) {
+		shim_unwind_ready();
 		gr_symbolise(pc, exact, &c->name[i]);
 		c->key[i] = key;
 	}
@@ -202,6 +223,7 @@ static int backtrace_of(const struct gr_task_view *v, uintptr_t *pcs, int *first
 	*exact = false;
 	if (v->state == GR_TASK_RUNNING && s->blocking_depth)
 		return 0;
+	shim_unwind_ready();
 	n = gr_view_backtrace(v, pcs, GR_INSPECT_FRAMES, exact);
 
 	n = ctl_program_frames(pcs, n, !*exact, first);

@@ -38,6 +38,7 @@
 
 #include "fdtable.h"
 #include "hiddenfd.h"
+#include "sys.h"
 
 static enum fd_kind kind_of_socket_type(int type)
 {
@@ -72,12 +73,36 @@ GR_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	return r;
 }
 
+/* the OS thread whose pipes are now a library's that greenpoll uses; 0: none */
+static _Atomic long hiding_tid;
+
+void shim_hide_library_fds(void (*init)(void))
+{
+	atomic_store(&hiding_tid, gr_sys0(SYS_gettid));
+	init();
+	atomic_store(&hiding_tid, 0);
+}
+
+static bool hiding(void)
+{
+	long tid = atomic_load_explicit(&hiding_tid, memory_order_relaxed);
+
+	return tid && tid == gr_sys0(SYS_gettid);
+}
+
 GR_EXPORT int pipe2(int fds[2], int flags)
 {
 	SHIM_CALLED(pipe2);
 	int r = REAL(pipe2)(fds, flags);
 
-	if (r == 0) {
+	if (r == 0 && hiding()) {
+		/* the library keeps the numbers in fds, which the registry updates if they move
+		 * (an _Atomic int is an int here) */
+		for (int i = 0; i < 2; i++) {
+			fds[i] = gr_hiddenfd_place_high(fds[i]);
+			gr_hiddenfd_register((_Atomic int *)&fds[i]);
+		}
+	} else if (r == 0) {
 		fd_made(fds[0], FD_PIPE, FD_SHORT_UNKNOWN);
 		fd_made(fds[1], FD_PIPE, FD_SHORT_UNKNOWN);
 	}

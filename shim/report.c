@@ -74,6 +74,7 @@ void shim_report_call(const char *name, int64_t since)
 		int first, n;
 
 		shim_of(t)->uncounted = true; /* libunwind's calls (calls.h) */
+		shim_unwind_ready();
 		n = ctl_program_frames(pcs, gr_backtrace_here(pcs, HERE_FRAMES), false, &first);
 		shim_of(t)->uncounted = false;
 		gr_sites_add(&rep.sites, name, pcs + first, n - first, ns);

@@ -234,6 +234,20 @@ long shim_thread_kill(pid_t tgid, pid_t tid, int sig);
 struct gr_task *shim_timer_target(int timerid);
 void shim_timers_task_exiting(struct gr_task *t);
 
+/*
+ * Run init, a library's first use: the pipes the calling thread makes meanwhile become
+ * greenpoll's hidden fds (hiddenfd.h), in the library's own variables (fd.c).
+ */
+void shim_hide_library_fds(void (*init)(void));
+
+/*
+ * libunwind made ready, once, before greenpoll's first unwinding (a dump, a slow call's site):
+ * the first time it unwinds it makes a pipe (to test addresses) and keeps it for good, which
+ * would otherwise be two fds the program sees, can close, and could be given back for its own
+ * files. Made when first needed, not at start-up, where it would cost every process ~250 µs.
+ */
+void shim_unwind_ready(void);
+
 /* From the signal handler: keep sig pending on marked_for, the task it was sent to; or, sent
  * to the process, on the calling task if it accepts it now (`self_accepts`), else on the
  * process. */
