@@ -108,6 +108,22 @@ wait_for() {
 
 info() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/info"; }
 
+# start_ready NAME INFO KEY LABEL ENV... -- COMMAND...: COMMAND in the background (start_bg
+# NAME) until its info file INFO says "end"; p is then the value of INFO's KEY line (a pid, or
+# main's thread id). If it never says it: a failure under LABEL, the program let go, and false.
+start_ready() {
+	local name=$1 file=$2 key=$3 label=$4
+	shift 4
+	rm -f "$file"
+	start_bg "$name" "$@"
+	if ! wait_for "$file" end; then
+		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/$name.err")"
+		finish_bg
+		return 1
+	fi
+	p=$(awk -v k="$key" '$1 == k { print $2 }' "$file")
+}
+
 # marker_line FIXTURE WORD: the line of tests/fixtures/FIXTURE.c marked "/* line: WORD */"
 marker_line() { grep -n "/\* line: $2 \*/" "$(dirname -- "${BASH_SOURCE[0]}")/fixtures/$1.c" | cut -d: -f1; }
 
@@ -191,13 +207,8 @@ check_wait() {
 
 waits_shim() {
 	local p i ok=0
-	start_bg waits -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$fixtures/obs_waits" "$tmp/info"
-	if ! wait_for "$tmp/info" end; then
-		fail "obs_waits (shim)" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/waits.err")"
-		finish_bg
-		return
-	fi
-	p=$(info main)
+	start_ready waits "$tmp/info" main "obs_waits (shim)" LD_PRELOAD="$lib" GREENPOLL_PROCS=2 -- \
+		"$fixtures/obs_waits" "$tmp/info" || return
 	# the threads wrote their tids just before their waits: a dump shows them all parked soon,
 	# and the spinner sampled in its loop (unless its carrier was caught in a system call)
 	for i in $(seq 50); do
@@ -291,14 +302,8 @@ waits_shim() {
 start_waits() {
 	local name=$1 label=$2 program=$3
 	shift 3
-	rm -f "$tmp/info.$name"
-	start_bg "$name" -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$@" "$program" "$tmp/info.$name"
-	if ! wait_for "$tmp/info.$name" end; then
-		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/$name.err")"
-		finish_bg
-		return 1
-	fi
-	p=$(awk '$1 == "main" { print $2 }' "$tmp/info.$name")
+	start_ready "$name" "$tmp/info.$name" main "$label" LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$@" -- \
+		"$program" "$tmp/info.$name"
 }
 
 # parked_in DUMP: how many threads the text dump in file DUMP shows parked
@@ -367,13 +372,8 @@ accepts() {
 	local p child want native_out
 	run -- "$fixtures/obs_accepts" 20 "$tmp/info.native" <<<go
 	native_out=$(cat "$tmp/out")
-	start_bg accepts -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$fixtures/obs_accepts" 20 "$tmp/info2"
-	if ! wait_for "$tmp/info2" end; then
-		fail "obs_accepts (shim)" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/accepts.err")"
-		finish_bg
-		return
-	fi
-	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info2")
+	start_ready accepts "$tmp/info2" pid "obs_accepts (shim)" LD_PRELOAD="$lib" GREENPOLL_PROCS=2 -- \
+		"$fixtures/obs_accepts" 20 "$tmp/info2" || return
 	child=$(awk '$1 == "child" { print $2 }' "$tmp/info2")
 	"$gp" stats "$p" >"$tmp/stats" 2>&1
 	want=$'tasks.live 1\ntasks.created 40\ntasks.exited 40\nnet.accepts 20'
@@ -454,13 +454,8 @@ fork_compute() {
 
 exec_image() {
 	local p
-	start_bg exec -- LD_PRELOAD="$lib" sh -c 'exec "$0" 1 "$1"' "$fixtures/obs_accepts" "$tmp/info5"
-	if ! wait_for "$tmp/info5" end; then
-		fail "dump of an exec'd image" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/exec.err")"
-		finish_bg
-		return
-	fi
-	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info5")
+	start_ready exec "$tmp/info5" pid "dump of an exec'd image" LD_PRELOAD="$lib" -- \
+		sh -c 'exec "$0" 1 "$1"' "$fixtures/obs_accepts" "$tmp/info5" || return
 	if "$gp" dump "$p" >"$tmp/dump" 2>"$tmp/dump.err" &&
 		head -n 1 "$tmp/dump" | grep -q "^greenpoll dump of $p (obs_accepts): 1 threads$"; then
 		pass "dump of an exec'd image (the shell's socket replaced by its own)"
@@ -474,13 +469,8 @@ exec_image() {
 
 lost_channel() {
 	local p label="the channel made again after a raw close of its socket"
-	start_bg lost -- LD_PRELOAD="$lib" "$fixtures/obs_lost_channel" "$tmp/info6"
-	if ! wait_for "$tmp/info6" end; then
-		fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/lost.err")"
-		finish_bg
-		return
-	fi
-	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info6")
+	start_ready lost "$tmp/info6" pid "$label" LD_PRELOAD="$lib" -- \
+		"$fixtures/obs_lost_channel" "$tmp/info6" || return
 	# the first client after the loss shows it (a poll holds the lost socket): refused once
 	"$gp" dump "$p" >/dev/null 2>&1
 	if ! "$gp" dump "$p" >"$tmp/dump" 2>"$tmp/dump.err" ||
@@ -541,14 +531,8 @@ slow_call() {
 		pass "report file: the object and address of wait_in_flock, addr2line says $want"
 	fi
 	# asked of the live process: file:line, text and json
-	start_bg slow -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 "$fixtures/obs_slow_call" \
-		"$tmp/lock.live" 300 "$tmp/info.slow"
-	if ! wait_for "$tmp/info.slow" end; then
-		fail "report: file:line" "no 'end' in its info file: $(head -c 200 "$tmp/slow.err")"
-		finish_bg
-		return
-	fi
-	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.slow")
+	start_ready slow "$tmp/info.slow" pid "report: file:line" LD_PRELOAD="$lib" GREENPOLL_PROCS=2 -- \
+		"$fixtures/obs_slow_call" "$tmp/lock.live" 300 "$tmp/info.slow" || return
 	"$gp" report "$p" >"$tmp/report.live" 2>&1
 	"$gp" report "$p" --json >"$tmp/report.json" 2>&1
 	finish_bg
@@ -573,14 +557,9 @@ call_counts() {
 		return
 	fi
 	# no call site is listed (no backtrace is taken, whose libunwind calls would be counted)
-	start_bg counts -- LD_PRELOAD="$lib" GREENPOLL_PROCS=2 GREENPOLL_REPORT="$tmp/counts.report" \
-		GREENPOLL_REPORT_MIN=60s "$fixtures/obs_call_counts" "$tmp/info.counts"
-	if ! wait_for "$tmp/info.counts" end; then
-		fail "obs_call_counts (shim)" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/counts.err")"
-		finish_bg
-		return
-	fi
-	p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.counts")
+	start_ready counts "$tmp/info.counts" pid "obs_call_counts (shim)" LD_PRELOAD="$lib" \
+		GREENPOLL_PROCS=2 GREENPOLL_REPORT="$tmp/counts.report" GREENPOLL_REPORT_MIN=60s -- \
+		"$fixtures/obs_call_counts" "$tmp/info.counts" || return
 	"$gp" stats "$p" >"$tmp/stats" 2>&1
 	"$gp" stats "$p" --json >"$tmp/stats.json" 2>&1
 	"$gp" report "$p" --json >"$tmp/report.json" 2>&1
@@ -680,14 +659,8 @@ dump_signal_handler() {
 		setting) env=(LD_PRELOAD="$lib" GREENPOLL_DUMP_SIGNAL=QUIT) ;;
 		esac
 		label="obs_dump_signal, its own SIGQUIT handler ($mode)"
-		rm -f "$tmp/info.dsig"
-		start_bg dsig -- "${env[@]}" "$fixtures/obs_dump_signal" "$tmp/info.dsig"
-		if ! wait_for "$tmp/info.dsig" end; then
-			fail "$label" "no 'end' in its info file; stderr: $(head -c 200 "$tmp/dsig.err")"
-			finish_bg
-			continue
-		fi
-		p=$(awk '$1 == "pid" { print $2 }' "$tmp/info.dsig")
+		start_ready dsig "$tmp/info.dsig" pid "$label" "${env[@]}" -- \
+			"$fixtures/obs_dump_signal" "$tmp/info.dsig" || continue
 		kill -QUIT "$p"
 		for i in $(seq 50); do
 			[ "$mode" != setting ] || grep -q '^    #[0-9]* wait_for_line+0x' "$tmp/dsig.err" && break
