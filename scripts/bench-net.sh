@@ -289,7 +289,7 @@ run_http() {
 	reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
 	out="rps=${rps%.*} p50_us=$(to_us "$p50") p99_us=$(to_us "$p99") errors=$errs"
 	out+=" cpu_us_per_req=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" \
-		'BEGIN { printf "%.2f", n > 0 ? (b - a) / hz * 1e6 / n : 0 }')"
+		'BEGIN { printf "%.2f", (n > 0 ? (b - a) / hz * 1e6 / n : 0) }')"
 	res[$key]+=$out$'\n'
 	say "  $out"
 	sleep 1
