@@ -88,8 +88,12 @@ static const Dwfl_Callbacks callbacks = {
 	.section_address = dwfl_offline_section_address,
 };
 
-/* whether process pid has file (its own path) mapped, as st (device and inode) */
-static bool mapped(pid_t pid, const char *path, const struct stat *st)
+/* whether a line of /proc/PID/maps matches: its object's path, device numbers and inode */
+typedef bool maps_match_fn(const char *path, unsigned int dev_major, unsigned int dev_minor,
+			   unsigned long inode, void *arg);
+
+/* whether some line of process pid's maps matches */
+static bool maps_find(pid_t pid, maps_match_fn *match, void *arg)
 {
 	char maps[64], *line = NULL;
 	size_t cap = 0;
@@ -106,18 +110,72 @@ static bool mapped(pid_t pid, const char *path, const struct stat *st)
 
 		line[strcspn(line, "\n")] = 0;
 		found = sscanf(line, "%*s %*s %*s %x:%x %lu %n", &dev_major, &dev_minor, &inode, &at) == 3 &&
-			at > 0 && strcmp(line + at, path) == 0 && inode == (unsigned long)st->st_ino &&
-			dev_major == major(st->st_dev) && dev_minor == minor(st->st_dev);
+			at > 0 && match(line + at, dev_major, dev_minor, inode, arg);
 	}
 	free(line);
 	fclose(f);
 	return found;
 }
 
+struct same_file {
+	const char *path;
+	const struct stat *st;
+};
+
+static bool is_same_file(const char *path, unsigned int dev_major, unsigned int dev_minor,
+			 unsigned long inode, void *arg)
+{
+	const struct same_file *w = arg;
+
+	return strcmp(path, w->path) == 0 && inode == (unsigned long)w->st->st_ino &&
+	       dev_major == major(w->st->st_dev) && dev_minor == minor(w->st->st_dev);
+}
+
+/* whether process pid has file (its own path) mapped, as st (device and inode) */
+static bool mapped(pid_t pid, const char *path, const struct stat *st)
+{
+	struct same_file w = {path, st};
+
+	return maps_find(pid, is_same_file, &w);
+}
+
+struct ending {
+	const char *tail; /* "/" and a relative path, "./" dropped */
+	char *path;	  /* out: the mapped path that ends so */
+	size_t n;
+};
+
+static bool ends_so(const char *path, unsigned int dev_major, unsigned int dev_minor,
+		    unsigned long inode, void *arg)
+{
+	struct ending *e = arg;
+	size_t len = strlen(path), tail = strlen(e->tail);
+
+	(void)dev_major, (void)dev_minor, (void)inode;
+	if (len <= tail || strcmp(path + len - tail, e->tail) != 0 || len >= e->n)
+		return false;
+	memcpy(e->path, path, len + 1);
+	return true;
+}
+
+/* The absolute path of an object the process names by a relative one (a library preloaded as
+ * LD_PRELOAD=build/libgreenpoll.so: relative to a directory the process may have left since),
+ * from the object it has mapped whose path ends so; false if none. */
+static bool mapped_absolute(pid_t pid, const char *rel, char *path, size_t n)
+{
+	char tail[4200];
+	struct ending e = {tail, path, n};
+
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	snprintf(tail, sizeof tail, "/%s", rel);
+	return maps_find(pid, ends_so, &e);
+}
+
 static struct object *object_of(struct object **objects, pid_t pid, const char *path, size_t n)
 {
 	struct object *o;
-	char file[4200];
+	char file[4200], absolute[4096];
 	struct stat st;
 
 	for (o = *objects; o; o = o->next)
@@ -127,13 +185,15 @@ static struct object *object_of(struct object **objects, pid_t pid, const char *
 		free(o);
 		return NULL;
 	}
-	snprintf(file, sizeof file, "/proc/%d/root%s", (int)pid, o->path);
+	if (o->path[0] == '/' || !mapped_absolute(pid, o->path, absolute, sizeof absolute))
+		snprintf(absolute, sizeof absolute, "%s", o->path);
+	snprintf(file, sizeof file, "/proc/%d/root%s", (int)pid, absolute);
 	if (stat(file, &st) != 0)
-		snprintf(file, sizeof file, "%s", o->path);
+		snprintf(file, sizeof file, "%s", absolute);
 	/* at its link-time addresses (bias 0): the library gives addresses in the file */
-	if (o->path[0] == '/' && stat(file, &st) == 0 && mapped(pid, o->path, &st) &&
+	if (absolute[0] == '/' && stat(file, &st) == 0 && mapped(pid, absolute, &st) &&
 	    (o->dwfl = dwfl_begin(&callbacks))) {
-		o->mod = dwfl_report_elf(o->dwfl, o->path, file, -1, 0, true);
+		o->mod = dwfl_report_elf(o->dwfl, absolute, file, -1, 0, true);
 		dwfl_report_end(o->dwfl, NULL, NULL);
 	}
 	o->next = *objects;

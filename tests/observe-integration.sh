@@ -335,6 +335,28 @@ waits_stripped() {
 	fi
 }
 
+# greenpoll preloaded by a relative path (LD_PRELOAD=build/libgreenpoll.so, a path the loader
+# keeps as given, relative to a directory the process may leave): its own frames still get
+# file:line, from the object mapped whose path ends so
+waits_relative_preload() {
+	local i ok=0 label="dump of a program that preloads greenpoll by a relative path"
+	start_waits relative "$label" "$fixtures/obs_waits" \
+		LD_PRELOAD="$(realpath --relative-to=. "$lib")" || return
+	for i in $(seq 50); do
+		"$gp" dump "$p" >"$tmp/dump.relative" 2>"$tmp/dump.err" &&
+			[ "$(parked_in "$tmp/dump.relative")" -eq 7 ] && { ok=1; break; }
+		sleep 0.1
+	done
+	finish_bg
+	if [ "$ok" -ne 1 ]; then
+		fail "$label" "stderr '$(head -c 200 "$tmp/dump.err")': $(head -c 300 "$tmp/dump.relative")"
+	elif ! grep -qE '^    #0 read\+0x[0-9a-f]+ at /.*/shim/io\.c:[0-9]+$' "$tmp/dump.relative"; then
+		fail "$label" "no '#0 read+0x.. at /.../shim/io.c:N': $(grep -m 2 '#0 read' "$tmp/dump.relative" | tr '\n' '|')"
+	else
+		pass "$label: greenpoll's own frames with file:line"
+	fi
+}
+
 # a program and a library whose files were replaced since it started (a rebuild): their frames
 # get no file:line from the new files (lines for other addresses would be a silent wrong
 # answer); the program's name the old file, "(deleted)"; the library's, its path (the loader's
@@ -782,6 +804,7 @@ else
 	waits_native
 	waits_shim
 	waits_stripped
+	waits_relative_preload
 	waits_replaced
 	accepts
 	fork_compute
