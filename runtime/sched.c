@@ -437,28 +437,23 @@ static bool poll_ready(struct gr_carrier *c)
 	return !c->poller_seen_empty;
 }
 
-static bool run_timers(struct gr_proc *p)
-{
-	int64_t next = gr_timers_next(&p->timers);
-
-	return next != GR_NEVER && gr_timers_run(&p->timers, gr_nanotime(), NULL) > 0;
-}
-
 /*
- * c's own processor's due timers, at every look for a task (after Go's checkTimers at the top
- * of findRunnable): a task whose sleep or timed wait ended goes to `next` and runs as soon as
- * the task switching away has (see the header of sched.h). The clock is read only when the
- * heap has a slot; switch_to reuses the reading (c->looked_ns) instead of reading it again.
+ * p's due timers fired; the clock reading it took, 0 if none (an empty heap needs no reading).
+ * A carrier fires its own processor's at every look for a task (after Go's checkTimers at the
+ * top of findRunnable): a task whose sleep or timed wait ended goes to `next` and runs as soon
+ * as the task switching away has (see the header of sched.h); switch_to reuses the reading
+ * (c->looked_ns) instead of reading the clock again.
  */
-static bool run_own_timers(struct gr_carrier *c)
+static int64_t run_timers(struct gr_proc *p)
 {
-	int64_t next = gr_timers_next(&c->p->timers);
+	int64_t next = gr_timers_next(&p->timers), now;
 
-	c->looked_ns = 0;
 	if (next == GR_NEVER)
-		return false;
-	c->looked_ns = gr_nanotime();
-	return next <= c->looked_ns && gr_timers_run(&c->p->timers, c->looked_ns, NULL) > 0;
+		return 0;
+	now = gr_nanotime();
+	if (next <= now)
+		gr_timers_run(&p->timers, now, NULL);
+	return now;
 }
 
 /*
@@ -503,7 +498,7 @@ static struct gr_task *find_runnable(struct gr_carrier *c, bool steal, bool idle
 		sched.hooks.route_signals();
 
 	tick(p);
-	run_own_timers(c);
+	c->looked_ns = run_timers(p);
 	/* now and then the global queue and the ring go first: `next` alone could keep two tasks
 	 * that wake each other (or a task that sleeps for nothing) running forever */
 	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % GLOBQ_EVERY == 0) {

@@ -138,7 +138,7 @@ struct gr_carrier {
 	bool readying_polled;  /* in netpoll_into: readied tasks go to the ring's tail; owner only */
 	bool poller_seen_empty; /* since it last ran a task or slept (poll_ready); owner only */
 	int64_t looked_ns; /* the clock as its last look for a task read it, 0 if it did not
-			    * (run_own_timers; switch_to reuses it); owner only */
+			    * (run_timers; switch_to reuses it); owner only */
 	uint64_t rand;
 
 	/* what the task that switched away last asked for; owner only */
