@@ -309,16 +309,23 @@ start_waits() {
 # parked_in DUMP: how many threads the text dump in file DUMP shows parked
 parked_in() { grep -c '^thread [0-9]* .* parked for ' "$1"; }
 
-# a copy without debug information: the same frames by function+offset and object, no file:line
-waits_stripped() {
-	local p i ok=0 label="dump of a program without debug information"
-	objcopy --strip-debug "$fixtures/obs_waits" "$tmp/obs_waits"
-	start_waits stripped "$label" "$tmp/obs_waits" || return
+# dump_parked FILE: `greenpoll dump $p` into FILE (its stderr in $tmp/dump.err) until it shows
+# obs_waits' seven threads parked (5 s at most); false if it never does
+dump_parked() {
+	local i
 	for i in $(seq 50); do
-		"$gp" dump "$p" >"$tmp/dump.stripped" 2>"$tmp/dump.err" &&
-			[ "$(parked_in "$tmp/dump.stripped")" -eq 7 ] && { ok=1; break; }
+		"$gp" dump "$p" >"$1" 2>"$tmp/dump.err" && [ "$(parked_in "$1")" -eq 7 ] && return 0
 		sleep 0.1
 	done
+	return 1
+}
+
+# a copy without debug information: the same frames by function+offset and object, no file:line
+waits_stripped() {
+	local p ok=0 label="dump of a program without debug information"
+	objcopy --strip-debug "$fixtures/obs_waits" "$tmp/obs_waits"
+	start_waits stripped "$label" "$tmp/obs_waits" || return
+	dump_parked "$tmp/dump.stripped" && ok=1
 	"$gp" dump "$p" --json >"$tmp/dump.stripped.json" 2>>"$tmp/dump.err"
 	local st=$?
 	finish_bg
@@ -339,14 +346,10 @@ waits_stripped() {
 # keeps as given, relative to a directory the process may leave): its own frames still get
 # file:line, from the object mapped whose path ends so
 waits_relative_preload() {
-	local i ok=0 label="dump of a program that preloads greenpoll by a relative path"
+	local p ok=0 label="dump of a program that preloads greenpoll by a relative path"
 	start_waits relative "$label" "$fixtures/obs_waits" \
 		LD_PRELOAD="$(realpath --relative-to=. "$lib")" || return
-	for i in $(seq 50); do
-		"$gp" dump "$p" >"$tmp/dump.relative" 2>"$tmp/dump.err" &&
-			[ "$(parked_in "$tmp/dump.relative")" -eq 7 ] && { ok=1; break; }
-		sleep 0.1
-	done
+	dump_parked "$tmp/dump.relative" && ok=1
 	finish_bg
 	if [ "$ok" -ne 1 ]; then
 		fail "$label" "stderr '$(head -c 200 "$tmp/dump.err")': $(head -c 300 "$tmp/dump.relative")"
@@ -363,7 +366,7 @@ waits_relative_preload() {
 # name for it), which now names another inode than the one mapped (libunwind, which reads
 # symbols from the files, then names no function: addresses only)
 waits_replaced() {
-	local p i ok=0 label="dump of a program whose file was replaced since it started"
+	local p ok=0 label="dump of a program whose file was replaced since it started"
 	cp "$fixtures/obs_waits" "$tmp/obs_waits_old"
 	cp "$lib" "$tmp/libgreenpoll_old.so"
 	start_waits replaced "$label" "$tmp/obs_waits_old" LD_PRELOAD="$tmp/libgreenpoll_old.so" || return
@@ -371,11 +374,7 @@ waits_replaced() {
 	mv "$tmp/obs_waits_new" "$tmp/obs_waits_old"
 	cp "$lib" "$tmp/libgreenpoll_new.so"
 	mv "$tmp/libgreenpoll_new.so" "$tmp/libgreenpoll_old.so"
-	for i in $(seq 50); do
-		"$gp" dump "$p" >"$tmp/dump.replaced" 2>"$tmp/dump.err" &&
-			[ "$(parked_in "$tmp/dump.replaced")" -eq 7 ] && { ok=1; break; }
-		sleep 0.1
-	done
+	dump_parked "$tmp/dump.replaced" && ok=1
 	finish_bg
 	if [ "$ok" -ne 1 ] || [ -s "$tmp/dump.err" ]; then
 		fail "$label" "stderr '$(head -c 200 "$tmp/dump.err")': $(head -c 300 "$tmp/dump.replaced")"
