@@ -49,6 +49,7 @@ static void *offload_thread(void *p)
 
 	gr_tcb_forget_runtime(); /* not a task, not a carrier, whatever TCB glibc reused */
 	atomic_store(&shim_of(o->task)->offload_os_tid, (int32_t)gr_os_tid());
+	shim_signals_to_offload(o->task);
 	o->result = o->fn(o->arg);
 	o->err = errno;
 	atomic_store(&shim_of(o->task)->offload_os_tid, 0);

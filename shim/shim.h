@@ -248,6 +248,11 @@ void shim_hide_library_fds(void (*init)(void));
  */
 void shim_unwind_ready(void);
 
+/* Called on the OS thread of t's offloaded call once offload_os_tid names it: a signal made
+ * pending on t before then (its kick found no thread to send it to, and an offload wait is not
+ * interruptible) is sent there now. Each side writes, then looks at the other's write. */
+void shim_signals_to_offload(struct gr_task *t);
+
 /* From the signal handler: keep sig pending on marked_for, the task it was sent to; or, sent
  * to the process, on the calling task if it accepts it now (`self_accepts`), else on the
  * process. */

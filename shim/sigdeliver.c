@@ -242,6 +242,15 @@ static void kick(struct gr_task *t, int sig)
 	gr_interrupt(t);
 }
 
+void shim_signals_to_offload(struct gr_task *t)
+{
+	uint64_t ready = atomic_load(&shim_of(t)->pending_signals) & ~t->sigmask;
+
+	for (int sig = 1; ready; sig++, ready >>= 1)
+		if (ready & 1)
+			kick(t, sig);
+}
+
 struct route_pick {
 	int sig;
 	struct gr_task *found;
