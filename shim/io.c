@@ -424,14 +424,37 @@ GR_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 	return recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
+/* fds that arrived in msg (SCM_RIGHTS) are new here, whatever their numbers were before (one
+ * closed behind the shim's back may still be remembered as something else) */
+static void note_received_fds(const struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+			fd_made(fd, FD_UNKNOWN, FD_SHORT_UNKNOWN);
+		}
+	}
+}
+
 GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	SHIM_CALLED(recvmsg);
 	struct fd_view v;
+	ssize_t r;
 
 	if (!managed(fd, &v) || !fd_is_socket(&v))
-		return SHIM_BLOCKING(REAL(recvmsg)(fd, msg, flags));
-	return shim_result(rw_vec(&v, msg->msg_iov, (int)msg->msg_iovlen, false, flags, msg));
+		r = SHIM_BLOCKING(REAL(recvmsg)(fd, msg, flags));
+	else
+		r = shim_result(rw_vec(&v, msg->msg_iov, (int)msg->msg_iovlen, false, flags, msg));
+	if (r >= 0 && msg->msg_controllen)
+		note_received_fds(msg);
+	return r;
 }
 
 struct mmsg {
@@ -461,11 +484,17 @@ GR_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 	struct fd_view v;
 	struct mmsg m = {vec, n, flags};
 	struct shim_io io = {.mode = GR_PD_R, .nonblock = flags & MSG_DONTWAIT};
+	int r;
 
 	/* with a timeout, or MSG_WAITFORONE semantics beyond the first message: libc */
 	if (!managed(fd, &v) || !fd_is_socket(&v) || timeout)
-		return SHIM_BLOCKING(REAL(recvmmsg)(fd, vec, n, flags, timeout));
-	return (int)shim_result(shim_io(&v, &io, attempt_recvmmsg, &m));
+		r = SHIM_BLOCKING(REAL(recvmmsg)(fd, vec, n, flags, timeout));
+	else
+		r = (int)shim_result(shim_io(&v, &io, attempt_recvmmsg, &m));
+	for (int i = 0; i < r; i++)
+		if (vec[i].msg_hdr.msg_controllen)
+			note_received_fds(&vec[i].msg_hdr);
+	return r;
 }
 
 /* ---- write side ---- */
