@@ -62,9 +62,15 @@ static int start_os_thread(void *(*fn)(void *), void *arg)
 }
 
 /* every module's reset, the shim's included (runtime/fork.h's registry) */
+/* a fork child's FS-base writes count from the fork (the parent's were copied with its memory) */
+static bool forked;
+static uint64_t fs_writes_before_fork;
+
 static void after_fork_child(void)
 {
 	gr_after_fork_child();
+	forked = true;
+	fs_writes_before_fork = gr_sched_fs_writes();
 }
 
 /* GREENPOLL_DEBUG's exit line: what is still in use (the soak compares it with rest) */
@@ -154,11 +160,15 @@ __attribute__((constructor(101))) static void shim_start(void)
 }
 
 /* GREENPOLL_DEBUG's last line, as the process ends: how many times the FS base was written (a
- * system call each where the switch is by arch_prctl: what decides the speed there) */
+ * system call each where the switch is by arch_prctl: what decides the speed there); a fork
+ * child that wrote none says nothing (a server's children that _exit at once would fill
+ * stderr) */
 static void say_fs_writes(void)
 {
-	if (debug)
-		gr_say("%llu FS-base writes by %s", (unsigned long long)gr_sched_fs_writes(),
+	uint64_t n = gr_sched_fs_writes() - fs_writes_before_fork;
+
+	if (debug && (n || !forked))
+		gr_say("%llu FS-base writes by %s", (unsigned long long)n,
 		       gr_ctx_switch == gr_ctx_switch_wrfs ? "wrfsbase" : "arch_prctl");
 }
 

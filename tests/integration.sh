@@ -200,18 +200,22 @@ else
 fi
 
 # FS-base writes (a system call each without FSGSBASE), as GREENPOLL_DEBUG=1's exit line counts
-# them (the process's own: the last line; a child's _exit says its own first), on one carrier: none for a task that parks and is resumed by the same carrier (2,000
+# them (the process's own: the last line; a fork child's _exit says its own first, counted
+# from the fork, and nothing if it made none), on one carrier: none for a task that parks and is resumed by the same carrier (2,000
 # waits; each cost two before), one per message for a ping-pong between two tasks (2,000
 # messages). Counts of a run whose switches do not depend on timing; the slack of 10 covers a
 # preemption signal the monitor may send a carrier of a loaded machine.
 fs_writes_at_most() { # case, most writes allowed
-	local case=$1 most=$2 label="fs_writes $1 (shim GREENPOLL_PROCS=1)" n
+	local case=$1 most=$2 label="fs_writes $1 (shim GREENPOLL_PROCS=1)" n children
 	run LD_PRELOAD="$lib" GREENPOLL_PROCS=1 GREENPOLL_DEBUG=1 -- "$fixtures/$case"
 	n=$(sed -n 's/^greenpoll: \([0-9]*\) FS-base writes by .*/\1/p' "$tmp/err" | tail -n 1)
+	children=$(sed -n 's/^greenpoll: \([0-9]*\) FS-base writes by .*/\1/p' "$tmp/err" | sed '$d')
 	if [ "$status" -ne 0 ]; then
 		fail "$label" "$(reason)"
 	elif [ -z "$n" ]; then
 		fail "$label" "no 'greenpoll: N FS-base writes' line on stderr"
+	elif grep -qx 0 <<<"$children"; then
+		fail "$label" "a fork child that made no FS-base write said so"
 	elif [ "$n" -gt "$most" ]; then
 		fail "$label" "$n FS-base writes, want at most $most"
 	else
