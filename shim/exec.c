@@ -15,6 +15,10 @@
  * children posix_spawn, system and popen start run only glibc's own code up to their exec, so
  * the parent gives the modes back before starting them. The parent's carrier waits until that child has
  * exec'd (glibc's clone shares the parent's memory until then), inside SHIM_BLOCKING (shim.h).
+ *
+ * An exec keeps the calling thread's pending signals and the process's (POSIX): the exec
+ * functions hand those greenpoll holds to the kernel first, and take them back if the exec
+ * fails (sigdeliver.c).
  */
 #include "shim.h"
 
@@ -25,47 +29,75 @@
 
 #include "fdtable.h"
 
+/* what every exec does first: fds get their modes back, and the signals pending on the calling
+ * task or the process are handed to the kernel, which keeps them across the exec */
+static struct shim_exec_signals before_exec(void)
+{
+	struct gr_task *self = gr_current_task();
+
+	fd_before_exec();
+	return self ? shim_signals_before_exec(self) : (struct shim_exec_signals){0, 0};
+}
+
+/* the exec returned r (it failed): the signals handed to the kernel are greenpoll's again */
+static int exec_failed(struct shim_exec_signals moved, int r)
+{
+	struct gr_task *self = gr_current_task();
+	int e = errno;
+
+	if (self && (moved.thread | moved.process))
+		shim_signals_exec_failed(self, moved);
+	errno = e;
+	return r;
+}
+
 GR_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	SHIM_CALLED(execve);
-	fd_before_exec();
-	return REAL(execve)(path, argv, envp);
+	struct shim_exec_signals moved = before_exec();
+
+	return exec_failed(moved, REAL(execve)(path, argv, envp));
 }
 
 GR_EXPORT int execv(const char *path, char *const argv[])
 {
 	SHIM_CALLED(execv);
-	fd_before_exec();
-	return REAL(execv)(path, argv);
+	struct shim_exec_signals moved = before_exec();
+
+	return exec_failed(moved, REAL(execv)(path, argv));
 }
 
 GR_EXPORT int execvp(const char *file, char *const argv[])
 {
 	SHIM_CALLED(execvp);
-	fd_before_exec();
-	return REAL(execvp)(file, argv);
+	struct shim_exec_signals moved = before_exec();
+
+	return exec_failed(moved, REAL(execvp)(file, argv));
 }
 
 GR_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	SHIM_CALLED(execvpe);
-	fd_before_exec();
-	return REAL(execvpe)(file, argv, envp);
+	struct shim_exec_signals moved = before_exec();
+
+	return exec_failed(moved, REAL(execvpe)(file, argv, envp));
 }
 
 GR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	SHIM_CALLED(fexecve);
-	fd_before_exec();
-	return REAL(fexecve)(fd, argv, envp);
+	struct shim_exec_signals moved = before_exec();
+
+	return exec_failed(moved, REAL(fexecve)(fd, argv, envp));
 }
 
 GR_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		       int flags)
 {
 	SHIM_CALLED(execveat);
-	fd_before_exec();
-	return REAL(execveat)(dirfd, path, argv, envp, flags);
+	struct shim_exec_signals moved = before_exec();
+
+	return exec_failed(moved, REAL(execveat)(dirfd, path, argv, envp, flags));
 }
 
 /*

@@ -253,6 +253,17 @@ void shim_unwind_ready(void);
  * interruptible) is sent there now. Each side writes, then looks at the other's write. */
 void shim_signals_to_offload(struct gr_task *t);
 
+/*
+ * exec (exec.c): the signals greenpoll holds pending for the calling task and for the process
+ * are handed to the kernel, which an exec keeps (pending on the OS thread, whose mask is the
+ * task's, and on the process); the bits of those moved. An exec that failed takes them back.
+ */
+struct shim_exec_signals {
+	uint64_t thread, process;
+};
+struct shim_exec_signals shim_signals_before_exec(struct gr_task *self);
+void shim_signals_exec_failed(struct gr_task *self, struct shim_exec_signals moved);
+
 /* From the signal handler: keep sig pending on marked_for, the task it was sent to; or, sent
  * to the process, on the calling task if it accepts it now (`self_accepts`), else on the
  * process. */

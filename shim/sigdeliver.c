@@ -35,11 +35,20 @@
  * Standard signals do not queue, natively either; a real-time signal sent again while one of
  * the same number is pending here is merged with it (natively it would queue): README says so.
  * Everything here that a handler calls is async-signal-safe (atomics, system calls).
+ *
+ * exec keeps the pending signals of the thread that calls it, and the process's: just before
+ * it, what greenpoll holds pending for the calling task (that the task blocks: the others run
+ * first) is handed to the kernel, on the calling task's OS thread, whose mask is the task's and
+ * blocks them, and what it holds for the process (or routed to the task from the process) to
+ * the process; an exec that fails takes them back. At start-up, the signals an exec left
+ * pending on the initial OS thread become the initial task's.
  */
 #include "shim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -491,8 +500,110 @@ int shim_signal_take(struct gr_task *t, uint64_t set, siginfo_t *info)
 	}
 }
 
+/* ---- exec ---- */
+
+/* sig, with *info if have_info, sent by the kernel to this OS thread (to_thread) or to the
+ * process: -errno or 0. The process's with its siginfo as sigqueue from this process. */
+static long send_to_kernel(int sig, const siginfo_t *info, bool have_info, bool to_thread)
+{
+	siginfo_t si;
+
+	if (to_thread)
+		return gr_sig_send_to_os_thread((int32_t)gr_os_tid(), sig, have_info ? info : NULL);
+	if (!have_info)
+		return gr_sys2(SYS_kill, getpid(), sig);
+	si = *info;
+	si.si_signo = sig;
+	return gr_sys3(SYS_rt_sigqueueinfo, getpid(), sig, &si);
+}
+
+struct shim_exec_signals shim_signals_before_exec(struct gr_task *self)
+{
+	struct shim_task *st = shim_of(self);
+	struct shim_exec_signals moved = {0, 0};
+	uint64_t held;
+
+	shim_deliver_signals(self);
+	held = atomic_load(&st->pending_signals) & self->sigmask;
+	for (int sig = 1; held; sig++, held >>= 1) {
+		uint64_t bit = GR_SIGBIT(sig);
+		bool for_process = atomic_load(&st->from_process) & bit, have_info;
+		siginfo_t info;
+
+		if (!(held & 1) || !unpend(self, sig, &info, &have_info))
+			continue;
+		if (send_to_kernel(sig, &info, have_info, !for_process) == 0)
+			*(for_process ? &moved.process : &moved.thread) |= bit;
+	}
+	held = atomic_load(&proc_pending) & self->sigmask;
+	for (int sig = 1; held; sig++, held >>= 1) {
+		uint64_t bit = GR_SIGBIT(sig);
+		bool have_info;
+		siginfo_t info;
+
+		if (!(held & 1) || !(atomic_fetch_and(&proc_pending, ~bit) & bit))
+			continue;
+		have_info = info_take(info_key(NULL, sig), &info);
+		if (send_to_kernel(sig, &info, have_info, false) == 0)
+			moved.process |= bit;
+	}
+	return moved;
+}
+
+/* take sig back from the kernel's pending signals of this OS thread (then the process's): true
+ * with its siginfo if one was there */
+static bool take_from_kernel(int sig, siginfo_t *info)
+{
+	uint64_t set = GR_SIGBIT(sig);
+	struct timespec now = {0, 0};
+
+	return gr_sys4(SYS_rt_sigtimedwait, &set, info, &now, sizeof set) == sig;
+}
+
+void shim_signals_exec_failed(struct gr_task *self, struct shim_exec_signals moved)
+{
+	siginfo_t info;
+
+	for (int sig = 1; moved.thread; sig++, moved.thread >>= 1)
+		if ((moved.thread & 1) && take_from_kernel(sig, &info))
+			pend(self, sig, &info);
+	for (int sig = 1; moved.process; sig++, moved.process >>= 1)
+		if ((moved.process & 1) && take_from_kernel(sig, &info))
+			pend_in(&proc_pending, info_key(NULL, sig), sig, &info);
+}
+
+/*
+ * An exec gave this process the signals pending on the OS thread that called it, in the
+ * kernel: those of the initial task's OS thread become the initial task's, as the signals
+ * sent to a thread are kept by greenpoll (its OS thread is a carrier that other tasks will
+ * run on). Costs one system call when nothing is pending.
+ */
+static void take_inherited(struct gr_task *initial)
+{
+	uint64_t pending = 0, mine = 0;
+	char buf[2048], *at;
+	long fd, n;
+	siginfo_t info;
+
+	if (gr_sys2(SYS_rt_sigpending, &pending, sizeof pending) != 0 || !pending)
+		return;
+	fd = gr_sys3(SYS_open, "/proc/thread-self/status", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	n = gr_sys3(SYS_read, fd, buf, sizeof buf - 1);
+	gr_sys1(SYS_close, fd);
+	buf[n > 0 ? n : 0] = 0;
+	if (!(at = strstr(buf, "\nSigPnd:")))
+		return;
+	mine = strtoull(at + 8, NULL, 16) & pending;
+	for (int sig = 1; mine; sig++, mine >>= 1)
+		if ((mine & 1) && take_from_kernel(sig, &info))
+			pend(initial, sig, &info);
+}
+
 void shim_signal_init(struct gr_task *initial, struct gr_sched_hooks *hooks)
 {
+	take_inherited(initial);
 	atomic_store(&initial_task, initial);
 	hooks->route_signals = route_signals;
 	hooks->interrupted = interrupted_running;

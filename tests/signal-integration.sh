@@ -89,6 +89,9 @@ for c in mutex rwlock barrier join sem_restart sem_eintr async_cancel; do
 done
 # the mask of a forked child and of an exec'd image is the forking or exec'ing thread's.
 run_case sig_fork_mask
+# exec keeps the caller's pending signals and the process's, with their siginfo, also after an
+# exec that failed; in the new image the caller's stay its own.
+run_case sig_exec_pending
 # syscall(SYS_gettid) per thread equal to gettid(); syscall(SYS_tgkill) and raise reach the
 # thread named.
 run_case sig_gettid_tgkill
