@@ -28,6 +28,16 @@ static void once_cancelled(void *arg)
 	gr_waitq_wake(once, -1);
 }
 
+/* init, run by the caller that took the once (a cancel of it gives the once back) */
+static void run_init(int *state, void (*init)(void))
+{
+	pthread_cleanup_push(once_cancelled, state);
+	init();
+	pthread_cleanup_pop(0);
+	__atomic_store_n(state, ONCE_DONE, __ATOMIC_RELEASE);
+	gr_waitq_wake(state, -1);
+}
+
 GR_EXPORT int pthread_once(pthread_once_t *once, void (*init)(void))
 {
 	SHIM_CALLED(pthread_once);
@@ -42,11 +52,7 @@ GR_EXPORT int pthread_once(pthread_once_t *once, void (*init)(void))
 			return 0;
 		if (seen == 0 && __atomic_compare_exchange_n(state, &seen, ONCE_IN_PROGRESS, false,
 							     __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
-			pthread_cleanup_push(once_cancelled, state);
-			init();
-			pthread_cleanup_pop(0);
-			__atomic_store_n(state, ONCE_DONE, __ATOMIC_RELEASE);
-			gr_waitq_wake(state, -1);
+			run_init(state, init);
 			return 0;
 		}
 		shim_park_through_signals(state, once_in_progress, NULL, GR_NEVER, "pthread_once");

@@ -451,6 +451,17 @@ int shim_park_through_signals(const void *addr, gr_waitq_check_fn *check, void *
 	return GR_WAKE_NORMAL;
 }
 
+void shim_signals_at_return(struct gr_task *t)
+{
+	int saved = errno;
+
+	if (atomic_load(&shim_of(t)->exiting))
+		return;
+	atomic_store(&t->interrupted, false);
+	shim_deliver_signals(t);
+	errno = saved;
+}
+
 /* hooks.interrupted: a task interrupted while it ran or waited to run, back from a yield */
 static void interrupted_running(struct gr_task *t)
 {

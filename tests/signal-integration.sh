@@ -75,6 +75,10 @@ done
 run_case sig_process_directed
 # kill to the process, 1,000 times, while threads keep ending: none lost with an exiting one.
 run_case sig_while_exiting
+# a thread that never waits, only makes calls that return at once (an uncontended mutex):
+# 200 pthread_kills and 200 kills to the process each run in it (a signal that came while it
+# was inside greenpoll's code used to wait for a wait that never came).
+run_case sig_busy_in_calls
 # sigsuspend and pause ended by pthread_kill and by kill to the process.
 run_case sig_suspend_pause
 # alarm interrupting select and send in main, with and without SA_RESTART; a thread's read
