@@ -76,7 +76,7 @@ static inline struct shim_call shim_call_begin(enum shim_call_id id, const void 
 static inline void shim_call_end(struct shim_call *c)
 {
 	if (c->outer && atomic_load_explicit(&c->outer->interrupted, memory_order_relaxed))
-		shim_signals_at_return(c->outer);
+		shim_run_kept_signals(c->outer);
 }
 
 /* The functions called so far, most calls first (their order of names for equal counts), those

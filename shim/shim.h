@@ -264,10 +264,10 @@ struct shim_exec_signals {
 struct shim_exec_signals shim_signals_before_exec(struct gr_task *self);
 void shim_signals_exec_failed(struct gr_task *self, struct shim_exec_signals moved);
 
-/* An interposed call of the program's own is returning with t interrupted (calls.h): the
- * signals kept pending on t while it was in greenpoll's code run their handlers now. errno is
- * kept. */
-void shim_signals_at_return(struct gr_task *t);
+/* The calling task t is interrupted and about to leave greenpoll's code (an interposed call of
+ * the program's own returning, calls.h; its start routine about to run): the signals kept
+ * pending on t while it was in greenpoll's code run their handlers now. errno is kept. */
+void shim_run_kept_signals(struct gr_task *t);
 
 /* From the signal handler: keep sig pending on marked_for, the task it was sent to; or, sent
  * to the process, on the calling task if it accepts it now (`self_accepts`), else on the

@@ -451,7 +451,7 @@ int shim_park_through_signals(const void *addr, gr_waitq_check_fn *check, void *
 	return GR_WAKE_NORMAL;
 }
 
-void shim_signals_at_return(struct gr_task *t)
+void shim_run_kept_signals(struct gr_task *t)
 {
 	int saved = errno;
 

@@ -59,6 +59,9 @@ void *shim_run_task(struct gr_task *t)
 
 	if (SHIM_LANDING(landing) == 0) {
 		*gr_tcb_cleanup_slot() = &landing;
+		/* a signal sent to the thread as it started, in greenpoll's code, runs first */
+		if (atomic_load_explicit(&t->interrupted, memory_order_relaxed))
+			shim_run_kept_signals(t);
 		return t->start(t->arg);
 	}
 	return shim_of(gr_current_task())->exit_value;
