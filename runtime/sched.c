@@ -222,6 +222,17 @@ void *gr_sched_signal_enter(uintptr_t interrupted_sp)
 	return fs;
 }
 
+void *gr_sched_own_tcb_enter(uintptr_t interrupted_sp)
+{
+	struct gr_carrier *c;
+	void *fs = gr_tcb_self();
+
+	if (!gr_current_task() || !(c = carrier_at(interrupted_sp)) || fs == c->own_fs)
+		return NULL;
+	gr_fs_write(c->own_fs, &c->fs_writes);
+	return fs;
+}
+
 void gr_sched_signal_leave(void *fs)
 {
 	struct gr_carrier *c;
@@ -1257,7 +1268,10 @@ bool gr_sched_quiescent(void)
  * the initial task, and in a fork child, whose carrier's old stack glibc may hand to a new
  * thread (the child's glibc counts that carrier's thread as gone).
  */
-static void make_own_context(struct gr_carrier *c)
+/* c, the calling OS thread's carrier, gets an own context of greenpoll's making, whose TCB
+ * stands in glibc's thread list for `glibc_knew`, the thread descriptor glibc knew this OS
+ * thread by, which a task has (tls.h: gr_tcb_stand_in) */
+static void make_own_context(struct gr_carrier *c, void *glibc_knew)
 {
 	/* the static TLS below the TCB comes on top of the stack: it can be larger (a program's
 	 * big __thread arrays; ThreadSanitizer's runtime alone takes 768 KB) */
@@ -1269,10 +1283,11 @@ static void make_own_context(struct gr_carrier *c)
 	if (!top)
 		gr_throw("runtime: cannot map a carrier's stack");
 	tcb = gr_tcb_make((char *)top - GR_STACK_NODE_BYTES, (char *)top - size - guard,
-			  size + guard, guard, gr_task_fresh_tid(), NULL);
+			  size + guard, guard, (int32_t)gr_os_tid(), NULL);
 	if (!tcb)
 		gr_throw("runtime: cannot make a carrier's TCB");
 	gr_tcb_set_carrier(tcb, c);
+	gr_tcb_stand_in(tcb, glibc_knew);
 	c->own_fs = tcb;
 	c->own_lo = (uintptr_t)top - size;
 	c->own_hi = (uintptr_t)top;
@@ -1314,8 +1329,6 @@ static void sched_after_fork_child(struct gr_task *self)
 {
 	struct gr_carrier *here = gr_here();
 
-	(void)self;
-
 	if (!here->p)
 		here->p = &sched.procs[0];
 	for (int i = 0; i < sched.nprocs; i++) {
@@ -1340,7 +1353,7 @@ static void sched_after_fork_child(struct gr_task *self)
 	atomic_store(&here->os_tid, (int32_t)gr_os_tid());
 	atomic_store(&here->handed, NULL);
 	set_state(here, GR_C_RUNNING);
-	make_own_context(here);
+	make_own_context(here, self->tcb);
 	/* the heaps are new: the forking task's timer has no slot in them */
 	if (here->current)
 		gr_park_timer_reset(here->current);
@@ -1397,7 +1410,7 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 	if (!c0)
 		gr_throw("runtime: out of memory at start-up");
 	sched.may_end[0] = false; /* the process's initial thread */
-	make_own_context(c0);
+	make_own_context(c0, initial->tcb);
 	atomic_store(&c0->os_tid, (int32_t)gr_os_tid());
 	set_state(c0, GR_C_RUNNING);
 	atomic_store(&sched.nbusy, 1);

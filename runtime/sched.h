@@ -213,6 +213,14 @@ uint64_t gr_sched_fs_writes(void);
 void *gr_sched_signal_enter(uintptr_t interrupted_sp);
 void gr_sched_signal_leave(void *fs);
 
+/*
+ * For a handler of glibc's that acts on the OS thread's own thread descriptor (SIGSETXID's,
+ * which set*id sends each thread glibc knows, by its tid, and which clears a flag of
+ * THREAD_SELF's): the carrier's own TCB, the one on glibc's list by that tid (tls.h:
+ * gr_tcb_stand_in), whatever the signal interrupted; leave with gr_sched_signal_leave.
+ */
+void *gr_sched_own_tcb_enter(uintptr_t interrupted_sp);
+
 /* Whether a carrier's own context runs on tcb, the TCB of a task that ended: the memory it is
  * in must stay mapped meanwhile. */
 bool gr_sched_tcb_borrowed(const void *tcb);

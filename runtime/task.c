@@ -385,8 +385,6 @@ static void task_after_fork_child(struct gr_task *self)
 	/* as a forked process's only thread, it has the kernel's id: gettid() == getpid() */
 	self->tid = (int32_t)gr_os_tid();
 	gr_cputime_set(self, 0, gr_nanotime()); /* and a new thread's CPU clock */
-	if (!self->adopted)
-		gr_tcb_after_fork_child(self->tcb);
 }
 GR_AFTER_FORK(GR_FORK_TASK, task_after_fork_child);
 

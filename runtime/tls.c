@@ -510,18 +510,17 @@ void gr_tcb_exiting(void)
 	}
 }
 
-void gr_tcb_after_fork_child(void *tcb)
+void gr_tcb_stand_in(void *own, void *tcb)
 {
-	void **node = (void **)((char *)tcb + off_list);
+	void **node = (void **)((char *)tcb + off_list), **mine = (void **)((char *)own + off_list);
 	void **next = node[0], **prev = node[1];
 
-	/* glibc's fork put the forking thread's TCB on its list of running threads: take it off,
-	 * the runtime reuses the memory of task TCBs */
-	next[1] = prev;
-	prev[0] = next;
+	mine[0] = next;
+	mine[1] = prev;
+	next[1] = mine;
+	prev[0] = mine;
 	unlist(tcb);
 }
-
 void gr_tcb_set_carrier(void *tcb, struct gr_carrier *c)
 {
 	AT(tcb, GR_TCB_CARRIER_SLOT, struct gr_carrier *) = c;

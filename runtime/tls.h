@@ -129,8 +129,15 @@ static inline void *gr_tcb_self(void)
 	return tp;
 }
 
-/* In a fork child, on the forking task's TCB (made by gr_tcb_make). */
-void gr_tcb_after_fork_child(void *tcb);
+/*
+ * glibc's list of the process's threads (which set*id signals, SIGSETXID, each by its tid to
+ * change its credentials, and dlopen gives new static TLS): own, the TCB of an OS thread's own
+ * context, takes the place of tcb, that OS thread's thread descriptor as glibc knew it (the
+ * initial thread's, which the initial task adopted; the forking task's in a fork child), which
+ * leaves the list as every task's TCB is out of it. Each OS thread is then on the list once,
+ * by its own TCB and its own tid. Not concurrent with another change of the list.
+ */
+void gr_tcb_stand_in(void *own, void *tcb);
 
 /* The task a TCB belongs to, or NULL. */
 struct gr_task *gr_tcb_owner(const void *tcb);

@@ -58,6 +58,8 @@ static int start_os_thread(void *(*fn)(void *), void *arg)
 	err = REAL(pthread_create)(&th, &attr, fn, arg);
 	REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+	if (!err)
+		shim_setxid_take_over(); /* glibc has installed its SIGSETXID handler by now */
 	return err;
 }
 

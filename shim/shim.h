@@ -269,6 +269,10 @@ void shim_signals_exec_failed(struct gr_task *self, struct shim_exec_signals mov
  * pending on t while it was in greenpoll's code run their handlers now. errno is kept. */
 void shim_run_kept_signals(struct gr_task *t);
 
+/* glibc's SIGSETXID handler (set*id's broadcast to every OS thread) runs on the OS thread's
+ * own TCB from now on (setxid.c); called after each OS thread greenpoll starts. */
+void shim_setxid_take_over(void);
+
 /* From the signal handler: keep sig pending on marked_for, the task it was sent to; or, sent
  * to the process, on the calling task if it accepts it now (`self_accepts`), else on the
  * process. */

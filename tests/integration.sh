@@ -139,7 +139,7 @@ for case in create_join_10k tls_identity cxx_exception_tls stdio_many dlopen_tls
 	    fork_threads fork_offload fork_from_many vfork_threads waitpid_parks cancel_signal idle_cpu \
 	    idle_light_load fifo_open_alone close_all_fds many_live_threads thread_identity \
 	    mem_returns exec_fds timer_after_handoff tls_park_wake fs_park_resume fs_pingpong \
-	    trim_while_borrowed outside_task ticker_among_busy tls_big_static fd_reused_behind_back fstat_then_io slow_call_memory slow_call_fds; do
+	    trim_while_borrowed outside_task ticker_among_busy tls_big_static fd_reused_behind_back fstat_then_io slow_call_memory slow_call_fds setxid_threads; do
 	run_case "$case" native
 	run_case "$case" 2
 done
@@ -147,7 +147,7 @@ done
 # Other carrier counts. cpu_parallel cannot be parallel on one carrier.
 for case in tls_identity create_join_10k fifo_open_alone idle_light_load vfork_threads \
 	    waitpid_parks fork_offload fork_from_many thread_identity timer_after_handoff \
-	    tls_park_wake outside_task ticker_among_busy tls_big_static fd_reused_behind_back fstat_then_io slow_call_memory slow_call_fds; do
+	    tls_park_wake outside_task ticker_among_busy tls_big_static fd_reused_behind_back fstat_then_io slow_call_memory slow_call_fds setxid_threads; do
 	run_case "$case" 1
 done
 for case in tls_identity create_join_10k cpu_parallel; do
