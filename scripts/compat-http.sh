@@ -194,7 +194,7 @@ ab_summary() {
 
 # the scenarios every server runs: parallel, load, killed
 common_scenarios() {
-	local n pids=() ab_target=("$base/f4096") line
+	local n pids=() ab_target=("$base/f4096") line host
 	scenario parallel
 	fetch_many 16
 	verdict
@@ -213,17 +213,16 @@ common_scenarios() {
 	verdict
 
 	scenario killed
-	local host=${via[1]:-${base#http://}}
+	host=${via[1]:-${base#http://}}
 	host=${host%%/*}
+	# four clients killed (SIGKILL) a second into their download
 	for ((n = 1; n <= 4; n++)); do
-		timeout 60 curl -s "${via[@]}" --limit-rate 200K -o /dev/null "$base/f${sizes[$big]}" &
+		timeout -s KILL 1 curl -s "${via[@]}" --limit-rate 200K -o /dev/null "$base/f${sizes[$big]}" &
 		pids+=($!)
 	done
 	# a request cut in half, and a client that asks for 8 MiB and closes without reading
 	timeout 5 bash -c "exec 3<>/dev/tcp/${host/:/\/}; printf 'GET $base/f100 HTTP/1.1\r\nHo' >&3" 2>/dev/null
 	timeout 5 bash -c "exec 3<>/dev/tcp/${host/:/\/}; printf 'GET $base/f${sizes[$big]} HTTP/1.1\r\nHost: x\r\n\r\n' >&3; sleep 0.2" 2>/dev/null
-	sleep 1
-	kill -9 "${pids[@]}" 2>/dev/null
 	wait "${pids[@]}" 2>/dev/null
 	fetch_many 4
 	verdict
