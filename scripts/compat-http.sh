@@ -5,7 +5,7 @@
 # threads in child processes with a listener thread each; then once with mpm_prefork). The
 # proxies fetch from tests/fixtures/http_server, run natively, over a directory of files of
 # 1 byte to 8 MiB; Apache serves that directory itself. For each server and run:
-#   parallel  16 curl clients at once, each fetching every file over one kept-alive connection
+#   parallel  12 curl clients at once, each fetching every file over one kept-alive connection
 #   load      ab (1000 requests, 50 at a time), and for Apache wrk (40 connections, 3 s)
 #   killed    clients killed mid-download, a request cut in half, a client that never reads
 #             what it asked for; then 4 clients fetch every file again
@@ -74,6 +74,7 @@ free_port() {
 
 "$origin_server" --root "$tmp/www" --port-file "$tmp/origin.port" >/dev/null 2>&1 &
 echo $! >"$tmp/origin.pid"
+disown # the trap ends it: no "Killed" from bash then
 for ((n = 0; n < 100; n++)); do
 	[ -s "$tmp/origin.port" ] && break
 	sleep 0.1
@@ -198,7 +199,7 @@ ab_summary() {
 common_scenarios() {
 	local n pids=() ab_target=("$base/f4096") line host
 	scenario parallel
-	fetch_many 16
+	fetch_many 12
 	verdict
 
 	scenario load
@@ -331,11 +332,17 @@ apache_run() {
 }
 
 # ---- the proxies ----
-# proxy_start PORT CMD...: the proxy at 127.0.0.1:PORT, started by CMD (which daemonizes) with the
-# run's environment, until it serves; the "start" scenario
+# proxy_prepare NAME: $prog, a free $port and the directory $tmp/NAME for its configuration
+proxy_prepare() {
+	prog=$1
+	port=$(free_port)
+	mkdir -p "$tmp/$prog"
+}
+
+# proxy_start CMD...: the proxy at 127.0.0.1:$port, started by CMD (which daemonizes and writes
+# $tmp/$prog.pid) with the run's environment, until it serves (the "start" scenario); then its
+# $pid and the common scenarios. Fails if it did not start.
 proxy_start() {
-	local port=$1
-	shift
 	base=$origin
 	via=(-x "127.0.0.1:$port")
 	scenario start
@@ -346,17 +353,20 @@ proxy_start() {
 		problem="did not start: $(tail -n 1 "$tmp/$prog/out")"
 	fi
 	verdict
+	[ -z "$problem" ] || return 1
+	pid=$(cat "$tmp/$prog.pid")
+	common_scenarios
 }
 
-# proxy_stop PID: SIGTERM while 6 clients download; it must end within 10 s
+# proxy_stop: SIGTERM while 6 clients download; it must end within 10 s
 proxy_stop() {
 	slow_start 6
-	kill -TERM "$1"
-	if gone "$1" 10; then
+	kill -TERM "$pid"
+	if gone "$pid" 10; then
 		echo "ended within 10 s of SIGTERM" >>"$transcript"
 	else
 		problem="still running 10 s after SIGTERM"
-		kill -9 -- "-$1" "$1" 2>/dev/null
+		kill -9 -- "-$pid" "$pid" 2>/dev/null
 	fi
 	slow_end may_cut
 	verdict
@@ -365,16 +375,10 @@ proxy_stop() {
 
 # ---- privoxy, daemonized: SIGHUP reopens the log file, SIGTERM ends it ----
 privoxy_run() {
-	local port pid
-	prog=privoxy
-	port=$(free_port)
-	mkdir -p "$tmp/privoxy"
+	proxy_prepare privoxy
 	printf 'confdir %s\nlogdir %s\nlogfile log\nlisten-address 127.0.0.1:%s\ndebug 1\n' \
 		"$tmp/privoxy" "$tmp/privoxy" "$port" >"$tmp/privoxy/config"
-	proxy_start "$port" "$privoxy" --pidfile "$tmp/privoxy.pid" "$tmp/privoxy/config"
-	[ -z "$problem" ] || return
-	pid=$(cat "$tmp/privoxy.pid")
-	common_scenarios
+	proxy_start "$privoxy" --pidfile "$tmp/privoxy.pid" "$tmp/privoxy/config" || return
 
 	scenario signals
 	slow_start 6
@@ -383,21 +387,15 @@ privoxy_run() {
 	wait_serving && echo "serving after SIGHUP" >>"$transcript"
 	[ -s "$tmp/privoxy/log" ] || problem="no new log file after SIGHUP"
 	slow_end
-	proxy_stop "$pid"
+	proxy_stop
 }
 
 # ---- tinyproxy, daemonized: SIGUSR1 reloads its configuration, SIGHUP collects garbage ----
 tinyproxy_run() {
-	local port pid
-	prog=tinyproxy
-	port=$(free_port)
-	mkdir -p "$tmp/tinyproxy"
+	proxy_prepare tinyproxy
 	printf 'Port %s\nListen 127.0.0.1\nTimeout 60\nMaxClients 200\nLogFile "%s"\nPidFile "%s"\nAllow 127.0.0.1\n' \
 		"$port" "$tmp/tinyproxy/log" "$tmp/tinyproxy.pid" >"$tmp/tinyproxy/conf"
-	proxy_start "$port" "$tinyproxy" -c "$tmp/tinyproxy/conf"
-	[ -z "$problem" ] || return
-	pid=$(cat "$tmp/tinyproxy.pid")
-	common_scenarios
+	proxy_start "$tinyproxy" -c "$tmp/tinyproxy/conf" || return
 
 	scenario signals
 	slow_start 6
@@ -407,7 +405,7 @@ tinyproxy_run() {
 	echo "config read $(grep -c 'Reloading config file finished' "$tmp/tinyproxy/log") times" >>"$transcript"
 	# natively too, a reload sometimes cuts a download in flight short (seen: curl exit 18)
 	slow_end may_cut
-	proxy_stop "$pid"
+	proxy_stop
 }
 
 # run LABEL ENV...: every server with ENV
