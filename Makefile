@@ -6,7 +6,8 @@
 #                 also built with AddressSanitizer); ends "N passed, N failed"
 #   make demo     install missing deps, run the demo (native vs shimmed, side by side)
 #   make bench    the benchmarks (not timed tests)
-#   make compat   real programs under the shim (MariaDB), installing them when missing
+#   make compat   real programs under the shim (MariaDB; privoxy, tinyproxy, Apache httpd),
+#                 installing them when missing
 #   make asan     the library and the unit tests built with AddressSanitizer (build/asan): runs
 #                 the unit tests and a subset of the fixtures under it (tests/sanitize.sh)
 #   make tsan     the library and the unit tests built with ThreadSanitizer (build/tsan): runs
@@ -108,8 +109,9 @@ demo:
 
 compat:
 	@scripts/deps.sh compat
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/fixtures/http_server
 	@scripts/compat-mariadb.sh $(B)
+	@scripts/compat-http.sh $(B)
 
 test:
 	@scripts/deps.sh

@@ -9,6 +9,8 @@
 #   scripts/compat-mariadb.sh [BUILD]      (make compat: installs mariadb-server when missing)
 set -u
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." || exit 2
+# shellcheck source=scripts/compat-lib.sh
+. scripts/compat-lib.sh
 build=${1:-build}
 lib=$(readlink -f -- "$build")/libgreenpoll.so
 clients=8
@@ -96,13 +98,4 @@ run() {
 	fi
 }
 
-run native
-if [ -f "$lib" ]; then
-	run "greenpoll GREENPOLL_PROCS=2" LD_PRELOAD="$lib" GREENPOLL_PROCS=2
-	run "greenpoll GREENPOLL_PROCS=1" LD_PRELOAD="$lib" GREENPOLL_PROCS=1
-else
-	echo "FAIL: greenpoll: $lib does not exist (make)"
-	failed=$((failed + 1))
-fi
-echo "compat-mariadb: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+compat_runs mariadb

@@ -424,6 +424,38 @@ GR_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 	return recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
+/* _FORTIFY_SOURCE's checked forms, which the headers call instead when the buffer's size is
+ * known: a length beyond the buffer goes to libc's, which says so and aborts */
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+		       struct sockaddr *addr, socklen_t *alen);
+
+GR_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	SHIM_CALLED(__read_chk);
+	if (len > buflen)
+		return REAL(__read_chk)(fd, buf, len, buflen);
+	return read(fd, buf, len);
+}
+
+GR_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	SHIM_CALLED(__recv_chk);
+	if (len > buflen)
+		return REAL(__recv_chk)(fd, buf, len, buflen, flags);
+	return recvfrom(fd, buf, len, flags, NULL, NULL);
+}
+
+GR_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+				 struct sockaddr *addr, socklen_t *alen)
+{
+	SHIM_CALLED(__recvfrom_chk);
+	if (len > buflen)
+		return REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, addr, alen);
+	return recvfrom(fd, buf, len, flags, addr, alen);
+}
+
 /* fds that arrived in msg (SCM_RIGHTS) are new here, whatever their numbers were before (one
  * closed behind the shim's back may still be remembered as something else) */
 static void note_received_fds(const struct msghdr *msg)

@@ -262,6 +262,29 @@ GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, con
 	return green_poll(fds, n, mask, deadline_rel(ts));
 }
 
+/* _FORTIFY_SOURCE's checked forms, which the headers call instead when the array's size is
+ * known: more fds than the array holds go to libc's, which says so and aborts */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
+		size_t fdslen);
+
+GR_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	SHIM_CALLED(__poll_chk);
+	if (fdslen / sizeof *fds < n)
+		return REAL(__poll_chk)(fds, n, timeout, fdslen);
+	return poll(fds, n, timeout);
+}
+
+GR_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+			  const sigset_t *mask, size_t fdslen)
+{
+	SHIM_CALLED(__ppoll_chk);
+	if (fdslen / sizeof *fds < n)
+		return REAL(__ppoll_chk)(fds, n, ts, mask, fdslen);
+	return ppoll(fds, n, ts, mask);
+}
+
 /* ---- select ---- */
 
 struct select_args {

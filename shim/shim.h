@@ -277,6 +277,9 @@ void shim_setxid_take_over(void);
  * to the process, on the calling task if it accepts it now (`self_accepts`), else on the
  * process. */
 void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *marked_for, bool self_accepts);
+/* where a signal sent by another process to this one goes rather than to self, the task the
+ * carrier runs: the initial task if it takes it, else NULL (sigdeliver.c). Async-signal-safe. */
+struct gr_task *shim_signal_aimed_at(int sig, const siginfo_t *info, struct gr_task *self);
 
 /* The signals pending on t or on the process that t blocks (sigpending's, without the
  * kernel's). */

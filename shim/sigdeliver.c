@@ -8,7 +8,9 @@
  *
  *  - A carrier's kernel mask is its task's (runtime/sigstate.h), so a signal the kernel gives a
  *    carrier that runs a task goes to a task that accepts it: its handler runs right there, in
- *    that task, on its stack (or its alternate stack), as natively. Idle carriers block what
+ *    that task, on its stack (or its alternate stack), as natively; but one another process
+ *    sent (kill, sigqueue) goes to the initial thread when that accepts it, as Linux aims it
+ *    at the thread group leader (shim_signal_aimed_at). Idle carriers block what
  *    every task blocks, so a signal no task accepts stays pending on the process in the kernel.
  *  - A signal that reaches a carrier where it cannot run now (the carrier is idle, or its task
  *    blocks it, or the task is inside greenpoll's own code, where a handler that calls back
@@ -349,6 +351,25 @@ static void route_signals(void)
 }
 
 /* ---- from the signal handler ---- */
+
+/*
+ * The task a signal the kernel gave a carrier running self is for instead of self, or NULL:
+ * one another process sent to this process (kill, sigqueue) goes to the initial thread when it
+ * takes it, as Linux aims such a signal at the thread group leader. (A thread-per-connection
+ * server's main thread, waiting in accept or poll, is then interrupted and sees the flag the
+ * handler set; run in a busy connection thread, the handler would leave it waiting.)
+ * Async-signal-safe.
+ */
+struct gr_task *shim_signal_aimed_at(int sig, const siginfo_t *info, struct gr_task *self)
+{
+	struct gr_task *main_task = atomic_load(&initial_task);
+
+	if ((info->si_code != SI_USER && info->si_code != SI_QUEUE) || info->si_pid == getpid() ||
+	    !main_task || main_task == self || atomic_load(&main_task->state) == GR_TASK_DEAD ||
+	    !accepts(main_task, sig))
+		return NULL;
+	return main_task;
+}
 
 /*
  * A signal the kernel gave this carrier that cannot run its handler here and now (see the

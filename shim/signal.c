@@ -65,6 +65,8 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 
 	if (!mark && info->si_code == SI_TIMER)
 		mark = shim_timer_target(info->si_timerid); /* a timer aimed at a thread */
+	else if (!mark && self)
+		mark = shim_signal_aimed_at(sig, info, self); /* another process's, for main */
 	if (!self && !gr_here()) {
 		/* not greenpoll's thread (greenpoll is off, or not started yet) */
 		if (h->sa_flags & SA_SIGINFO)

@@ -6,9 +6,11 @@
  *  - fdopen returns a stream whose reads and writes are the shim's (fopencookie), so fgets,
  *    getline, fprintf, fflush... park the task instead; fileno answers the fd, fclose closes
  *    it, fseek/ftell fail with ESPIPE as on a socket;
- *  - dprintf/vdprintf format into memory and write the result with the shim's write; on any
- *    other fd (a file) they are libc's, inside SHIM_BLOCKING (shim.h), so the carrier's other
- *    tasks run elsewhere while the write blocks.
+ *  - dprintf/vdprintf, and their _FORTIFY_SOURCE forms __dprintf_chk/__vdprintf_chk (which
+ *    the headers call instead when a program is built with -D_FORTIFY_SOURCE=2, as Debian
+ *    builds its packages), format into memory and write the result with the shim's write; on
+ *    any other fd (a file) they are libc's, inside SHIM_BLOCKING (shim.h), so the carrier's
+ *    other tasks run elsewhere while the write blocks.
  * Streams libc made itself (stdin, stdout and stderr on an inetd-style socket) keep libc's I/O.
  */
 #include "shim.h"
@@ -23,6 +25,11 @@
 #include "fdtable.h"
 #include "fork.h"
 #include "lock.h"
+
+/* glibc's checked forms (_FORTIFY_SOURCE), which its headers declare only for such builds */
+int __vasprintf_chk(char **text, int flag, const char *fmt, va_list ap);
+int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap);
+int __dprintf_chk(int fd, int flag, const char *fmt, ...);
 
 /* streams made here, for fileno */
 struct green_stream {
@@ -146,21 +153,31 @@ GR_EXPORT int fileno_unlocked(FILE *f)
 	return fd >= 0 ? fd : REAL(fileno_unlocked)(f);
 }
 
-GR_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
+/*
+ * vdprintf, and with flag > 0 _FORTIFY_SOURCE's checked form (a %n in a writable format
+ * aborts): glibc's __vdprintf_chk and __vasprintf_chk with flag 0 are vdprintf and vasprintf.
+ * name: the function the program called, for dumps and the report.
+ */
+static int vdprintf_checked(const char *name, int fd, int flag, const char *fmt, va_list ap)
 {
-	SHIM_CALLED(vdprintf);
 	char *text;
 	int n;
 	ssize_t put;
 
 	if (!gr_current_task() || !managed_fd(fd))
-		return SHIM_BLOCKING(REAL(vdprintf)(fd, fmt, ap));
-	n = vasprintf(&text, fmt, ap);
+		return SHIM_BLOCKING_AS(name, REAL(__vdprintf_chk)(fd, flag, fmt, ap));
+	n = __vasprintf_chk(&text, flag, fmt, ap);
 	if (n < 0)
 		return -1;
 	put = write(fd, text, (size_t)n);
 	free(text);
 	return put < 0 ? -1 : (int)put;
+}
+
+GR_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
+{
+	SHIM_CALLED(vdprintf);
+	return vdprintf_checked("vdprintf", fd, 0, fmt, ap);
 }
 
 GR_EXPORT int dprintf(int fd, const char *fmt, ...)
@@ -170,7 +187,25 @@ GR_EXPORT int dprintf(int fd, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vdprintf(fd, fmt, ap);
+	n = vdprintf_checked("dprintf", fd, 0, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+GR_EXPORT int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+{
+	SHIM_CALLED(__vdprintf_chk);
+	return vdprintf_checked("__vdprintf_chk", fd, flag, fmt, ap);
+}
+
+GR_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
+{
+	SHIM_CALLED(__dprintf_chk);
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vdprintf_checked("__dprintf_chk", fd, flag, fmt, ap);
 	va_end(ap);
 	return n;
 }

@@ -17,6 +17,8 @@ FIX_CXXFLAGS := -std=gnu++17 -O2 -g -pthread $(FIX_WARN)
 FIX_LDLIBS   := -ldl
 # fixtures that need more libraries (Debian packages in scripts/deps.sh)
 $(FIX_OUT)/mon_blocked_server: FIX_LDLIBS += -luring
+# built as Debian builds its packages (dpkg-buildflags): glibc's checked forms of the calls
+$(FIX_OUT)/net_fortified: FIX_CFLAGS += -D_FORTIFY_SOURCE=2
 # the control channel's place and requests (a test helper of the greenpoll command)
 $(FIX_OUT)/ctl_fake_server: FIX_CFLAGS += -iquote shim
 

@@ -274,7 +274,7 @@ fixture_cases="net_flags net_blocking_io net_timeouts net_errors net_close_block
 	       net_pipes net_echo_threads net_prethreaded net_udp net_unix_dgram net_idle_timeout
 	       net_bulk net_sendfile net_peer_reset net_churn net_emfile net_short_reads
 	       net_busy_yielders net_exec_listener net_exec_connecting net_close_range_syscall
-	       net_full_table_read net_lost_poller"
+	       net_full_table_read net_lost_poller net_fortified"
 # cases also run under the shim with the other number of carriers (1 if NET_PROCS is not 1)
 both_procs_cases="net_exec_listener net_exec_connecting net_close_range_syscall
 		  net_full_table_read net_lost_poller"

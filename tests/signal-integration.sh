@@ -73,6 +73,9 @@ done
 # kill to the process: runs in the one thread not blocking it; pending everywhere while all
 # block it, then runs in the thread that unblocks it.
 run_case sig_process_directed
+# kill from another process while other threads compute: the handler runs in the main
+# thread, whose poll ends with EINTR, as Linux aims the signal at the thread group leader.
+run_case sig_to_main
 # kill to the process, 1,000 times, while threads keep ending: none lost with an exiting one.
 run_case sig_while_exiting
 # a thread that never waits, only makes calls that return at once (an uncontended mutex):
