@@ -10,8 +10,9 @@
 #   2. 100 pairs of connections meeting in synchronized/wait/notify hand-offs
 #   3. Thread.sleep, a thread in Thread.sleep and one in Object.wait interrupted, a read with
 #      setSoTimeout timing out, child processes (ProcessBuilder: the JDK's jspawnhelper) fed and
-#      read by threads, 4 connections at once computing and spawning, a Socket closed from
-#      another thread while its reader is blocked in read (SocketException promptly)
+#      read by threads, 4 connections at once computing, overflowing their stacks
+#      (StackOverflowError, caught) and spawning, a Socket closed from another thread while its
+#      reader is blocked in read (SocketException promptly)
 #   4. 20 clients closing mid-request and 20 killed (SIGKILL) mid-request; the server goes on
 #   5. SIGHUP reloads the settings (a sun.misc.Signal handler), SIGTERM stops it: the shutdown
 #      hook runs and the exit status is 143
@@ -22,6 +23,7 @@
 # Prints one PASS or FAIL line per run and "compat-java: N passed, N failed"; exits non-zero on
 # a failure. Every step is bounded by timeout.
 #   scripts/compat-java.sh [BUILD]      (make compat: installs openjdk-17-jdk-headless if missing)
+#   KEEP_TMP=1 scripts/compat-java.sh   keeps the scratch directory (each run's output is there)
 set -u
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." || exit 2
 build=${1:-build}
@@ -32,6 +34,7 @@ passed=0
 failed=0
 tmp=$(mktemp -d)
 keep=${KEEP_TMP:-}
+[ -z "$keep" ] || echo "compat-java: scratch directory $tmp (kept)"
 server=''
 clients=()
 trap '[ -n "$server" ] && kill -9 "$server" 2>/dev/null; kill_clients; [ -n "$keep" ] || rm -rf "$tmp"' EXIT
@@ -156,7 +159,7 @@ scenarios() {
 	client pairs "$port" 100
 	client cmd "$port" "SLEEP 100" INTERRUPT "TIMEOUT 300" "ALLOC 16" GC "EXEC 100000"
 	for ((n = 1; n <= 4; n++)); do
-		client cmd "$port" "EXEC 5000" "SPIN 300000" "EXEC 5" >"$tmp/exec.$n" 2>&1 &
+		client cmd "$port" "EXEC 5000" "SPIN 300000" "DEEP 3" "EXEC 5" >"$tmp/exec.$n" 2>&1 &
 		clients+=($!)
 	done
 	wait "${clients[@]}"

@@ -16,6 +16,8 @@
 //   EXEC n        runs "sh -c 'cat; echo n'" (ProcessBuilder) with n lines on its stdin: the
 //                 SHA-256 of what it printed and its exit status
 //   SPIN n        n rounds of SHA-256 over its own output, on the CPU: the last digest
+//   DEEP n        n times a recursion without end, each ended by StackOverflowError (the JVM's
+//                 guard pages at the bottom of the thread's stack): how many were caught
 //   COUNT         the connection threads alive now, "live N"
 //   QUIT          closes the connection
 // SIGHUP reloads (sun.misc.Signal): counts reloads and reads the settings file again; the
@@ -142,6 +144,8 @@ public class LegacyServer {
 			return exec(Integer.parseInt(w[1]));
 		case "SPIN":
 			return spin(Integer.parseInt(w[1]));
+		case "DEEP":
+			return deep(Integer.parseInt(w[1]));
 		case "COUNT":
 			return "live " + live.get();
 		case "QUIT":
@@ -264,6 +268,25 @@ public class LegacyServer {
 		feeder.join();
 		return "exec " + out.length + " bytes " + hex(MessageDigest.getInstance("SHA-256").digest(out)).substring(0, 16)
 			+ " status " + p.waitFor();
+	}
+
+	static int depth;
+
+	static void down() {
+		depth++;
+		down();
+	}
+
+	static String deep(int n) {
+		int caught = 0;
+		for (int i = 0; i < n; i++) {
+			try {
+				down();
+			} catch (StackOverflowError e) {
+				caught++;
+			}
+		}
+		return "caught " + caught + " StackOverflowError";
 	}
 
 	static String spin(int n) throws Exception {
