@@ -9,16 +9,11 @@
 #   scripts/compat-mariadb.sh [BUILD]      (make compat: installs mariadb-server when missing)
 set -u
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." || exit 2
-build=${1:-build}
-lib=$(readlink -f -- "$build")/libgreenpoll.so
+# shellcheck source=scripts/compat-lib.sh
+. scripts/compat-lib.sh "${1:-build}"
 clients=8
 rows=200
-passed=0
-failed=0
-tmp=$(mktemp -d)
-server=''
 trap '[ -n "$server" ] && kill -9 "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
-unset LD_PRELOAD "${!GREENPOLL_@}"
 
 mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
 if [ ! -x "$mariadbd" ] || ! command -v mariadb-install-db >/dev/null || ! command -v mariadb >/dev/null; then
@@ -96,13 +91,4 @@ run() {
 	fi
 }
 
-run native
-if [ -f "$lib" ]; then
-	run "greenpoll GREENPOLL_PROCS=2" LD_PRELOAD="$lib" GREENPOLL_PROCS=2
-	run "greenpoll GREENPOLL_PROCS=1" LD_PRELOAD="$lib" GREENPOLL_PROCS=1
-else
-	echo "FAIL: greenpoll: $lib does not exist (make)"
-	failed=$((failed + 1))
-fi
-echo "compat-mariadb: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+three_runs mariadb

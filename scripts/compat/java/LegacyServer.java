@@ -297,28 +297,32 @@ public class LegacyServer {
 		return "spin " + hex(d).substring(0, 16);
 	}
 
+	interface Blocking {
+		void run() throws InterruptedException;
+	}
+
+	// a thread named name running body; ends[i] says whether body ran out or was interrupted
+	static Thread blocked(String name, String[] ends, int i, Blocking body) {
+		return new Thread(() -> {
+			try {
+				body.run();
+				ends[i] = name + " ran out";
+			} catch (InterruptedException e) {
+				ends[i] = name + " interrupted";
+			}
+		}, name);
+	}
+
 	// a sleeper and a waiter, each interrupted once it is blocked: how each ended
 	static String interrupts() throws InterruptedException {
 		Object lock = new Object();
 		String[] ends = new String[2];
-		Thread sleeper = new Thread(() -> {
-			try {
-				Thread.sleep(60_000);
-				ends[0] = "sleep ran out";
-			} catch (InterruptedException e) {
-				ends[0] = "sleep interrupted";
-			}
-		}, "sleeper");
-		Thread waiter = new Thread(() -> {
+		Thread sleeper = blocked("sleep", ends, 0, () -> Thread.sleep(60_000));
+		Thread waiter = blocked("wait", ends, 1, () -> {
 			synchronized (lock) {
-				try {
-					lock.wait(60_000);
-					ends[1] = "wait ran out";
-				} catch (InterruptedException e) {
-					ends[1] = "wait interrupted";
-				}
+				lock.wait(60_000);
 			}
-		}, "waiter");
+		});
 		long t0 = System.nanoTime();
 		sleeper.start();
 		waiter.start();
