@@ -19,6 +19,7 @@
 //   DEEP n        n times a recursion without end, each ended by StackOverflowError (the JVM's
 //                 guard pages at the bottom of the thread's stack): how many were caught
 //   COUNT         the connection threads alive now, "live N"
+//   SETTLE n      waits (at most 10 s) for at most n connection threads to be alive: "live N"
 //   QUIT          closes the connection
 // SIGHUP reloads (sun.misc.Signal): counts reloads and reads the settings file again; the
 // shutdown hook (SIGTERM, SIGINT) prints what was served, to stdout.
@@ -147,6 +148,10 @@ public class LegacyServer {
 		case "DEEP":
 			return deep(Integer.parseInt(w[1]));
 		case "COUNT":
+			return "live " + live.get();
+		case "SETTLE":
+			for (int i = 0; i < 1000 && live.get() > Integer.parseInt(w[1]); i++)
+				Thread.sleep(10);
 			return "live " + live.get();
 		case "QUIT":
 			return null;
