@@ -74,13 +74,10 @@ kill_clients() {
 start() {
 	rm -f "$tmp/port" "$tmp/hold" "$tmp/hold.ready"
 	echo v1 >"$tmp/settings"
-	# (a background job of a script ignores SIGINT and SIGQUIT unless told otherwise, and the
-	# JVM keeps an ignored SIGINT ignored)
-	(
-		trap - INT QUIT
-		exec env "$@" java -cp "$tmp/classes" LegacyServer "$tmp/port" "$tmp/settings" \
-			>"$tmp/server.out" 2>"$tmp/server.err"
-	) &
+	# (a background job of a script starts with SIGINT and SIGQUIT ignored, as may the script
+	# itself, and the JVM keeps an ignored SIGINT ignored)
+	env --default-signal=INT,QUIT "$@" java -cp "$tmp/classes" LegacyServer "$tmp/port" \
+		"$tmp/settings" >"$tmp/server.out" 2>"$tmp/server.err" &
 	server=$!
 	port=''
 	for ((n = 0; n < 300; n++)); do
