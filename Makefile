@@ -6,7 +6,8 @@
 #                 also built with AddressSanitizer); ends "N passed, N failed"
 #   make demo     install missing deps, run the demo (native vs shimmed, side by side)
 #   make bench    the benchmarks (not timed tests)
-#   make compat   real programs under the shim (MariaDB; privoxy, tinyproxy, Apache httpd),
+#   make compat   real programs under the shim (MariaDB, PostgreSQL, a Java server on
+#                 OpenJDK 17, privoxy, tinyproxy, Apache httpd),
 #                 installing them when missing
 #   make asan     the library and the unit tests built with AddressSanitizer (build/asan): runs
 #                 the unit tests and a subset of the fixtures under it (tests/sanitize.sh)
@@ -110,8 +111,8 @@ demo:
 compat:
 	@scripts/deps.sh compat
 	@$(MAKE) --no-print-directory all $(B)/fixtures/http_server
-	@scripts/compat-mariadb.sh $(B)
-	@scripts/compat-http.sh $(B)
+	@rc=0; for s in mariadb postgres java http; do scripts/compat-$$s.sh $(B) || rc=1; done; \
+		exit $$rc
 
 test:
 	@scripts/deps.sh

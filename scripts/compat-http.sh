@@ -23,13 +23,8 @@
 set -u
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." || exit 2
 # shellcheck source=scripts/compat-lib.sh
-. scripts/compat-lib.sh
-build=$(readlink -f -- "${1:-build}")
-lib=$build/libgreenpoll.so
-origin_server=$build/fixtures/http_server
-passed=0
-failed=0
-tmp=$(mktemp -d)
+. scripts/compat-lib.sh "${1:-build}"
+origin_server=$(readlink -f -- "${1:-build}")/fixtures/http_server
 # every process a run starts writes its pid here; the trap ends those and their process groups
 cleanup() {
 	local f pid
@@ -42,7 +37,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-unset LD_PRELOAD "${!GREENPOLL_@}"
 
 apache2=$(command -v apache2 || echo /usr/sbin/apache2)
 privoxy=$(command -v privoxy || echo /usr/sbin/privoxy)
@@ -420,4 +414,4 @@ run() {
 	apache_run prefork
 }
 
-compat_runs http
+three_runs http

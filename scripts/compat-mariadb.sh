@@ -10,17 +10,10 @@
 set -u
 cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." || exit 2
 # shellcheck source=scripts/compat-lib.sh
-. scripts/compat-lib.sh
-build=${1:-build}
-lib=$(readlink -f -- "$build")/libgreenpoll.so
+. scripts/compat-lib.sh "${1:-build}"
 clients=8
 rows=200
-passed=0
-failed=0
-tmp=$(mktemp -d)
-server=''
 trap '[ -n "$server" ] && kill -9 "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
-unset LD_PRELOAD "${!GREENPOLL_@}"
 
 mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
 if [ ! -x "$mariadbd" ] || ! command -v mariadb-install-db >/dev/null || ! command -v mariadb >/dev/null; then
@@ -98,4 +91,4 @@ run() {
 	fi
 }
 
-compat_runs mariadb
+three_runs mariadb

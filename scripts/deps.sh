@@ -7,7 +7,8 @@
 #                            command's tests)
 #   scripts/deps.sh bench    the same plus what `make bench` needs: Go, wrk, gnuplot
 #   scripts/deps.sh compat   the same plus the real programs `make compat` runs: MariaDB,
-#                            privoxy, tinyproxy, Apache httpd (and ab, curl)
+#                            PostgreSQL 15, OpenJDK 17 (java, javac, jcmd, jstack), privoxy,
+#                            tinyproxy, Apache httpd (and ab, curl)
 # Silent when nothing is missing. Installs with apt-get as root, or through `sudo -n` when that
 # works without a password; otherwise prints the command to run and exits 1.
 set -euo pipefail
@@ -17,7 +18,8 @@ packages=(gcc make libc6-dev pkg-config check libunwind-dev libdw-dev g++ procps
 case ${1-} in
 '') ;;
 bench) packages+=(golang-go wrk gnuplot-nox) ;;
-compat) packages+=(mariadb-server mariadb-client privoxy tinyproxy apache2 apache2-utils curl) ;;
+compat) packages+=(mariadb-server mariadb-client postgresql-15 postgresql-client-15
+	openjdk-17-jdk-headless privoxy tinyproxy apache2 apache2-utils curl) ;;
 *)
 	printf 'usage: scripts/deps.sh [bench|compat]\n' >&2
 	exit 2
