@@ -6,7 +6,7 @@
 #                 also built with AddressSanitizer); ends "N passed, N failed"
 #   make demo     install missing deps, run the demo (native vs shimmed, side by side)
 #   make bench    the benchmarks (not timed tests)
-#   make compat   real programs under the shim (MariaDB), installing them when missing
+#   make compat   real programs under the shim (MariaDB, PostgreSQL), installing them when missing
 #   make asan     the library and the unit tests built with AddressSanitizer (build/asan): runs
 #                 the unit tests and a subset of the fixtures under it (tests/sanitize.sh)
 #   make tsan     the library and the unit tests built with ThreadSanitizer (build/tsan): runs
@@ -110,6 +110,7 @@ compat:
 	@scripts/deps.sh compat
 	@$(MAKE) --no-print-directory all
 	@scripts/compat-mariadb.sh $(B)
+	@scripts/compat-postgres.sh $(B)
 
 test:
 	@scripts/deps.sh

@@ -6,7 +6,8 @@
 #                            man page's check), bsdutils and util-linux (script, setpriv: the
 #                            command's tests)
 #   scripts/deps.sh bench    the same plus what `make bench` needs: Go, wrk, gnuplot
-#   scripts/deps.sh compat   the same plus the real programs `make compat` runs: MariaDB
+#   scripts/deps.sh compat   the same plus the real programs `make compat` runs: MariaDB,
+#                            PostgreSQL 15
 # Silent when nothing is missing. Installs with apt-get as root, or through `sudo -n` when that
 # works without a password; otherwise prints the command to run and exits 1.
 set -euo pipefail
@@ -16,7 +17,7 @@ packages=(gcc make libc6-dev pkg-config check libunwind-dev libdw-dev g++ procps
 case ${1-} in
 '') ;;
 bench) packages+=(golang-go wrk gnuplot-nox) ;;
-compat) packages+=(mariadb-server mariadb-client) ;;
+compat) packages+=(mariadb-server mariadb-client postgresql-15 postgresql-client-15) ;;
 *)
 	printf 'usage: scripts/deps.sh [bench|compat]\n' >&2
 	exit 2
