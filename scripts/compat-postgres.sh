@@ -15,9 +15,13 @@
 #   client-kill a client killed (-9) while its backend sends a large result, and one killed in a
 #               pg_sleep watched by client_connection_check_interval: both backends gone within
 #               10 s, the server answering
+#   locks       a deadlock between two sessions (one ends with "deadlock detected"), lock_timeout,
+#               and pg_cancel_backend of a session waiting for a lock, as natively
+#   parallel    a parallel query (two background workers the postmaster forks) as natively
 #   reload      pg_ctl reload (SIGHUP): a session in pg_sleep and a new one see the new work_mem
 #   stop-smart, stop-fast, stop-immediate  pg_ctl stop -m MODE within 15, 10 and 5 s (smart with
-#               a session that ends on its own after 2 s, fast with one in pg_sleep(60)); after
+#               a session that ends on its own after 2 s, fast with one in pg_sleep(60) and one
+#               whose client is stopped (SIGSTOP) while its backend sends a large result); after
 #               immediate the server restarts (crash recovery) and the tables are as before
 # PostgreSQL refuses to run as root: as root, the server, initdb and pg_ctl run as the user
 # `postgres` (which must be able to read the library); the clients run as the invoking user.
@@ -260,6 +264,44 @@ scenario_client_kill() {
 	verdict client-kill "$why"
 }
 
+scenario_locks() {
+	q -c "create table locked (k int primary key, v int); insert into locked values (1, 0), (2, 0)"
+	local pids=() k
+	{
+		for k in 1 2; do
+			q -c "begin" -c "update locked set v = $k where k = $k" -c "select pg_sleep(0.5)" \
+				-c "update locked set v = $k where k = $((3 - k))" -c "commit" 2>&1 | grep '^ERROR' &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+		q -c "begin" -c "lock table locked" -c "select pg_sleep(3) -- holder" >/dev/null 2>&1 &
+		pids=($!)
+		when_running 'select pg_sleep(3) -- holder'
+		q -c "set lock_timeout = 300" -c "select * from locked" 2>&1
+		q -c "select * from locked -- waiter" >"$tmp/locks.client" 2>&1 &
+		pids+=($!)
+		when_running 'select * from locked -- waiter'
+		q -Atc "select pg_cancel_backend(pid) from pg_stat_activity
+			where query like 'select * from locked -- waiter'" 2>&1
+		wait "${pids[@]}"
+		cat "$tmp/locks.client"
+		q -c "select count(*) from locked where v > 0" 2>&1
+	} >"$tmp/locks"
+	verdict locks ""
+}
+
+scenario_parallel() {
+	local settings=(-c "set max_parallel_workers_per_gather = 2" -c "set parallel_setup_cost = 0"
+		-c "set parallel_tuple_cost = 0" -c "set min_parallel_table_scan_size = 0")
+	{
+		q "${settings[@]}" -c "explain (analyze, costs off, timing off, summary off)
+			select count(*) from pgbench_accounts where aid % 7 = 0" 2>&1 | grep Workers
+		q "${settings[@]}" -c "select count(*), sum(abalance), md5(string_agg(aid::text, ','
+			order by aid)) from pgbench_accounts where aid % 7 = 0" 2>&1
+	} >"$tmp/parallel"
+	verdict parallel ""
+}
+
 scenario_reload() {
 	local client why=""
 	q -c "alter system set work_mem = '4MB'" -c "select pg_reload_conf()" >/dev/null 2>&1
@@ -275,8 +317,9 @@ scenario_reload() {
 	verdict reload "$why"
 }
 
-# stop MODE BOUND SCENARIO: pg_ctl stop -m MODE, which must end within BOUND seconds; the
-# output of the session in $tmp/SCENARIO.client, if any, goes with the verdict
+# stop MODE BOUND SCENARIO [CLIENT...]: pg_ctl stop -m MODE, which must end within BOUND
+# seconds; the sessions' clients (pids) are waited for and their output, in
+# $tmp/SCENARIO.client, goes with the verdict
 stop() {
 	local start t why=""
 	start=$EPOCHREALTIME
@@ -287,22 +330,30 @@ stop() {
 		why="${why:-}${why:+; }the server is still running"
 		kill_server
 	fi
-	wait
+	(($# < 4)) || wait "${@:4}"
 	cat "$tmp/$3.client" >"$tmp/$3" 2>/dev/null
 	verdict "$3" "$why"
 }
 
 scenario_stops() {
+	local stalled
 	q -c "select pg_sleep(2) -- smart" -c "select 'smart done'" >"$tmp/stop-smart.client" 2>&1 &
 	when_running 'select pg_sleep(2) -- smart'
-	stop smart 15 stop-smart
+	stop smart 15 stop-smart $!
 	if ! start_server; then
 		fail "$label: stop-fast" "the server did not start again within 30 s"
 		return
 	fi
+	"${psql[@]}" -h 127.0.0.1 -c "copy (select g, repeat('z', 1000) from generate_series(1, 3000000) g)
+		to stdout" >/dev/null 2>&1 &
+	stalled=$!
+	when_running 'copy (select g, repeat(%'
+	kill -STOP "$stalled"
 	q -c "select pg_sleep(60) -- fast" >"$tmp/stop-fast.client" 2>&1 &
 	when_running 'select pg_sleep(60) -- fast'
-	stop fast 10 stop-fast
+	stop fast 10 stop-fast $!
+	kill -KILL "$stalled"
+	wait "$stalled" 2>/dev/null
 	if ! start_server; then
 		fail "$label: stop-immediate" "the server did not start again within 30 s"
 		return
@@ -344,6 +395,8 @@ run_under() {
 	scenario_cancel
 	scenario_terminate
 	scenario_client_kill
+	scenario_locks
+	scenario_parallel
 	scenario_reload
 	scenario_stops
 	kill_server
