@@ -63,10 +63,11 @@ postmaster() { head -n 1 "$data/postmaster.pid" 2>/dev/null; }
 
 # kill_server: kills (-9) a server left running and the processes it forked
 kill_server() {
-	local pid
+	local pid children
 	pid=$(postmaster)
 	[ -n "$pid" ] || return 0
-	kill -KILL "$pid" $(ps -o pid= --ppid "$pid") 2>/dev/null
+	mapfile -t children < <(pgrep -P "$pid")
+	kill -KILL "$pid" "${children[@]}" 2>/dev/null
 	rm -f "$data/postmaster.pid"
 }
 
