@@ -15,13 +15,15 @@ tmp=$(mktemp -d)
 server=''
 unset LD_PRELOAD "${!GREENPOLL_@}"
 
-# three_runs NAME: the native run, then the two under greenpoll (one FAIL if $lib is missing),
-# then "compat-NAME: N passed, N failed"; returns non-zero if any failed
+# three_runs NAME [RUN]: the native run, then the two under greenpoll (one FAIL if $lib is
+# missing), each by the driver's function RUN (default run), then "compat-NAME: N passed, N
+# failed"; returns non-zero if any failed
 three_runs() {
-	run native
+	local run=${2:-run}
+	"$run" native
 	if [ -f "$lib" ]; then
-		run "greenpoll GREENPOLL_PROCS=2" LD_PRELOAD="$lib" GREENPOLL_PROCS=2
-		run "greenpoll GREENPOLL_PROCS=1" LD_PRELOAD="$lib" GREENPOLL_PROCS=1
+		"$run" "greenpoll GREENPOLL_PROCS=2" LD_PRELOAD="$lib" GREENPOLL_PROCS=2
+		"$run" "greenpoll GREENPOLL_PROCS=1" LD_PRELOAD="$lib" GREENPOLL_PROCS=1
 	else
 		echo "FAIL: greenpoll: $lib does not exist (make)"
 		failed=$((failed + 1))
