@@ -23,7 +23,8 @@ fi
 
 # client N: its queries; the output goes to $tmp/out.N
 client() {
-	local n=$1 sql="create database if not exists c$n; use c$n; drop table if exists kv;"
+	local n=$1
+	local sql="create database if not exists c$n; use c$n; drop table if exists kv;"
 	sql+=" create table kv (k int primary key, v varchar(64)) engine=innodb;"
 	for ((i = 1; i <= rows; i++)); do
 		sql+=" insert into kv values ($i, concat('row-', $i * $n));"
