@@ -265,7 +265,8 @@ struct shim_exec_signals shim_signals_before_exec(struct gr_task *self);
 void shim_signals_exec_failed(struct gr_task *self, struct shim_exec_signals moved);
 
 /* The calling task t is interrupted and about to leave greenpoll's code (an interposed call of
- * the program's own returning, calls.h; its start routine about to run): the signals kept
+ * the program's own returning, calls.h; its start routine about to run; back from a yield, as
+ * the runtime's `interrupted` hook): the signals kept
  * pending on t while it was in greenpoll's code run their handlers now. errno is kept. */
 void shim_run_kept_signals(struct gr_task *t);
 

@@ -483,13 +483,6 @@ void shim_run_kept_signals(struct gr_task *t)
 	errno = saved;
 }
 
-/* hooks.interrupted: a task interrupted while it ran or waited to run, back from a yield */
-static void interrupted_running(struct gr_task *t)
-{
-	atomic_store(&t->interrupted, false);
-	shim_deliver_signals(t);
-}
-
 bool shim_signals_deliverable(struct gr_task *t)
 {
 	return (atomic_load(&shim_of(t)->pending_signals) | atomic_load(&proc_pending)) & ~t->sigmask;
@@ -638,7 +631,7 @@ void shim_signal_init(struct gr_task *initial, struct gr_sched_hooks *hooks)
 	take_inherited(initial);
 	atomic_store(&initial_task, initial);
 	hooks->route_signals = route_signals;
-	hooks->interrupted = interrupted_running;
+	hooks->interrupted = shim_run_kept_signals; /* back from a yield */
 }
 
 /* fork.h: the forking task is the only one; nothing is pending on it or the process */
