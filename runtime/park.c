@@ -140,6 +140,18 @@ void gr_interrupt(struct gr_task *t)
 		gr_wake(t, TOKEN_SEQ(tok), GR_WAKE_INTERRUPT);
 }
 
+void gr_interrupt_self(void)
+{
+	struct gr_task *t = gr_current_task();
+	uint64_t tok;
+
+	atomic_store(&t->interrupted, true);
+	tok = atomic_load(&t->wait_token);
+	if (TOKEN_PHASE(tok) == PHASE_ARMED && t->wait_interruptible)
+		atomic_compare_exchange_strong(&t->wait_token, &tok,
+					       TOKEN(TOKEN_SEQ(tok), GR_WAKE_INTERRUPT, PHASE_DONE));
+}
+
 void gr_park_timer_detach(struct gr_task *t)
 {
 	if (t->wait_timer.fire)

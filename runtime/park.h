@@ -56,6 +56,14 @@ void gr_park_first_hook(void (*fn)(void));
 void gr_interrupt(struct gr_task *t);
 
 /*
+ * gr_interrupt of the calling task, from a signal handler that interrupted it on its own
+ * carrier (in greenpoll's code, between gr_wait_prepare and the switch of its gr_park, say):
+ * it is running, so a wait it armed is not yet committed, and ending it wakes nobody (its
+ * gr_park returns GR_WAKE_INTERRUPT without switching away). Async-signal-safe: atomics only.
+ */
+void gr_interrupt_self(void);
+
+/*
  * For the scheduler, once t's context is saved after gr_park switched away: ARMED → PARKED.
  * False if t was woken meanwhile: then the caller readies it.
  */

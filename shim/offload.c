@@ -13,7 +13,11 @@
  * Signals: the thread starts with the task's mask (its carrier's, inherited), and while it runs
  * the task's shim_task.offload_os_tid names it, so that a signal sent to the task goes to that
  * thread (sigdeliver.c): the call is interrupted as the kernel interrupts it (EINTR, or a restart
- * under SA_RESTART), and the handler runs there, the task's stand-in for the call.
+ * under SA_RESTART), and the handler runs there, the task's stand-in for the call. The task's
+ * wait is interruptible for that: a signal kept for the task while it was still in greenpoll's
+ * code on its way into the wait (which no kick sends anywhere) ends the wait, is sent to the
+ * thread, and the wait goes on; one that stays pending, the call being over, runs as the
+ * call returns.
  */
 #include "shim.h"
 
@@ -76,9 +80,16 @@ long shim_offload(long (*fn)(void *arg), void *arg, const char *what)
 	if (err)
 		return SHIM_BLOCKING_AS(what, fn(arg));
 	gr_monitor_external_begin(); /* no deadlock while it runs: it may wake this task */
-	while (!atomic_load(&o.done))
-		gr_waitq_park(&o.done, not_done, NULL, GR_NEVER, false, what);
+	while (!atomic_load(&o.done)) {
+		if (gr_waitq_park(&o.done, not_done, NULL, GR_NEVER, true, what) != GR_WAKE_INTERRUPT)
+			continue;
+		atomic_store(&o.task->interrupted, false);
+		shim_signals_to_offload(o.task);
+	}
 	gr_monitor_external_end();
+	/* what stayed (the call ended first) runs as the call returns (calls.h) */
+	if (shim_signals_deliverable(o.task))
+		atomic_store(&o.task->interrupted, true);
 	errno = o.err;
 	return o.result;
 }

@@ -248,9 +248,11 @@ void shim_hide_library_fds(void (*init)(void));
  */
 void shim_unwind_ready(void);
 
-/* Called on the OS thread of t's offloaded call once offload_os_tid names it: a signal made
- * pending on t before then (its kick found no thread to send it to, and an offload wait is not
- * interruptible) is sent there now. Each side writes, then looks at the other's write. */
+/* The signals pending on t that it accepts go to the OS thread of its offloaded call, if
+ * offload_os_tid names one; else they stay pending on t. Called by that thread once it has
+ * stored its tid (a signal made pending before then found no thread to send it to: each side
+ * writes, then looks at the other's write), and by t when its offload wait is interrupted (a
+ * signal kept for t while t was still in greenpoll's code on its way into the wait). */
 void shim_signals_to_offload(struct gr_task *t);
 
 /*

@@ -231,19 +231,33 @@ void shim_signals_task_exiting(struct gr_task *t)
 			give_back(t, sig);
 }
 
+/* sig, pending on t, goes to the OS thread of t's offloaded call if one runs it now: true if
+ * it was sent there (or someone else took it meanwhile) */
+static bool to_offload(struct gr_task *t, int sig)
+{
+	siginfo_t info;
+	bool have_info;
+	int32_t offload = atomic_load(&shim_of(t)->offload_os_tid);
+
+	if (!offload)
+		return false;
+	if (!unpend(t, sig, &info, &have_info))
+		return true;
+	if (gr_sig_send_to_os_thread(offload, sig, have_info ? &info : NULL) == 0)
+		return true;
+	pend(t, sig, have_info ? &info : NULL); /* the call is over */
+	return false;
+}
+
 /* sig is pending on t, which accepts it: make t see it (see the header). Not from a handler. */
 static void kick(struct gr_task *t, int sig)
 {
 	siginfo_t info;
 	bool have_info;
 	uint8_t state = atomic_load(&t->state);
-	int32_t offload = atomic_load(&shim_of(t)->offload_os_tid);
 
-	if (offload && unpend(t, sig, &info, &have_info)) {
-		if (gr_sig_send_to_os_thread(offload, sig, have_info ? &info : NULL) == 0)
-			return;
-		pend(t, sig, have_info ? &info : NULL); /* the call is over */
-	}
+	if (to_offload(t, sig))
+		return;
 	if (state == GR_TASK_RUNNING && !(atomic_load(&shim_of(t)->sigwait_set) & GR_SIGBIT(sig)) &&
 	    unpend(t, sig, &info, &have_info)) {
 		if (gr_sig_send_to_running(t, sig, have_info ? &info : NULL))
@@ -259,7 +273,7 @@ void shim_signals_to_offload(struct gr_task *t)
 
 	for (int sig = 1; ready; sig++, ready >>= 1)
 		if (ready & 1)
-			kick(t, sig);
+			to_offload(t, sig);
 }
 
 struct route_pick {
@@ -374,9 +388,10 @@ struct gr_task *shim_signal_aimed_at(int sig, const siginfo_t *info, struct gr_t
 /*
  * A signal the kernel gave this carrier that cannot run its handler here and now (see the
  * header): keep it pending, on the task it was sent to, on the calling task if it was sent to
- * the process and the task accepts it (it runs at its next wait or yield; if the task exits
- * first, it goes back to the process: shim_signals_task_exiting), or on the process, and have
- * a carrier route it. Async-signal-safe.
+ * the process and the task accepts it (it runs as the task's call returns, or ends the wait
+ * the task was arming; if the task exits first, it goes back to the process:
+ * shim_signals_task_exiting), or on the process, and have a carrier route it.
+ * Async-signal-safe.
  */
 void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *marked_for, bool self_accepts)
 {
@@ -385,13 +400,13 @@ void shim_signal_keep(int sig, const siginfo_t *info, struct gr_task *marked_for
 	if (marked_for) {
 		pend(marked_for, sig, info);
 		if (marked_for == self) {
-			atomic_store(&self->interrupted, true); /* delivered at its next wait or yield */
+			gr_interrupt_self(); /* delivered as its call returns, or ends its wait */
 			return;
 		}
 	} else if (self_accepts) {
 		pend(self, sig, info);
 		pend_from_process(self, sig);
-		atomic_store(&self->interrupted, true);
+		gr_interrupt_self();
 		return;
 	} else {
 		pend_in(&proc_pending, info_key(NULL, sig), sig, info);

@@ -78,6 +78,10 @@ run_case sig_process_directed
 run_case sig_to_main
 # kill to the process, 1,000 times, while threads keep ending: none lost with an exiting one.
 run_case sig_while_exiting
+# kill from a child, 300 times, as the main thread goes into waitpid while another thread
+# keeps creating threads: each handler runs while the wait goes on (a signal kept for main as
+# it armed its wait used to wait for the wait's end).
+run_case sig_into_waitpid
 # a thread that never waits, only makes calls that return at once (an uncontended mutex):
 # 200 pthread_kills and 200 kills to the process each run in it (a signal that came while it
 # was inside greenpoll's code used to wait for a wait that never came).
