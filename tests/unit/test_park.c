@@ -145,6 +145,41 @@ START_TEST(non_interruptible_parked_task_ignores_interrupts)
 }
 END_TEST
 
+/* a signal handler interrupting the task on its own carrier, as greenpoll's keeps a signal */
+static void interrupt_self_handler(int sig)
+{
+	(void)sig;
+	gr_interrupt_self();
+}
+
+START_TEST(interrupt_self_in_a_handler_ends_the_armed_wait)
+{
+	struct gr_task *self = rt_boot(1);
+	struct sigaction sa = {.sa_handler = interrupt_self_handler}, old;
+	int64_t deadline;
+	uint32_t seq;
+
+	ck_assert_int_eq(sigaction(SIGUSR2, &sa, &old), 0);
+	/* armed, not yet parked: the handler's interrupt ends the wait, and no wake is left */
+	seq = gr_wait_prepare(true);
+	raise(SIGUSR2);
+	deadline = soon(RT_PATIENCE);
+	ck_assert_int_eq(gr_park(deadline, "test", NULL), GR_WAKE_INTERRUPT);
+	ck_assert_msg(gr_nanotime() < deadline, "the armed wait slept through the interrupt");
+	ck_assert_msg(!gr_wake(self, seq, GR_WAKE_NORMAL), "the ended wait could be woken again");
+	atomic_store(&self->interrupted, false);
+	/* a non-interruptible wait goes on; the interrupt stays for the next interruptible one */
+	gr_wait_prepare(false);
+	raise(SIGUSR2);
+	deadline = soon(20 * RT_MS);
+	ck_assert_int_eq(gr_park(deadline, "test", NULL), GR_WAKE_TIMEOUT);
+	ck_assert(atomic_load(&self->interrupted));
+	gr_wait_prepare(true);
+	ck_assert_int_eq(gr_park(soon(RT_PATIENCE), "test", NULL), GR_WAKE_INTERRUPT);
+	sigaction(SIGUSR2, &old, NULL);
+}
+END_TEST
+
 /* ---- races ---- */
 
 /* one waiting task, WAKERS OS threads waking each of its waits at once */
@@ -368,6 +403,7 @@ int main(void)
 	tcase_add_test(alone, stale_sequence_wake_leaves_a_parked_task_parked);
 	tcase_add_test(alone, non_interruptible_wait_ignores_interrupts);
 	tcase_add_test(alone, non_interruptible_parked_task_ignores_interrupts);
+	tcase_add_test(alone, interrupt_self_in_a_handler_ends_the_armed_wait);
 	suite_add_tcase(s, alone);
 	tcase_add_test(races, exactly_one_of_many_wakers_wins);
 	tcase_add_test(races, timeout_racing_wake_ends_the_wait_once);
