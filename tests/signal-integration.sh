@@ -76,12 +76,12 @@ run_case sig_process_directed
 # kill from another process while other threads compute: the handler runs in the main
 # thread, whose poll ends with EINTR, as Linux aims the signal at the thread group leader.
 run_case sig_to_main
-# kill to the process, 1,000 times, while threads keep ending: none lost with an exiting one.
-run_case sig_while_exiting
-# kill from a child, 300 times, as the main thread goes into waitpid while another thread
-# keeps creating threads: each handler runs while the wait goes on (a signal kept for main as
-# it armed its wait used to wait for the wait's end).
-run_case sig_into_waitpid
+# kill from a child main waits for, while threads keep ending: 1,000 from one child, none
+# lost with an exiting thread (one_sender); one from each of 300 children, each handled as
+# main goes into waitpid, not when the wait ends (sender_per_wait).
+for c in one_sender sender_per_wait; do
+	run_case sig_while_exiting "$c"
+done
 # a thread that never waits, only makes calls that return at once (an uncontended mutex):
 # 200 pthread_kills and 200 kills to the process each run in it (a signal that came while it
 # was inside greenpoll's code used to wait for a wait that never came).
