@@ -69,8 +69,8 @@ static void publish_next(struct gr_timers *h)
 	atomic_store_explicit(&h->next, h->n ? h->heap[0].key : GR_NEVER, memory_order_release);
 }
 
-/* remove slot i; its timer is idle afterwards; lock held */
-static void remove_at(struct gr_timers *h, size_t i)
+/* take slot i out of h; its timer still names h until the caller lets it go; lock held */
+static struct gr_timer *take_slot(struct gr_timers *h, size_t i)
 {
 	struct gr_timer *t = h->heap[i].t;
 
@@ -82,8 +82,14 @@ static void remove_at(struct gr_timers *h, size_t i)
 	}
 	t->idx = GR_TIMER_IDLE;
 	t->armed = false;
-	__atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+	return t;
 }
+
+/* t, out of its heap's slots, is idle: stops and detaches from here on return at once */
+static void let_go(struct gr_timer *t) { __atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE); }
+
+/* remove slot i; its timer is idle afterwards; lock held */
+static void remove_at(struct gr_timers *h, size_t i) { let_go(take_slot(h, i)); }
 
 void gr_timer_add(struct gr_timers *h, struct gr_timer *t, int64_t when)
 {
@@ -176,8 +182,11 @@ int gr_timers_run(struct gr_timers *h, int64_t now, void *arg)
 			h->heap[0].key = t->when;
 			sift_down(h, 0);
 		} else {
-			remove_at(h, 0);
+			/* t names h until its fire is over, so a stop or a detach meanwhile
+			 * waits for this lock (timer.h) */
+			take_slot(h, 0);
 			t->fire(t, arg);
+			let_go(t);
 			fired++;
 		}
 	}

@@ -15,14 +15,19 @@
  * earlier, which costs a look that finds nothing due.
  *
  * State per timer: idle (no slot) -add-> armed -del-> stopped (slot kept) -add-> armed (same
- * heap: slot reused; another heap: slot moved) ; armed -due-> fired (slot removed, then fire
- * is called) ; stopped -reaches the top-> idle ; any -gr_timer_detach-> idle.
+ * heap: slot reused; another heap: slot moved) ; armed -due-> firing (slot removed, t->heap
+ * still names the heap while fire is called) -> idle ; stopped -reaches the top-> idle ;
+ * any -gr_timer_detach-> idle.
  *
  * All heap changes, and every call of a timer's fire function, happen under the heap's lock,
- * so gr_timer_del never runs concurrently with that timer firing: after it returns, the timer
- * has either been stopped unfired (true) or has already fired (false). fire(t, arg) is called
- * with the lock held; it must not touch any timer heap. A timer whose memory is about to be
- * reused must be detached first (it may still have a slot).
+ * and a firing timer names its heap until fire returns, so gr_timer_del never runs
+ * concurrently with that timer firing: after it returns, the timer has either been stopped
+ * unfired (true) or has fired, its fire over (false). (A stop that took a firing timer for
+ * idle, t->heap cleared before fire ran, let a task woken by readiness as its deadline fired
+ * start its next wait while the fire still ran, and read that wait's sequence number.) The
+ * same holds for gr_timer_detach. fire(t, arg) is called with the lock held; it must not touch
+ * any timer heap. A timer whose memory is about to be reused must be detached first (it may
+ * still have a slot, or be firing).
  */
 #ifndef GR_TIMER_H
 #define GR_TIMER_H

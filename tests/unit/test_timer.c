@@ -6,10 +6,14 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "timer.h"
 
@@ -44,9 +48,11 @@ static void on_fire(struct gr_timer *t, void *arg)
 {
 	struct firelog *log = arg;
 
-	/* it is out of its heap before it fires */
-	REQ(t->heap == NULL);
+	/* it is out of its heap's slots before it fires, and names the heap until the fire is
+	 * over (a stop meanwhile waits for it) */
+	REQ(t->heap != NULL);
 	REQ(t->idx == GR_TIMER_IDLE);
+	REQ(!t->armed);
 	if (log->n == log->cap) {
 		log->cap = log->cap ? 2 * log->cap : 64;
 		log->fired = realloc(log->fired, log->cap * sizeof *log->fired);
@@ -622,6 +628,63 @@ START_TEST(test_timer_detach)
 }
 END_TEST
 
+/* ---- stopping a timer while another thread fires it ---- */
+
+struct slow_fire {
+	struct gr_timer t;
+	atomic_int firing, fired;
+};
+
+/* the fire of a carrier preempted in it: slow enough that a stop that does not wait shows */
+static void on_slow_fire(struct gr_timer *t, void *arg)
+{
+	struct slow_fire *f = (struct slow_fire *)((char *)t - offsetof(struct slow_fire, t));
+
+	(void)arg;
+	atomic_store(&f->firing, 1);
+	nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
+	atomic_store(&f->fired, 1);
+}
+
+static void *run_due(void *h)
+{
+	gr_timers_run(h, 100, NULL);
+	return NULL;
+}
+
+/*
+ * gr_timer_del and gr_timer_detach of a timer that another thread is firing return only once
+ * its fire is over: a task woken by readiness as its deadline fires goes on to its next wait,
+ * whose sequence number a fire still running would read and end with a timeout (and a task
+ * that exits reuses its record). Before they waited, both returned at once (timer.h's promise
+ * broken: "has already fired").
+ */
+START_TEST(test_timer_stop_waits_for_its_fire)
+{
+	for (int detach = 0; detach < 2; detach++) {
+		struct gr_timers h;
+		struct slow_fire f = {0};
+		pthread_t runner;
+
+		gr_timers_init(&h);
+		gr_timer_init(&f.t, on_slow_fire);
+		gr_timer_add(&h, &f.t, 10);
+		ck_assert_int_eq(pthread_create(&runner, NULL, run_due, &h), 0);
+		while (!atomic_load(&f.firing))
+			sched_yield();
+		if (detach)
+			gr_timer_detach(&f.t);
+		else
+			ck_assert(!gr_timer_del(&f.t));
+		ck_assert_msg(atomic_load(&f.fired), "gr_timer_%s returned while its timer fired",
+			      detach ? "detach" : "del");
+		ck_assert_ptr_null(f.t.heap);
+		ck_assert_int_eq(pthread_join(runner, NULL), 0);
+		heap_free(&h);
+	}
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
 	Suite *s = suite_create("timer");
@@ -636,6 +699,7 @@ static Suite *timer_suite(void)
 	tcase_add_test(tc, test_timer_detach_middle_keeps_heap_order);
 	tcase_add_test(tc, test_timer_rearm_reuses_slot);
 	tcase_add_test(tc, test_timer_detach);
+	tcase_add_test(tc, test_timer_stop_waits_for_its_fire);
 	suite_add_tcase(s, tc);
 	return s;
 }
