@@ -268,7 +268,8 @@ void shim_signals_exec_failed(struct gr_task *self, struct shim_exec_signals mov
 
 /* The calling task t is interrupted and about to leave greenpoll's code (an interposed call of
  * the program's own returning, calls.h; its start routine about to run; back from a yield, as
- * the runtime's `interrupted` hook): the signals kept
+ * the runtime's `interrupted` hook; a signal handler of greenpoll's that interrupted the
+ * program's code returning to it, signal.c): the signals kept
  * pending on t while it was in greenpoll's code run their handlers now. errno is kept. */
 void shim_run_kept_signals(struct gr_task *t);
 

@@ -388,8 +388,9 @@ struct gr_task *shim_signal_aimed_at(int sig, const siginfo_t *info, struct gr_t
 /*
  * A signal the kernel gave this carrier that cannot run its handler here and now (see the
  * header): keep it pending, on the task it was sent to, on the calling task if it was sent to
- * the process and the task accepts it (it runs as the task's call returns, or ends the wait
- * the task was arming; if the task exits first, it goes back to the process:
+ * the process and the task accepts it (it runs as the task's call returns, or as the handler
+ * of greenpoll's it interrupted returns to the program's code (signal.c), or ends the wait the
+ * task was arming; if the task exits first, it goes back to the process:
  * shim_signals_task_exiting), or on the process, and have a carrier route it.
  * Async-signal-safe.
  */

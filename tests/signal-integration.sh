@@ -82,6 +82,13 @@ run_case sig_while_exiting
 # keeps creating threads: each handler runs while the wait goes on (a signal kept for main as
 # it armed its wait used to wait for the wait's end).
 run_case sig_into_waitpid
+# pthread_kill SIGUSR1 then SIGUSR2, 300 times, to a thread waiting in flock (restarted) or
+# computing without calls: both handlers run each time (the kernel starts two pending signals
+# at once, the second interrupting the first one's handler as it begins, in greenpoll's code,
+# which kept it for the thread's next call).
+for c in flock compute; do
+	run_case sig_two_at_once "$c"
+done
 # a thread that never waits, only makes calls that return at once (an uncontended mutex):
 # 200 pthread_kills and 200 kills to the process each run in it (a signal that came while it
 # was inside greenpoll's code used to wait for a wait that never came).
