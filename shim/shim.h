@@ -273,6 +273,13 @@ void shim_signals_exec_failed(struct gr_task *self, struct shim_exec_signals mov
  * pending on t while it was in greenpoll's code run their handlers now. errno is kept. */
 void shim_run_kept_signals(struct gr_task *t);
 
+/* From a handler of greenpoll's in task t about to return, t's mask back to what the return
+ * restores, the kernel's still `inside` (the handler's): the signals pending on t or on the
+ * process that `inside` blocks and t's mask does not (sent while the handler ran, which
+ * blocked them) go to t's own OS thread, marked for t, where the kernel holds them until the
+ * handler returns and then runs them, as it does a thread's own pending signals. */
+void shim_signals_after_handler(struct gr_task *t, uint64_t inside);
+
 /* glibc's SIGSETXID handler (set*id's broadcast to every OS thread) runs on the OS thread's
  * own TCB from now on (setxid.c); called after each OS thread greenpoll starts. */
 void shim_setxid_take_over(void);

@@ -16,6 +16,10 @@
  * starts both handlers in one go, the second one's frame interrupting the first handler before
  * its first instruction): without this, the second would wait for the task's next call into
  * greenpoll, which a thread computing, or blocked in a kernel call that restarts, never makes.
+ * And a signal sent to the task while the handler ran, which the handler's mask blocked, is
+ * pending on the task here, not in the kernel: as the wrapper returns, what the restored mask
+ * lets through is handed to the kernel on its own OS thread, which runs it right after the
+ * return, as it runs a thread's own pending signal once its handler is over.
  *
  * Reserved signals keep greenpoll's handler as their real disposition; what the program sets
  * for them is recorded and reported back only. The preemption signal (SIGURG, see preempt.c):
@@ -102,8 +106,12 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 		shim_run_kept_signals(self);
 		noted = true;
 	}
-	if (noted)
+	if (noted) {
+		uint64_t inside = self->sigmask;
+
 		gr_sig_note_mask(shim_sigset_mask(&uc->uc_sigmask)); /* what sigreturn restores */
+		shim_signals_after_handler(self, inside);
+	}
 	if (h->sa_flags & SA_RESETHAND)
 		atomic_store(&wrapped[sig], false);
 	errno = saved;
