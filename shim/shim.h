@@ -268,9 +268,17 @@ void shim_signals_exec_failed(struct gr_task *self, struct shim_exec_signals mov
 
 /* The calling task t is interrupted and about to leave greenpoll's code (an interposed call of
  * the program's own returning, calls.h; its start routine about to run; back from a yield, as
- * the runtime's `interrupted` hook): the signals kept
+ * the runtime's `interrupted` hook; a signal handler of greenpoll's that interrupted the
+ * program's code returning to it, signal.c): the signals kept
  * pending on t while it was in greenpoll's code run their handlers now. errno is kept. */
 void shim_run_kept_signals(struct gr_task *t);
+
+/* From a handler of greenpoll's in task t about to return, t's mask back to what the return
+ * restores, the kernel's still `inside` (the handler's): the signals pending on t or on the
+ * process that `inside` blocks and t's mask does not (sent while the handler ran, which
+ * blocked them) go to t's own OS thread, marked for t, where the kernel holds them until the
+ * handler returns and then runs them, as it does a thread's own pending signals. */
+void shim_signals_after_handler(struct gr_task *t, uint64_t inside);
 
 /* glibc's SIGSETXID handler (set*id's broadcast to every OS thread) runs on the OS thread's
  * own TCB from now on (setxid.c); called after each OS thread greenpoll starts. */

@@ -388,8 +388,9 @@ struct gr_task *shim_signal_aimed_at(int sig, const siginfo_t *info, struct gr_t
 /*
  * A signal the kernel gave this carrier that cannot run its handler here and now (see the
  * header): keep it pending, on the task it was sent to, on the calling task if it was sent to
- * the process and the task accepts it (it runs as the task's call returns, or ends the wait
- * the task was arming; if the task exits first, it goes back to the process:
+ * the process and the task accepts it (it runs as the task's call returns, or as the handler
+ * of greenpoll's it interrupted returns to the program's code (signal.c), or ends the wait the
+ * task was arming; if the task exits first, it goes back to the process:
  * shim_signals_task_exiting), or on the process, and have a carrier route it.
  * Async-signal-safe.
  */
@@ -441,6 +442,19 @@ int shim_signal_task(struct gr_task *t, int sig, const siginfo_t *info)
 
 /* ---- delivering to the calling task ---- */
 
+/* take sig, pending on t or else on the process, into *info; false if neither has it now */
+static bool take_pending(struct gr_task *t, int sig, siginfo_t *info, bool *have_info)
+{
+	uint64_t bit = GR_SIGBIT(sig);
+
+	if (unpend(t, sig, info, have_info))
+		return true;
+	if (!(atomic_fetch_and(&proc_pending, ~bit) & bit))
+		return false;
+	*have_info = info_take(info_key(NULL, sig), info);
+	return true;
+}
+
 bool shim_deliver_signals(struct gr_task *t)
 {
 	struct shim_task *st = shim_of(t);
@@ -457,18 +471,31 @@ bool shim_deliver_signals(struct gr_task *t)
 		if (!ready)
 			return restart;
 		sig = __builtin_ctzll(ready) + 1;
-		if (!unpend(t, sig, &info, &have_info)) {
-			uint64_t bit = GR_SIGBIT(sig);
-
-			if (!(atomic_fetch_and(&proc_pending, ~bit) & bit))
-				continue;
-			have_info = info_take(info_key(NULL, sig), &info);
-		}
+		if (!take_pending(t, sig, &info, &have_info))
+			continue;
 		if (sigaction(sig, NULL, &sa) != 0 || !(sa.sa_flags & SA_RESTART))
 			restart = false;
 		st->delivering = sig;
 		gr_sig_send_to_self(sig, have_info ? &info : NULL);
 		st->delivering = 0;
+	}
+}
+
+void shim_signals_after_handler(struct gr_task *t, uint64_t inside)
+{
+	uint64_t held;
+
+	/* t's mask is stored, then its pending signals looked at; a sender makes a signal
+	 * pending, then looks at the mask (accepts): one of the two sees the other's write */
+	atomic_thread_fence(memory_order_seq_cst);
+	held = (atomic_load(&shim_of(t)->pending_signals) | atomic_load(&proc_pending)) & inside &
+	       ~t->sigmask;
+	for (int sig = 1; held; sig++, held >>= 1) {
+		siginfo_t info;
+		bool have_info;
+
+		if ((held & 1) && take_pending(t, sig, &info, &have_info))
+			gr_sig_send_to_self(sig, have_info ? &info : NULL);
 	}
 }
 
@@ -522,13 +549,8 @@ int shim_signal_take(struct gr_task *t, uint64_t set, siginfo_t *info)
 		if (!ready)
 			return 0;
 		sig = __builtin_ctzll(ready) + 1;
-		if (!unpend(t, sig, info, &have_info)) {
-			uint64_t bit = GR_SIGBIT(sig);
-
-			if (!(atomic_fetch_and(&proc_pending, ~bit) & bit))
-				continue;
-			have_info = info_take(info_key(NULL, sig), info);
-		}
+		if (!take_pending(t, sig, info, &have_info))
+			continue;
 		if (!have_info) {
 			memset(info, 0, sizeof *info);
 			info->si_code = SI_TKILL;

@@ -9,6 +9,18 @@
  * recorded mask follows the kernel's (the handler's mask inside, the restored one after), at no
  * system call (runtime/sigstate.h).
  *
+ * A wrapper about to return to the program's code (what the signal interrupted is not
+ * greenpoll's) first runs what was kept for its task while it ran, with the handler's mask as
+ * the task's: a signal that interrupted the wrapper itself, in greenpoll's code, was kept. The
+ * kernel does that whenever two signals are pending as a thread returns to user space (it
+ * starts both handlers in one go, the second one's frame interrupting the first handler before
+ * its first instruction): without this, the second would wait for the task's next call into
+ * greenpoll, which a thread computing, or blocked in a kernel call that restarts, never makes.
+ * And a signal sent to the task while the handler ran, which the handler's mask blocked, is
+ * pending on the task here, not in the kernel: as the wrapper returns, what the restored mask
+ * lets through is handed to the kernel on its own OS thread, which runs it right after the
+ * return, as it runs a thread's own pending signal once its handler is over.
+ *
  * Reserved signals keep greenpoll's handler as their real disposition; what the program sets
  * for them is recorded and reported back only. The preemption signal (SIGURG, see preempt.c):
  * the program's disposition is acted on by shim_signal_forward when a SIGURG is not
@@ -37,20 +49,25 @@ bool shim_signal_reserve(int sig)
 	return true;
 }
 
-/* the program's handler for sig, in task self, with the task's mask the handler's meanwhile */
-static void run_in_task(struct gr_task *self, int sig, siginfo_t *info, ucontext_t *uc)
+/* the task's mask while sig's handler runs (the kernel's, inside this wrapper) */
+static uint64_t handler_mask(struct gr_task *self, int sig)
 {
 	struct sigaction *h = &handlers[sig];
 	uint64_t mask = self->sigmask | shim_sigset_mask(&h->sa_mask);
 
-	if (!(h->sa_flags & SA_NODEFER))
-		mask |= GR_SIGBIT(sig);
-	gr_sig_note_mask(mask);
+	return h->sa_flags & SA_NODEFER ? mask : mask | GR_SIGBIT(sig);
+}
+
+/* the program's handler for sig, in task self, with the task's mask the handler's meanwhile */
+static void run_in_task(struct gr_task *self, int sig, siginfo_t *info, ucontext_t *uc)
+{
+	struct sigaction *h = &handlers[sig];
+
+	gr_sig_note_mask(handler_mask(self, sig));
 	if (h->sa_flags & SA_SIGINFO)
 		h->sa_sigaction(sig, info, uc);
 	else
 		h->sa_handler(sig);
-	gr_sig_note_mask(shim_sigset_mask(&uc->uc_sigmask)); /* what sigreturn restores */
 }
 
 static void wrapper(int sig, siginfo_t *info, void *uctx)
@@ -62,6 +79,8 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 	struct gr_task *self = gr_current_task();
 	struct gr_task *mark = gr_sig_take_mark(sig);
 	bool blocked = self && ((self->sigmask & GR_SIGBIT(sig)) || atomic_load(&shim_of(self)->exiting));
+	bool in_program = !shim_pc_in_greenpoll((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]);
+	bool noted = false; /* the task's mask is the handler's */
 
 	if (!mark && info->si_code == SI_TIMER)
 		mark = shim_timer_target(info->si_timerid); /* a timer aimed at a thread */
@@ -75,11 +94,23 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 			h->sa_handler(sig);
 	} else if (mark && mark != self) {
 		shim_signal_keep(sig, info, mark, false); /* sent to a task that has moved on */
-	} else if (self && ((mark && shim_of(self)->delivering == sig) ||
-			    (!blocked && !shim_pc_in_greenpoll((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])))) {
+	} else if (self && ((mark && shim_of(self)->delivering == sig) || (!blocked && in_program))) {
 		run_in_task(self, sig, info, uc);
+		noted = true;
 	} else {
 		shim_signal_keep(sig, info, mark, self && !blocked);
+	}
+	/* back to the program's code next: what was kept for the task meanwhile runs first */
+	if (self && in_program && atomic_load(&self->interrupted)) {
+		gr_sig_note_mask(handler_mask(self, sig));
+		shim_run_kept_signals(self);
+		noted = true;
+	}
+	if (noted) {
+		uint64_t inside = self->sigmask;
+
+		gr_sig_note_mask(shim_sigset_mask(&uc->uc_sigmask)); /* what sigreturn restores */
+		shim_signals_after_handler(self, inside);
 	}
 	if (h->sa_flags & SA_RESETHAND)
 		atomic_store(&wrapped[sig], false);
