@@ -4,8 +4,11 @@
  * For a signal the program handles, greenpoll installs its own wrapper around the program's
  * handler (sigaction reports the program's own back; SIG_DFL and SIG_IGN are installed as they
  * are). The wrapper decides where the handler runs (sigdeliver.c): right here, in the task the
- * carrier runs, when that task is the one the signal is for and accepts it now; else the signal
- * is kept pending and routed to a task that takes it. Around the program's handler the task's
+ * carrier runs, when that task is the one the signal is for, accepts it now and was interrupted
+ * in its own code, neither in greenpoll's code nor holding one of the runtime's locks (in libc
+ * or the vDSO, called from greenpoll's code under it: runtime/lock.h); else the signal is kept
+ * pending and routed to a task that takes it (the interrupted task itself, as its call returns,
+ * when it was in greenpoll). Around the program's handler the task's
  * recorded mask follows the kernel's (the handler's mask inside, the restored one after), at no
  * system call (runtime/sigstate.h).
  *
@@ -76,7 +79,8 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 	} else if (mark && mark != self) {
 		shim_signal_keep(sig, info, mark, false); /* sent to a task that has moved on */
 	} else if (self && ((mark && shim_of(self)->delivering == sig) ||
-			    (!blocked && !shim_pc_in_greenpoll((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])))) {
+			    (!blocked && !shim_pc_in_greenpoll((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]) &&
+			     !gr_task_holds_locks(self)))) {
 		run_in_task(self, sig, info, uc);
 	} else {
 		shim_signal_keep(sig, info, mark, self && !blocked);
