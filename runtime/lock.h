@@ -24,6 +24,8 @@
  *    per such module.
  *  - Reading a task's CPU clock under the task list lock (task.c): clock_gettime, through the
  *    vDSO.
+ *  - Growing a full timer heap under its lock (timer.c, gr_timer_add): a realloc, as its size
+ *    doubles.
  * Nothing else: an allocation that a new chunk needs (netpoll.c's pd cache) is made with the
  * lock released.
  *
@@ -41,7 +43,10 @@
  * context runs on the TCB of a task that may already run on another carrier (sched.c), so it
  * is told apart by its stack, and neither it nor a thread that runs no task counts anything.
  * The count is written by the one OS thread that runs the task and read by its handlers:
- * plain loads and stores, no atomic read-modify-write (measured: README, "Signals").
+ * plain loads and stores, no atomic read-modify-write. Measured (20M uncontended pairs, this
+ * machine): a gr_lock and gr_unlock pair went from 6.5 to 8.3 ns in a task, to 9.8 ns in the
+ * initial task (its stack is the process's: the carriers' stacks are looked through), and to
+ * 8.0 ns on a thread that runs no task (the two calls of gr_lock_note).
  */
 #ifndef GR_LOCK_H
 #define GR_LOCK_H
