@@ -24,8 +24,29 @@
  *    per such module.
  *  - Reading a task's CPU clock under the task list lock (task.c): clock_gettime, through the
  *    vDSO.
+ *  - Growing a full timer heap under its lock (timer.c, gr_timer_add): a realloc, as its size
+ *    doubles.
  * Nothing else: an allocation that a new chunk needs (netpoll.c's pd cache) is made with the
  * lock released.
+ *
+ * Who holds one, for signal handlers: a task counts the runtime locks its own code holds
+ * (gr_task.locks_held, task.h: gr_task_holds_locks), one more from just before it takes a lock
+ * to just after it lets it go. A program's signal handler may call back into greenpoll (write
+ * to a self-pipe, clock_gettime, kill: async-signal-safe, so allowed anywhere natively), and
+ * one run while its task holds a lock could want the same lock on the same OS thread and spin
+ * forever, or find the structure half updated. Looking at the interrupted instruction pointer
+ * is not enough: under a lock greenpoll calls out of its own code (libc's clock_gettime and
+ * the vDSO reading a task's CPU clock under the task list lock, realloc growing a timer heap,
+ * memcmp and memcpy under a sites lock). So shim/signal.c keeps a signal that comes while the
+ * count is not zero, as it does one that comes in greenpoll's own code, and it runs as the
+ * call returns. Only the task's own code counts (gr_lock_note, task.c): a carrier's own
+ * context runs on the TCB of a task that may already run on another carrier (sched.c), so it
+ * is told apart by its stack, and neither it nor a thread that runs no task counts anything.
+ * The count is written by the one OS thread that runs the task and read by its handlers:
+ * plain loads and stores, no atomic read-modify-write. Measured (20M uncontended pairs, this
+ * machine): a gr_lock and gr_unlock pair went from 6.5 to 8.3 ns in a task, to 9.8 ns in the
+ * initial task (its stack is the process's: the carriers' stacks are looked through), and to
+ * 8.0 ns on a thread that runs no task (the two calls of gr_lock_note).
  */
 #ifndef GR_LOCK_H
 #define GR_LOCK_H
@@ -41,15 +62,29 @@ typedef struct {
 
 #define GR_LOCK_INIT {0}
 
-static inline bool gr_trylock(gr_lock_t *l)
+/* the calling task's count of locks held, by delta, if the caller is that task's own code (see
+ * above; task.c) */
+void gr_lock_note(int delta);
+
+static inline bool lock_try_once(gr_lock_t *l)
 {
 	return !atomic_load_explicit(&l->held, memory_order_relaxed) &&
 	       !atomic_exchange_explicit(&l->held, 1, memory_order_acquire);
 }
 
+static inline bool gr_trylock(gr_lock_t *l)
+{
+	gr_lock_note(1);
+	if (lock_try_once(l))
+		return true;
+	gr_lock_note(-1);
+	return false;
+}
+
 static inline void gr_lock(gr_lock_t *l)
 {
-	for (int spins = 0; !gr_trylock(l); spins++) {
+	gr_lock_note(1); /* before the lock is taken: a handler never sees it held and not counted */
+	for (int spins = 0; !lock_try_once(l); spins++) {
 		if (spins < 100)
 			gr_cpu_relax();
 		else
@@ -60,6 +95,7 @@ static inline void gr_lock(gr_lock_t *l)
 static inline void gr_unlock(gr_lock_t *l)
 {
 	atomic_store_explicit(&l->held, 0, memory_order_release);
+	gr_lock_note(-1);
 }
 
 #endif

@@ -159,6 +159,8 @@ static struct gr_carrier *carrier_at(uintptr_t sp)
 
 struct gr_carrier *gr_here(void) { return carrier_at((uintptr_t)__builtin_frame_address(0)); }
 
+bool gr_sched_on_carrier_stack(uintptr_t sp) { return carrier_owning(sp) != NULL; }
+
 /* the carrier's own context takes its own TCB back: before anything that uses TLS (see the
  * header) */
 static void carrier_own_tls(struct gr_carrier *c)

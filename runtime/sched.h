@@ -190,6 +190,9 @@ void gr_sched_init(int nprocs, int max_carriers, struct gr_task *initial,
 /* The carrier the caller runs on, or NULL outside the runtime's threads. */
 struct gr_carrier *gr_here(void);
 
+/* Whether sp is in a carrier's own stack (its own context's: scheduling code). */
+bool gr_sched_on_carrier_stack(uintptr_t sp);
+
 /* The counters of the carrier the caller runs on (stats.h), or NULL. */
 static inline struct gr_stat_slot *gr_stat_here(void)
 {

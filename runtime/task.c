@@ -50,6 +50,20 @@ void gr_task_set_default_stack(size_t bytes) { default_stack = bytes; }
 size_t gr_task_default_stack(void) { return default_stack; }
 int gr_task_count(void) { return atomic_load(&live_tasks); }
 
+void gr_lock_note(int delta)
+{
+	struct gr_task *t = gr_current_task();
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+
+	/* off its own stack: an alternate signal stack or the initial thread's stack are its own
+	 * code's too, a carrier's own stack is scheduling code on a borrowed TCB (lock.h) */
+	if (!t || (!gr_task_on_stack(t, sp) && gr_sched_on_carrier_stack(sp)))
+		return;
+	atomic_store_explicit(&t->locks_held,
+			      atomic_load_explicit(&t->locks_held, memory_order_relaxed) + delta,
+			      memory_order_relaxed);
+}
+
 static void list_add(struct gr_task *t)
 {
 	gr_lock(&list_lock);

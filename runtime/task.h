@@ -94,6 +94,8 @@ struct gr_task {
 	size_t stack_size, guard;
 	bool user_stack; /* the program's memory (pthread_attr_setstack): never pooled or unmapped */
 	bool adopted;	 /* the initial thread: stack and TCB are glibc's */
+	_Atomic int locks_held; /* runtime locks its own code holds (lock.h); written by it only,
+				 * read by its signal handlers: relaxed loads and stores */
 
 	struct gr_task *all_next, *all_prev; /* every live task; protected by the task list lock */
 
@@ -118,6 +120,13 @@ _Static_assert(offsetof(struct gr_task, wait_on) + sizeof(const void *) <= 64,
 static inline bool gr_task_on_stack(const struct gr_task *t, uintptr_t sp)
 {
 	return !t->adopted && sp - ((uintptr_t)t->region_top - t->stack_size) < t->stack_size;
+}
+
+/* Whether t's own code holds a runtime lock (lock.h): a signal handler that interrupted it must
+ * not run the program's handler there. Async-signal-safe. */
+static inline bool gr_task_holds_locks(const struct gr_task *t)
+{
+	return atomic_load_explicit(&t->locks_held, memory_order_relaxed) != 0;
 }
 
 struct gr_task_attr {

@@ -47,6 +47,7 @@
 #include "config.h"
 #include "inspect.h"
 #include "sched.h"
+#include "sys.h"
 
 #define PREEMPT_SIGNAL GR_PREEMPT_SIGNAL
 #define MAX_RANGES 64
@@ -107,7 +108,7 @@ static bool may_switch(const ucontext_t *uc)
 	for (int i = 0; i < nunsafe; i++)
 		if (pc >= unsafe[i].lo && pc < unsafe[i].hi)
 			return false;
-	if (syscall(SYS_sigaltstack, NULL, &alt) == 0 && (alt.ss_flags & SS_ONSTACK))
+	if (gr_sys2(SYS_sigaltstack, NULL, &alt) == 0 && (alt.ss_flags & SS_ONSTACK))
 		return false;
 	return true;
 }
@@ -128,7 +129,7 @@ static void on_preempt_signal(int sig, siginfo_t *info, void *uctx)
 		shim_signal_forward(sig, info, uctx);
 	} else if (gr_current_task() && may_switch(uc)) {
 		gr_yield_preempted();
-		syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &uc->uc_sigmask, _NSIG / 8);
+		gr_sys4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &uc->uc_sigmask, _NSIG / 8);
 	}
 	errno = saved;
 	gr_sched_signal_leave(borrowed);

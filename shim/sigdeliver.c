@@ -13,8 +13,9 @@
  *    at the thread group leader (shim_signal_aimed_at). Idle carriers block what
  *    every task blocks, so a signal no task accepts stays pending on the process in the kernel.
  *  - A signal that reaches a carrier where it cannot run now (the carrier is idle, or its task
- *    blocks it, or the task is inside greenpoll's own code, where a handler that calls back
- *    into greenpoll could meet a lock its task holds) is kept, with its siginfo, as pending:
+ *    blocks it, or the task is inside greenpoll's own code or holds one of the runtime's locks
+ *    while greenpoll's code calls out to libc, where a handler that calls back into greenpoll
+ *    could meet a lock its task holds: shim/signal.c) is kept, with its siginfo, as pending:
  *    on that task if it was meant for it, else on the process, and routed from a carrier's
  *    scheduling code (route_signals, the runtime's hook) to a task that accepts it: the initial
  *    thread first when several could take it (as Linux prefers the main thread), else the
@@ -460,6 +461,12 @@ bool shim_deliver_signals(struct gr_task *t)
 	struct shim_task *st = shim_of(t);
 	bool restart = true;
 
+	/* greenpoll's code holds a runtime lock and called an export of its own (from a handler
+	 * of greenpoll's that interrupted it): not here, as the outermost call returns */
+	if (gr_task_holds_locks(t)) {
+		gr_interrupt_self();
+		return restart;
+	}
 	for (;;) {
 		uint64_t ready = (atomic_load(&st->pending_signals) | atomic_load(&proc_pending)) &
 				 ~t->sigmask;

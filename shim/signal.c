@@ -4,8 +4,11 @@
  * For a signal the program handles, greenpoll installs its own wrapper around the program's
  * handler (sigaction reports the program's own back; SIG_DFL and SIG_IGN are installed as they
  * are). The wrapper decides where the handler runs (sigdeliver.c): right here, in the task the
- * carrier runs, when that task is the one the signal is for and accepts it now; else the signal
- * is kept pending and routed to a task that takes it. Around the program's handler the task's
+ * carrier runs, when that task is the one the signal is for, accepts it now and was interrupted
+ * in its own code, neither in greenpoll's code nor holding one of the runtime's locks (in libc
+ * or the vDSO, called from greenpoll's code under it: runtime/lock.h); else the signal is kept
+ * pending and routed to a task that takes it (the interrupted task itself, as its call returns,
+ * when it was in greenpoll). Around the program's handler the task's
  * recorded mask follows the kernel's (the handler's mask inside, the restored one after), at no
  * system call (runtime/sigstate.h).
  *
@@ -79,7 +82,9 @@ static void wrapper(int sig, siginfo_t *info, void *uctx)
 	struct gr_task *self = gr_current_task();
 	struct gr_task *mark = gr_sig_take_mark(sig);
 	bool blocked = self && ((self->sigmask & GR_SIGBIT(sig)) || atomic_load(&shim_of(self)->exiting));
-	bool in_program = !shim_pc_in_greenpoll((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]);
+	/* the program's own code, not greenpoll's, nor libc's called by greenpoll under a lock */
+	bool in_program = !shim_pc_in_greenpoll((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]) &&
+			  !(self && gr_task_holds_locks(self));
 	bool noted = false; /* the task's mask is the handler's */
 
 	if (!mark && info->si_code == SI_TIMER)

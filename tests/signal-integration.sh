@@ -95,6 +95,10 @@ done
 # 200 pthread_kills and 200 kills to the process each run in it (a signal that came while it
 # was inside greenpoll's code used to wait for a wait that never came).
 run_case sig_busy_in_calls
+# a handler that calls what its thread was inside (another thread's CPU clock, under the task
+# list lock while greenpoll reads the clock through libc), 3,000 times: it used to run right
+# there, under the lock, and spin on it forever; now it runs as the call returns.
+run_case sig_handler_reenters
 # sigsuspend and pause ended by pthread_kill and by kill to the process.
 run_case sig_suspend_pause
 # alarm interrupting select and send in main, with and without SA_RESTART; a thread's read
