@@ -82,13 +82,13 @@ run_case sig_to_main
 for c in one_sender sender_per_wait; do
 	run_case sig_while_exiting "$c"
 done
-# pthread_kill SIGUSR1 then SIGUSR2, 300 times, to a thread waiting in flock (restarted) or
-# computing without calls: both handlers run each time (the kernel starts two pending signals
-# at once, the second interrupting the first one's handler as it begins, in greenpoll's code,
-# which kept it for the thread's next call); SIGUSR1 300 times to a computing thread, each sent
-# while the last one's handler runs: each runs once that handler returns (again; it stayed
-# pending in greenpoll, as nothing looked at it when the handler's mask was lifted).
-for c in flock compute again; do
+# pthread_kill SIGUSR1 then SIGUSR2, 300 times, to a thread waiting in flock (restarted): both
+# handlers run each time (the kernel starts two pending signals at once, the second
+# interrupting the first one's handler as it begins, in greenpoll's code, which kept it for the
+# thread's next call); SIGUSR1 300 times to a computing thread, each sent while the last one's
+# handler runs: each runs once that handler returns (again; it stayed pending in greenpoll, as
+# nothing looked at it when the handler's mask was lifted).
+for c in flock again; do
 	run_case sig_two_at_once "$c"
 done
 # a thread that never waits, only makes calls that return at once (an uncontended mutex):
