@@ -8,6 +8,9 @@
  *     locks and per-thread state are not made for a switch in the middle; address ranges from
  *     dl_iterate_phdr at start-up, so libraries of that kind loaded later count as the
  *     program's: a lock one holds then is waited for on a carrier, which the monitor hands off);
+ *   - the task holds none of the runtime's locks (runtime/lock.h): greenpoll's code calls the
+ *     vDSO (a clock) under one, and a task switched out there left the next task on its
+ *     carrier spinning on that lock for ever;
  *   - it runs on the task's own stack, not on an alternate signal stack (which belongs to the
  *     carrier's OS thread, not to the task).
  *
@@ -105,6 +108,8 @@ static bool may_switch(const ucontext_t *uc)
 	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 	stack_t alt;
 
+	if (gr_task_holds_locks(gr_current_task()))
+		return false;
 	for (int i = 0; i < nunsafe; i++)
 		if (pc >= unsafe[i].lo && pc < unsafe[i].hi)
 			return false;
